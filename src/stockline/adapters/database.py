@@ -1,0 +1,69 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, configured for safe concurrent writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+@dataclass(slots=True)
+class Database:
+    """A writer engine and a reader engine (the same one on PostgreSQL)."""
+
+    write: AsyncEngine
+    read: AsyncEngine
+
+    @property
+    def dialect(self) -> str:
+        return self.write.dialect.name
+
+    async def dispose(self) -> None:
+        await self.write.dispose()
+        if self.read is not self.write:
+            await self.read.dispose()
+
+
+def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_000) -> Database:
+    """Nothing connects here; connections open on first use."""
+    if url.startswith("sqlite"):
+        return _open_sqlite(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                 pool_pre_ping=True, pool_timeout=30)
+    return Database(write=engine, read=engine)
+
+
+def _open_sqlite(url: str, *, pool_size: int, busy_timeout_ms: int) -> Database:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # One writer connection per process: SQLite has one writer at a time anyway, and
+    # queueing in the pool costs less than spinning on SQLITE_BUSY. busy_timeout covers
+    # writers in other processes.
+    write = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
+    read = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _configure_sqlite(write, busy_timeout_ms, begin="BEGIN IMMEDIATE")
+    _configure_sqlite(read, busy_timeout_ms, begin="BEGIN")
+    return Database(write=write, read=read)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module, which would begin lazily.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", f"busy_timeout={busy_timeout_ms}",
+                       "foreign_keys=ON", "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock before the first read, so no read-then-write
+        # transaction can interleave with another writer.
+        conn.exec_driver_sql(begin)

@@ -1,0 +1,231 @@
+"""The read side: filtered, keyset-paginated lists and single lookups for the API."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stockline.adapters import rows
+from stockline.adapters.tables import (
+    inventory_levels,
+    locations,
+    products,
+    sale_lines,
+    sales,
+    stock_movements,
+)
+from stockline.domain.errors import InvalidInput
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+from stockline.domain.values import LocationType
+
+T = TypeVar("T")
+L, P, S, M, LOC = (inventory_levels.c, products.c, sales.c, stock_movements.c, locations.c)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
+    """The key a cursor carries, checked against the types the list expects."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = orjson.loads(raw)
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        key = None
+    if not (isinstance(key, list) and len(key) == len(types)
+            and all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types,
+                                                                                  strict=True))):
+        raise InvalidInput("cursor", "is not a cursor this list gave out")
+    return key
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise InvalidInput("cursor", "is not a cursor this list gave out")
+    return when
+
+
+class Queries:
+    """Reads run on the read engine; each call is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _all(self, stmt: Select[Any]) -> list[Any]:
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    async def _first(self, stmt: Select[Any]) -> Any:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(stmt)).first()
+
+    # -- catalog ---------------------------------------------------------------------
+    async def product(self, sku: str) -> Product | None:
+        row = await self._first(select(products).where(P.sku == sku))
+        return rows.product_from_row(row) if row else None
+
+    async def products(self, *, category: str | None, q: str | None,
+                       attributes: Mapping[str, str], limit: int,
+                       cursor: str | None) -> Page[Product]:
+        stmt = select(products).order_by(P.sku).limit(limit + 1)
+        if category is not None:
+            stmt = stmt.where(P.category == category)
+        if q:
+            needle = q.lower()
+            stmt = stmt.where(or_(func.lower(P.sku).contains(needle, autoescape=True),
+                                  func.lower(P.name).contains(needle, autoescape=True)))
+        for name, value in attributes.items():
+            stmt = stmt.where(P.attributes[name].as_string() == value)
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            stmt = stmt.where(P.sku > after)
+        found = await self._all(stmt)
+        return _page([rows.product_from_row(r) for r in found], limit, lambda p: [p.sku])
+
+    # -- locations -------------------------------------------------------------------
+    async def location(self, code: str, type: LocationType | None = None) -> Location | None:
+        stmt = select(locations).where(LOC.code == code)
+        if type is not None:
+            stmt = stmt.where(LOC.type == type.value)
+        row = await self._first(stmt)
+        return rows.location_from_row(row) if row else None
+
+    async def locations(self, *, type: LocationType, region: str | None, limit: int,
+                        cursor: str | None) -> Page[Location]:
+        stmt = (select(locations).where(LOC.type == type.value).order_by(LOC.code)
+                .limit(limit + 1))
+        if region is not None:
+            stmt = stmt.where(LOC.region == region)
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            stmt = stmt.where(LOC.code > after)
+        found = await self._all(stmt)
+        return _page([rows.location_from_row(r) for r in found], limit, lambda x: [x.code])
+
+    # -- inventory -------------------------------------------------------------------
+    async def level(self, location_id: str, sku: str) -> Level | None:
+        row = await self._first(select(inventory_levels)
+                                .where(L.location_id == location_id, L.sku == sku))
+        return rows.level_from_row(row) if row else None
+
+    async def levels(self, *, sku: str | None, location_id: str | None,
+                     location_type: LocationType | None, below_reorder_point: bool | None,
+                     limit: int, cursor: str | None) -> Page[Level]:
+        stmt = select(inventory_levels).order_by(L.location_id, L.sku).limit(limit + 1)
+        if sku is not None:
+            stmt = stmt.where(L.sku == sku)
+        if location_id is not None:
+            stmt = stmt.where(L.location_id == location_id)
+        if location_type is not None:
+            stmt = stmt.where(L.location_id.in_(
+                select(LOC.code).where(LOC.type == location_type.value)))
+        if below_reorder_point is not None:
+            low = and_(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
+            stmt = stmt.where(low if below_reorder_point else ~low)
+        if cursor:
+            loc, after_sku = decode_cursor(cursor, str, str)
+            stmt = stmt.where(or_(L.location_id > loc,
+                                  and_(L.location_id == loc, L.sku > after_sku)))
+        found = await self._all(stmt)
+        return _page([rows.level_from_row(r) for r in found], limit,
+                     lambda lv: [lv.location_id, lv.sku])
+
+    # -- sales -----------------------------------------------------------------------
+    async def sale(self, sale_id: str) -> Sale | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(sales).where(S.id == sale_id))).first()
+            if row is None:
+                return None
+            return (await _with_lines(conn, [row]))[0]
+
+    async def sales(self, *, start: datetime | None, end: datetime | None,
+                    location_id: str | None, sku: str | None, channel: str | None,
+                    limit: int, cursor: str | None) -> Page[Sale]:
+        """Newest first (by ``occurred_at``), ``start`` inclusive, ``end`` exclusive."""
+        stmt = select(sales).order_by(S.occurred_at.desc(), S.id.desc()).limit(limit + 1)
+        conditions: list[ColumnElement[bool]] = []
+        if start is not None:
+            conditions.append(S.occurred_at >= start)
+        if end is not None:
+            conditions.append(S.occurred_at < end)
+        if location_id is not None:
+            conditions.append(S.location_id == location_id)
+        if channel is not None:
+            conditions.append(S.channel == channel)
+        if sku is not None:
+            conditions.append(S.id.in_(select(sale_lines.c.sale_id)
+                                       .where(sale_lines.c.sku == sku)))
+        if cursor:
+            at, after_id = decode_cursor(cursor, str, str)
+            when = _parse_time(at)
+            conditions.append(or_(S.occurred_at < when,
+                                  and_(S.occurred_at == when, S.id < after_id)))
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(stmt.where(*conditions))).all()
+            items = await _with_lines(conn, list(found))
+        return _page(items, limit, lambda s: [s.occurred_at.isoformat(), s.id])
+
+    # -- the ledger ------------------------------------------------------------------
+    async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,
+                        start: datetime | None, end: datetime | None, limit: int,
+                        cursor: str | None) -> Page[LedgerEntry]:
+        """Oldest first, in the order the changes were recorded."""
+        stmt = select(stock_movements).order_by(M.id).limit(limit + 1)
+        if location_id is not None:
+            stmt = stmt.where(M.location_id == location_id)
+        if sku is not None:
+            stmt = stmt.where(M.sku == sku)
+        if type is not None:
+            stmt = stmt.where(M.type == type)
+        if start is not None:
+            stmt = stmt.where(M.occurred_at >= start)
+        if end is not None:
+            stmt = stmt.where(M.occurred_at < end)
+        if cursor:
+            (after,) = decode_cursor(cursor, int)
+            stmt = stmt.where(M.id > after)
+        found = await self._all(stmt)
+        return _page([rows.ledger_from_row(r) for r in found], limit,
+                     lambda e: [e.id])
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(select(1))
+
+
+async def _with_lines(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]:
+    if not sale_rows:
+        return []
+    ids = [r.id for r in sale_rows]
+    lines: dict[str, list[Any]] = {i: [] for i in ids}
+    stmt = (select(sale_lines).where(sale_lines.c.sale_id.in_(ids))
+            .order_by(sale_lines.c.sale_id, sale_lines.c.line_no))
+    for line in (await conn.execute(stmt)).all():
+        lines[line.sale_id].append(line)
+    return [rows.sale_from_rows(r, lines[r.id]) for r in sale_rows]
+
+
+def _page(items: list[T], limit: int, key: Any) -> Page[T]:
+    if len(items) > limit:
+        items = items[:limit]
+        return Page(items, encode_cursor(key(items[-1])))
+    return Page(items, None)

@@ -1,0 +1,217 @@
+"""Write-side repositories over one open connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Table, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockline.adapters import rows
+from stockline.adapters.tables import (
+    idempotency_keys,
+    inventory_levels,
+    locations,
+    outbox,
+    products,
+    sale_lines,
+    sales,
+    stock_movements,
+)
+from stockline.domain.events import Event
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+from stockline.services.ports import IdempotencyRecord, StoredResponse
+
+L = inventory_levels.c
+
+
+def upsert(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT on this connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class SqlProducts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, sku: str) -> Product | None:
+        row = (await self._conn.execute(select(products).where(products.c.sku == sku))).first()
+        return rows.product_from_row(row) if row else None
+
+    async def add(self, product: Product) -> bool:
+        stmt = (upsert(self._conn, products).values(rows.product_values(product))
+                .on_conflict_do_nothing().returning(products.c.sku))
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def update(self, product: Product) -> None:
+        values = rows.product_values(product)
+        del values["sku"], values["created_at"]
+        await self._conn.execute(products.update()
+                                 .where(products.c.sku == product.sku).values(values))
+
+    async def exists(self, sku: str) -> bool:
+        stmt = select(products.c.sku).where(products.c.sku == sku)
+        return (await self._conn.execute(stmt)).first() is not None
+
+
+class SqlLocations:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, code: str) -> Location | None:
+        row = (await self._conn.execute(select(locations).where(locations.c.code == code))).first()
+        return rows.location_from_row(row) if row else None
+
+    async def add(self, location: Location) -> bool:
+        values = {
+            "code": location.code, "type": location.type.value, "name": location.name,
+            "region": location.region, "address": location.address,
+            "latitude": location.latitude, "longitude": location.longitude,
+            "capacity": location.capacity, "operating_hours": location.operating_hours,
+            "created_at": location.created_at,
+        }
+        stmt = (upsert(self._conn, locations).values(values).on_conflict_do_nothing()
+                .returning(locations.c.code))
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def exists(self, code: str) -> bool:
+        stmt = select(locations.c.code).where(locations.c.code == code)
+        return (await self._conn.execute(stmt)).first() is not None
+
+
+class SqlLevels:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _key(location_id: str, sku: str,
+             expected_version: int | None = None) -> ColumnElement[bool]:
+        clause = and_(L.location_id == location_id, L.sku == sku)
+        return clause if expected_version is None else and_(clause, L.version == expected_version)
+
+    async def _returning(self, stmt: Any) -> Level | None:
+        row = (await self._conn.execute(stmt.returning(*inventory_levels.c))).first()
+        return rows.level_from_row(row) if row else None
+
+    async def get(self, location_id: str, sku: str, *, for_update: bool = False) -> Level | None:
+        stmt = select(inventory_levels).where(self._key(location_id, sku))
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return rows.level_from_row(row) if row else None
+
+    async def add(self, location_id: str, sku: str, quantity: int, *, now: datetime,
+                  expected_version: int | None = None) -> Level | None:
+        stmt = (inventory_levels.update()
+                .where(self._key(location_id, sku, expected_version))
+                .values(on_hand=L.on_hand + quantity, version=L.version + 1, updated_at=now))
+        return await self._returning(stmt)
+
+    async def take(self, location_id: str, sku: str, quantity: int, *, now: datetime,
+                   expected_version: int | None = None) -> Level | None:
+        # One guarded statement: a concurrent writer blocks on the row lock and then
+        # re-checks the guard against the row it finds, so nothing can oversell.
+        stmt = (inventory_levels.update()
+                .where(self._key(location_id, sku, expected_version),
+                       L.on_hand - L.reserved >= quantity)
+                .values(on_hand=L.on_hand - quantity, version=L.version + 1, updated_at=now))
+        return await self._returning(stmt)
+
+    async def create(self, location_id: str, sku: str, on_hand: int, *,
+                     now: datetime) -> Level | None:
+        stmt = (upsert(self._conn, inventory_levels)
+                .values(location_id=location_id, sku=sku, on_hand=on_hand, reserved=0,
+                        in_transit=0, version=1, updated_at=now)
+                .on_conflict_do_nothing())
+        return await self._returning(stmt)
+
+    async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
+                          now: datetime) -> Level:
+        stmt = (inventory_levels.update().where(self._key(location_id, sku))
+                .values(on_hand=on_hand, version=L.version + 1, updated_at=now))
+        level = await self._returning(stmt)
+        assert level is not None, "set_on_hand needs a level the caller has locked"
+        return level
+
+    async def set_settings(self, location_id: str, sku: str, *, reorder_point: int | None,
+                           reorder_quantity: int | None, safety_stock: int | None,
+                           now: datetime) -> Level:
+        settings = {"reorder_point": reorder_point, "reorder_quantity": reorder_quantity,
+                    "safety_stock": safety_stock}
+        insert = upsert(self._conn, inventory_levels).values(
+            location_id=location_id, sku=sku, on_hand=0, reserved=0, in_transit=0, version=1,
+            updated_at=now, **settings)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[L.location_id, L.sku],
+            set_={**settings, "version": L.version + 1, "updated_at": now})
+        level = await self._returning(stmt)
+        assert level is not None
+        return level
+
+
+class SqlLedger:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, entries: Sequence[LedgerEntry]) -> None:
+        if entries:
+            await self._conn.execute(stock_movements.insert(),
+                                     [rows.ledger_values(e) for e in entries])
+
+
+class SqlSales:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, sale: Sale) -> None:
+        await self._conn.execute(sales.insert().values(rows.sale_values(sale)))
+        await self._conn.execute(sale_lines.insert(), [
+            {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
+             "unit_price_amount": line.unit_price.units}
+            for n, line in enumerate(sale.lines, start=1)])
+
+
+class SqlOutbox:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, events: Sequence[Event]) -> None:
+        if events:
+            await self._conn.execute(outbox.insert(), [
+                {"type": e.type, "location_id": e.location_id, "sku": e.sku,
+                 "payload": orjson.dumps(e.data()).decode(), "occurred_at": e.occurred_at}
+                for e in events])
+
+
+class SqlIdempotency:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+        # On PostgreSQL a concurrent claim of the same key waits here until the first
+        # transaction ends: it then sees the stored answer, or takes the key if that rolled back.
+        stmt = (upsert(self._conn, idempotency_keys)
+                .values(principal=principal, key=key, fingerprint=fingerprint, created_at=now)
+                .on_conflict_do_nothing().returning(idempotency_keys.c.key))
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
+        k = idempotency_keys.c
+        row = (await self._conn.execute(
+            select(k.fingerprint, k.status_code, k.response_body)
+            .where(k.principal == principal, k.key == key))).first()
+        if row is None or row.status_code is None:
+            return None
+        return IdempotencyRecord(row.fingerprint,
+                                 StoredResponse(row.status_code, bytes(row.response_body)))
+
+    async def complete(self, principal: str, key: str, response: StoredResponse) -> None:
+        k = idempotency_keys.c
+        await self._conn.execute(
+            idempotency_keys.update().where(k.principal == principal, k.key == key)
+            .values(status_code=response.status, response_body=response.body))

@@ -1,0 +1,52 @@
+"""One settings object, read from the environment (prefix ``STOCKLINE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/stockline.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs users write and pick the async driver for them."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOCKLINE_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    admin_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    var_dir: Path = Path("./var")
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_lines: int = Field(default=500, ge=1, le=10_000)
+    idempotency_retention_hours: int = Field(default=48, ge=24)
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Pure rules of the inventory: value types, commands, events, errors. Standard library only."""

@@ -1,0 +1,95 @@
+"""Domain errors: they carry data, never an HTTP status (the HTTP layer maps them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """A request the rules refuse. Subclasses say why, with the data to act on."""
+
+
+@dataclass(slots=True)
+class NotFound(DomainError):
+    kind: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} '{self.key}' does not exist"
+
+
+@dataclass(slots=True)
+class AlreadyExists(DomainError):
+    kind: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} '{self.key}' already exists"
+
+
+@dataclass(frozen=True, slots=True)
+class ShortLine:
+    sku: str
+    requested: int
+    available: int
+
+
+@dataclass(slots=True)
+class InsufficientStock(DomainError):
+    location_id: str
+    lines: tuple[ShortLine, ...]
+
+    def __str__(self) -> str:
+        skus = ", ".join(f"{s.sku} (requested {s.requested}, available {s.available})"
+                         for s in self.lines)
+        return f"not enough stock at '{self.location_id}' for {skus}"
+
+
+@dataclass(slots=True)
+class VersionConflict(DomainError):
+    location_id: str
+    sku: str
+    expected: int
+    actual: int
+
+    def __str__(self) -> str:
+        return (f"level {self.location_id}/{self.sku} is at version {self.actual}, "
+                f"not the expected {self.expected}")
+
+
+@dataclass(slots=True)
+class InvalidState(DomainError):
+    kind: str
+    key: str
+    state: str
+    action: str
+
+    def __str__(self) -> str:
+        return f"cannot {self.action} {self.kind} '{self.key}' in state '{self.state}'"
+
+
+@dataclass(slots=True)
+class InvalidInput(DomainError):
+    """Well-formed input that a business rule refuses (e.g. a receipt with a negative delta)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(slots=True)
+class IdempotencyKeyReused(DomainError):
+    key: str
+
+    def __str__(self) -> str:
+        return f"Idempotency-Key '{self.key}' was used with a different request"
+
+
+@dataclass(slots=True)
+class IdempotencyKeyInUse(DomainError):
+    key: str
+
+    def __str__(self) -> str:
+        return f"a request with Idempotency-Key '{self.key}' is still being processed"

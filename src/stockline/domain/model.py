@@ -1,0 +1,121 @@
+"""The things Stockline keeps: products, locations, levels, sales, ledger entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from stockline.domain.values import Channel, LocationType, Money, MovementType, PaymentStatus
+
+Attributes = Mapping[str, str | int | float | bool]
+
+
+@dataclass(slots=True, kw_only=True)
+class Product:
+    sku: str
+    name: str
+    category: str
+    attributes: Attributes = field(default_factory=dict)
+    price: Money | None = None
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class Location:
+    code: str
+    type: LocationType
+    name: str
+    region: str | None = None
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    capacity: int | None = None
+    operating_hours: Mapping[str, Any] | None = None
+    created_at: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class Level:
+    """Stock of one SKU at one location. ``available`` never goes below 0."""
+
+    location_id: str
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    in_transit: int = 0
+    reorder_point: int | None = None
+    reorder_quantity: int | None = None
+    safety_stock: int | None = None
+    version: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    def is_at_or_below_reorder_point(self) -> bool:
+        return self.reorder_point is not None and self.available <= self.reorder_point
+
+
+def crossed_reorder_point(before_available: int, after: Level) -> bool:
+    """True when a change took ``available`` from above the reorder point to at or below it."""
+    rp = after.reorder_point
+    return rp is not None and before_available > rp >= after.available
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    """One change of one level's ``on_hand``; the ledger is append-only."""
+
+    location_id: str
+    sku: str
+    delta: int
+    balance_after: int
+    type: MovementType
+    reason: str
+    reference: str | None
+    actor: str
+    occurred_at: datetime
+    note: str | None = None
+    lot: str | None = None
+    id: int | None = None
+    recorded_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaleLine:
+    sku: str
+    quantity: int
+    unit_price: Money
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+@dataclass(slots=True, kw_only=True)
+class Sale:
+    id: str
+    location_id: str
+    lines: tuple[SaleLine, ...]
+    currency: str
+    channel: Channel
+    payment_status: PaymentStatus
+    external_ref: str | None
+    actor: str
+    occurred_at: datetime
+    created_at: datetime
+    status: str = "completed"
+
+    @property
+    def total(self) -> Money:
+        units = sum(line.total.units for line in self.lines)
+        return Money.from_units(units, self.currency)
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)

@@ -1,0 +1,115 @@
+"""Value types and the vocabularies the API speaks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+CODE_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+_CODE_RE = re.compile(CODE_PATTERN)
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+# Amounts are kept as integers of 1/10,000 of the currency unit: exact on every database.
+AMOUNT_SCALE = 10_000
+MAX_AMOUNT = Decimal("1000000000000")  # one trillion per amount is past any retail sale
+MAX_QUANTITY = 1_000_000_000
+
+
+def is_code(value: str) -> bool:
+    """A client-chosen identifier: 1-64 chars of A-Z a-z 0-9 - _ ."""
+    return bool(_CODE_RE.fullmatch(value))
+
+
+class LocationType(StrEnum):
+    WAREHOUSE = "warehouse"
+    RETAIL = "retail"
+
+
+class Reason(StrEnum):
+    """Why a level changed through ``POST /v1/inventory/update``."""
+
+    RECEIPT = "receipt"
+    ADJUSTMENT = "adjustment"
+    COUNT = "count"
+    DAMAGE = "damage"
+    LOSS = "loss"
+    FOUND = "found"
+    RETURN = "return"
+
+
+INCREASING_REASONS = frozenset({Reason.RECEIPT, Reason.FOUND, Reason.RETURN})
+DECREASING_REASONS = frozenset({Reason.DAMAGE, Reason.LOSS})
+
+
+class MovementType(StrEnum):
+    """The kind of a ledger entry; every change of ``on_hand`` has one."""
+
+    RECEIPT = "receipt"
+    ADJUSTMENT = "adjustment"
+    COUNT = "count"
+    DAMAGE = "damage"
+    LOSS = "loss"
+    FOUND = "found"
+    RETURN = "return"
+    SALE = "sale"
+
+
+class Channel(StrEnum):
+    POS = "pos"
+    ECOMMERCE = "ecommerce"
+    MARKETPLACE = "marketplace"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+
+
+class SaleStatus(StrEnum):
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """A non-negative decimal amount in an ISO 4217 currency."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not _CURRENCY_RE.fullmatch(self.currency):
+            raise ValueError("currency must be three upper-case letters (ISO 4217)")
+        if not self.amount.is_finite() or self.amount < 0 or self.amount >= MAX_AMOUNT:
+            raise ValueError("amount must be a non-negative number below one trillion")
+        if self.amount != self.amount.quantize(Decimal("0.0001")):
+            raise ValueError("amount has more than 4 decimal places")
+
+    @classmethod
+    def parse(cls, amount: str, currency: str) -> Money:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation as exc:
+            raise ValueError("amount must be a decimal string such as '89.99'") from exc
+        return cls(value, currency)
+
+    @classmethod
+    def from_units(cls, units: int, currency: str) -> Money:
+        return cls(Decimal(units) / AMOUNT_SCALE, currency)
+
+    @property
+    def units(self) -> int:
+        """The amount in 1/10,000 of the currency unit, as stored."""
+        return int(self.amount * AMOUNT_SCALE)
+
+    def format(self) -> str:
+        """Two decimals when that is exact ('89.90'), up to four otherwise."""
+        cents = self.amount.quantize(Decimal("0.01"))
+        if cents == self.amount:
+            return f"{cents:f}"
+        return f"{self.amount.normalize():f}"
+
+    def times(self, quantity: int) -> Money:
+        return Money(self.amount * quantity, self.currency)

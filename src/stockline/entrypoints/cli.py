@@ -1,0 +1,110 @@
+"""The ``stockline`` command: serve, migrate, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from stockline.adapters.database import open_database
+from stockline.adapters.migrate import upgrade
+from stockline.config import Settings
+
+app = typer.Typer(help="Stockline: real-time inventory and sales.", no_args_is_help=True,
+                  add_completion=False)
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line options on top (and exported, so
+    that worker processes see them too)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for name, value in given.items():
+        os.environ[f"STOCKLINE_{name.upper()}"] = str(value)
+    return Settings()
+
+
+def ensure_admin_key(settings: Settings) -> tuple[str, str]:
+    """The admin key and where it came from: the setting, the kept file, or made now."""
+    if settings.admin_key is not None:
+        return settings.admin_key.get_secret_value(), "STOCKLINE_ADMIN_KEY"
+    path = settings.var_dir / "admin_key"
+    if path.exists():
+        return path.read_text().strip(), str(path)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    key = "sk_admin_" + secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key, f"{path} (generated now)"
+
+
+async def _migrate(settings: Settings) -> None:
+    database = open_database(settings.database_url)
+    try:
+        await upgrade(database.write)
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def migrate(database_url: Annotated[str | None, typer.Option(help="Overrides "
+                                                                  "STOCKLINE_DATABASE_URL")] = None
+            ) -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    settings = _settings(database_url=database_url)
+    asyncio.run(_migrate(settings))
+    console.print(f"[green]schema up to date[/green] ({_redacted(settings.database_url)})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    admin_key: Annotated[str | None, typer.Option(help="The admin API key")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Database URL")] = None,
+) -> None:
+    """Serve the API (and /docs). Prints the admin key to use."""
+    settings = _settings(host=host, port=port, workers=workers, admin_key=admin_key,
+                         database_url=database_url)
+    key, source = ensure_admin_key(settings)
+    os.environ["STOCKLINE_ADMIN_KEY"] = key
+    if settings.workers > 1:
+        metrics_dir = settings.var_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(Panel.fit(
+        f"Stockline on [bold]{base}[/bold]  (API docs: {base}/docs)\n"
+        f"Database: {_redacted(settings.database_url)}\n"
+        f"Admin key: [bold]{key}[/bold]\n  from {source}\n"
+        f"Try:  curl -H 'X-API-Key: {key}' {base}/v1/warehouses",
+        title="stockline serve"))
+    uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
+                host=settings.host, port=settings.port, workers=settings.workers,
+                log_level=settings.log_level, access_log=False, server_header=False)
+
+
+def _redacted(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
+

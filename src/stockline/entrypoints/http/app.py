@@ -1,0 +1,66 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from stockline import __version__
+from stockline.adapters.logging import configure_logging
+from stockline.bootstrap import Container, bootstrap
+from stockline.config import Settings
+from stockline.entrypoints.http.errors import install_error_handlers
+from stockline.entrypoints.http.metrics import Metrics
+from stockline.entrypoints.http.middleware import RequestContextMiddleware
+from stockline.entrypoints.http.routers import (
+    health,
+    inventory,
+    locations,
+    movements,
+    products,
+    sales,
+)
+
+DESCRIPTION = """\
+Real-time inventory and sales across warehouses and stores.
+
+Authenticate with `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
+Writes accept an `Idempotency-Key` header: retry with the same key and the first
+answer is replayed, never applied twice. Errors are RFC 9457 problem+json with a
+stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None, *,
+               container: Container | None = None) -> FastAPI:
+    """Build the app; the container (engines, pools) is made in the lifespan."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or bootstrap(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.container.close()
+
+    app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (health, products, locations, inventory, sales, movements):
+        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry for ``uvicorn --factory`` (each worker process reads the environment)."""
+    return create_app(Settings())

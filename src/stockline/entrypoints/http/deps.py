@@ -1,0 +1,91 @@
+"""FastAPI dependencies as Annotated aliases: the container, the writer, paging."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from stockline.bootstrap import Container
+from stockline.domain.errors import DomainError
+from stockline.entrypoints.http.auth import Principal, PrincipalDep
+from stockline.entrypoints.http.errors import PROBLEM_JSON, domain_problem
+from stockline.services.executor import Handler, IdempotencyClaim
+from stockline.services.ports import StoredResponse
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500)")]
+Cursor = Annotated[str | None, Query(max_length=512, description="From next_cursor")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+           description="Makes the write safe to retry: the first answer is replayed"),
+]
+
+
+class JsonResponder(Generic[R]):
+    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered."""
+
+    def __init__(self, render: Callable[[R], BaseModel], status: int) -> None:
+        self._render, self._status = render, status
+        self.result: R | None = None
+
+    def ok(self, result: R) -> StoredResponse:
+        self.result = result
+        return StoredResponse(self._status, self._render(result).model_dump_json().encode())
+
+    def error(self, error: DomainError) -> StoredResponse:
+        self.result = None
+        return StoredResponse(*domain_problem(error))
+
+
+def to_response(stored: StoredResponse) -> Response:
+    media = PROBLEM_JSON if stored.status >= 400 else "application/json"
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+    return Response(stored.body, status_code=stored.status, media_type=media, headers=headers)
+
+
+class Writer:
+    """Runs a write through the executor, under the caller's idempotency key if sent."""
+
+    def __init__(self, request: Request, container: ContainerDep, principal: PrincipalDep,
+                 idempotency_key: IdempotencyKey = None) -> None:
+        self.request, self.container = request, container
+        self.principal: Principal = principal
+        self.key = idempotency_key
+
+    async def __call__(self, handler: Handler[C, R], command: C,
+                       render: Callable[[R], BaseModel], *, body: BaseModel | None,
+                       status: int = 200,
+                       on_success: Callable[[R], None] | None = None) -> Response:
+        claim = None
+        if self.key is not None:
+            claim = IdempotencyClaim(self.key, self._fingerprint(body))
+        responder = JsonResponder(render, status)
+        stored = await self.container.executor.respond(handler, command, self.principal.caller,
+                                                       responder, claim)
+        if on_success is not None and responder.result is not None and not stored.replayed:
+            on_success(responder.result)
+        return to_response(stored)
+
+    def _fingerprint(self, body: BaseModel | None) -> str:
+        digest = hashlib.sha256(f"{self.request.method} {self.request.url.path}\n".encode())
+        if body is not None:
+            digest.update(body.model_dump_json().encode())
+        return digest.hexdigest()
+
+
+WriterDep = Annotated[Writer, Depends()]

@@ -1,0 +1,171 @@
+"""The one registry of problem codes, and problem+json (RFC 9457) for every error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from stockline.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    VersionConflict,
+)
+from stockline.services.executor import StorageUnavailable, TransientStorageError
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("stockline.http")
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    status: int
+    code: str
+    title: str
+
+
+# Every code a client may see, in one place. Codes are stable: clients branch on them.
+NOT_FOUND = Code(404, "not_found", "Not found")
+ALREADY_EXISTS = Code(409, "already_exists", "Already exists")
+INSUFFICIENT_STOCK = Code(409, "insufficient_stock", "Insufficient stock")
+VERSION_CONFLICT = Code(409, "version_conflict", "Version conflict")
+INVALID_STATE = Code(409, "invalid_state", "Invalid state")
+VALIDATION_ERROR = Code(422, "validation_error", "Invalid request")
+IDEMPOTENCY_KEY_REUSED = Code(422, "idempotency_key_reused", "Idempotency key reused")
+IDEMPOTENCY_KEY_IN_USE = Code(409, "idempotency_key_in_use", "Idempotency key in use")
+UNAUTHORIZED = Code(401, "unauthorized", "Unauthorized")
+FORBIDDEN = Code(403, "forbidden", "Forbidden")
+METHOD_NOT_ALLOWED = Code(405, "method_not_allowed", "Method not allowed")
+NOT_ACCEPTABLE = Code(406, "not_acceptable", "Not acceptable")
+PAYLOAD_TOO_LARGE = Code(413, "payload_too_large", "Payload too large")
+UNSUPPORTED_MEDIA_TYPE = Code(415, "unsupported_media_type", "Unsupported media type")
+RATE_LIMITED = Code(429, "rate_limited", "Too many requests")
+BAD_REQUEST = Code(400, "bad_request", "Bad request")
+INTERNAL_ERROR = Code(500, "internal_error", "Internal server error")
+SERVICE_UNAVAILABLE = Code(503, "service_unavailable", "Service unavailable")
+
+DOMAIN_CODES: dict[type[DomainError], Code] = {
+    NotFound: NOT_FOUND,
+    AlreadyExists: ALREADY_EXISTS,
+    InsufficientStock: INSUFFICIENT_STOCK,
+    VersionConflict: VERSION_CONFLICT,
+    InvalidState: INVALID_STATE,
+    InvalidInput: VALIDATION_ERROR,
+    IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
+    IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
+}
+_BY_STATUS = {c.status: c for c in (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND,
+                                    METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, PAYLOAD_TOO_LARGE,
+                                    UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, RATE_LIMITED,
+                                    SERVICE_UNAVAILABLE)}
+
+
+class ProblemError(Exception):
+    """Raised by the HTTP layer itself (auth, content type) to answer with a problem."""
+
+    def __init__(self, code: Code, detail: str, headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.headers, self.extra = code, detail, headers, extra
+
+
+def problem_body(code: Code, detail: str, **extra: Any) -> bytes:
+    body = {"type": f"urn:stockline:problem:{code.code}", "title": code.title,
+            "status": code.status, "detail": detail, "code": code.code, **extra}
+    return orjson.dumps(body)
+
+
+def problem_response(code: Code, detail: str, headers: Mapping[str, str] | None = None,
+                     **extra: Any) -> Response:
+    return Response(problem_body(code, detail, **extra), status_code=code.status,
+                    media_type=PROBLEM_JSON, headers=headers)
+
+
+def domain_problem(error: DomainError) -> tuple[int, bytes]:
+    """Status and body for a domain error: the code plus the data a client needs to act."""
+    code = next(c for kind, c in DOMAIN_CODES.items() if isinstance(error, kind))
+    extra: dict[str, Any] = {}
+    match error:
+        case NotFound() | AlreadyExists():
+            extra = {"resource": error.kind, "key": error.key}
+        case InsufficientStock():
+            extra = {"location_id": error.location_id,
+                     "lines": [{"sku": s.sku, "requested": s.requested,
+                                "available": s.available} for s in error.lines]}
+        case VersionConflict():
+            extra = {"location_id": error.location_id, "sku": error.sku,
+                     "expected_version": error.expected, "current_version": error.actual}
+        case InvalidState():
+            extra = {"resource": error.kind, "key": error.key, "state": error.state}
+        case InvalidInput():
+            extra = {"errors": [{"field": error.field, "message": error.message}]}
+    return code.status, problem_body(code, str(error), **extra)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    return [{"field": _field(tuple(e.get("loc", ()))), "location": str(e["loc"][0])
+             if e.get("loc") else "body", "message": e.get("msg", "invalid"),
+             "type": e.get("type", "value_error")} for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_domain(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        status, body = domain_problem(exc)
+        return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+    async def on_problem(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return problem_response(exc.code, exc.detail, exc.headers, **exc.extra)
+
+    async def on_validation(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = validation_errors(exc.errors())
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(VALIDATION_ERROR, f"invalid fields: {fields}", errors=errors)
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _BY_STATUS.get(exc.status_code, Code(exc.status_code, "error", "Error"))
+        detail = exc.detail if isinstance(exc.detail, str) else code.title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "no such route"
+        return problem_response(code, detail, exc.headers)
+
+    async def on_unavailable(_request: Request, exc: Exception) -> Response:
+        log.warning("storage_unavailable", error=str(exc))
+        return problem_response(SERVICE_UNAVAILABLE,
+                                "the database is unavailable; nothing was changed",
+                                {"Retry-After": "1"})
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem_response(INTERNAL_ERROR, "an unexpected error occurred")
+
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StorageUnavailable, on_unavailable)
+    app.add_exception_handler(TransientStorageError, on_unavailable)
+    app.add_exception_handler(Exception, on_unexpected)

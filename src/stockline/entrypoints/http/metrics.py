@@ -1,0 +1,50 @@
+"""Prometheus metrics: requests by route and status, latency, sales and units sold."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from stockline.domain.model import Sale
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One set per app; with several worker processes they share PROMETHEUS_MULTIPROC_DIR."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("stockline_http_requests", "HTTP requests answered",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("stockline_http_request_duration_seconds",
+                                 "Time to answer an HTTP request", ["method", "route"],
+                                 buckets=_BUCKETS, registry=self.registry)
+        self.sales = Counter("stockline_sales", "Sales recorded", ["channel"],
+                             registry=self.registry)
+        self.units = Counter("stockline_units_sold", "Units sold", registry=self.registry)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def sale(self, sale: Sale) -> None:
+        self.sales.labels(sale.channel.value).inc()
+        self.units.inc(sale.units)
+
+    def render(self) -> bytes:
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

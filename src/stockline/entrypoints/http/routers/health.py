@@ -1,0 +1,34 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep
+from stockline.entrypoints.http.errors import SERVICE_UNAVAILABLE, problem_response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers",
+            responses={503: {"description": "The database is unreachable"}})
+async def readyz(container: ContainerDep) -> Response:
+    try:
+        await container.queries.ping()
+    except Exception as exc:  # whatever the failure, this node cannot serve
+        return problem_response(SERVICE_UNAVAILABLE, f"database unreachable: {type(exc).__name__}",
+                                {"Retry-After": "1"})
+    return Response(b'{"status":"ready","database":"ok"}', media_type="application/json")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request, _principal: PrincipalDep) -> Response:
+    m = request.app.state.metrics
+    return Response(m.render(), media_type=m.content_type)

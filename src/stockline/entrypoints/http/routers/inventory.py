@@ -1,0 +1,66 @@
+"""Inventory levels: lists, one level, changes, reorder settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from stockline.domain.errors import NotFound
+from stockline.domain.model import Level
+from stockline.domain.values import CODE_PATTERN, LocationType
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.inventory import InventoryUpdate, LevelOut, ReorderSettings
+from stockline.services import inventory
+
+router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
+CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
+CodeQuery = Annotated[str | None, Query(pattern=CODE_PATTERN)]
+
+
+@router.get("", response_model=Page[LevelOut], responses=problems(),
+            summary="Levels, filtered",
+            description="`below_reorder_point=true` lists the levels whose available stock "
+                        "is at or under their reorder point.")
+async def list_levels(container: ContainerDep, _p: PrincipalDep, sku: CodeQuery = None,
+                      location_id: CodeQuery = None, location_type: LocationType | None = None,
+                      below_reorder_point: bool | None = None, limit: Limit = 50,
+                      cursor: Cursor = None) -> Page[LevelOut]:
+    page = await container.queries.levels(sku=sku, location_id=location_id,
+                                          location_type=location_type,
+                                          below_reorder_point=below_reorder_point,
+                                          limit=limit, cursor=cursor)
+    return Page(items=[LevelOut.of(x) for x in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{location_id}/{sku}", response_model=LevelOut, responses=problems(404),
+            summary="One level",
+            description="A SKU the location has never stocked answers zeros at version 0; "
+                        "an unknown location or SKU is a 404.")
+async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDep,
+                    _p: PrincipalDep) -> LevelOut:
+    level = await container.queries.level(location_id, sku)
+    if level is None:
+        if await container.queries.location(location_id) is None:
+            raise NotFound("location", location_id)
+        if await container.queries.product(sku) is None:
+            raise NotFound("product", sku)
+        level = Level(location_id=location_id, sku=sku)
+    return LevelOut.of(level)
+
+
+@router.post("/update", response_model=LevelOut, responses=problems(404, 409),
+             summary="Change one level by a delta or to a counted quantity")
+async def update_level(body: InventoryUpdate, write: WriterDep) -> Response:
+    return await write(inventory.update_inventory, body.to_command(), LevelOut.of, body=body)
+
+
+@router.put("/{location_id}/{sku}/settings", response_model=LevelOut,
+            responses=problems(404), summary="Reorder point, reorder quantity, safety stock")
+async def put_settings(location_id: CodePath, sku: CodePath, body: ReorderSettings,
+                       write: WriterDep) -> Response:
+    return await write(inventory.set_reorder_settings, body.to_command(location_id, sku),
+                       LevelOut.of, body=body)

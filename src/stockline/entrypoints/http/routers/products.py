@@ -1,0 +1,63 @@
+"""Catalog: products and their attributes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.values import CODE_PATTERN
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.schemas.catalog import ProductCreate, ProductOut, ProductUpdate
+from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.services import catalog
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
+Sku = Annotated[str, Path(pattern=CODE_PATTERN)]
+_ATTR = re.compile(r"^attr\.([A-Za-z0-9_.-]{1,64})$")
+
+
+@router.post("", status_code=201, response_model=ProductOut, responses=problems(409),
+             summary="Create a product")
+async def create_product(body: ProductCreate, write: WriterDep) -> Response:
+    return await write(catalog.create_product, body.to_command(), ProductOut.of, body=body,
+                       status=201)
+
+
+@router.get("", response_model=Page[ProductOut], responses=problems(),
+            summary="List the catalog",
+            description="Filter by `category`, by `q` (in SKU or name, any case) and by "
+                        "attributes as `attr.<name>=<value>` (e.g. `attr.size=42`).")
+async def list_products(request: Request, container: ContainerDep, _p: PrincipalDep,
+                        category: Annotated[str | None, Query(max_length=100)] = None,
+                        q: Annotated[str | None, Query(max_length=200)] = None,
+                        limit: Limit = 50, cursor: Cursor = None) -> Page[ProductOut]:
+    attributes = {}
+    for name, value in request.query_params.multi_items():
+        if name.startswith("attr."):
+            match = _ATTR.fullmatch(name)
+            if match is None or len(value) > 200:
+                raise InvalidInput(name, "attribute filters are attr.<name>=<value>")
+            attributes[match.group(1)] = value
+    page = await container.queries.products(category=category, q=q, attributes=attributes,
+                                            limit=limit, cursor=cursor)
+    return Page(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{sku}", response_model=ProductOut, responses=problems(404),
+            summary="One product")
+async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep) -> ProductOut:
+    product = await container.queries.product(sku)
+    if product is None:
+        raise NotFound("product", sku)
+    return ProductOut.of(product)
+
+
+@router.patch("/{sku}", response_model=ProductOut, responses=problems(404),
+              summary="Change name, category, attributes (merged) or price")
+async def update_product(sku: Sku, body: ProductUpdate, write: WriterDep) -> Response:
+    return await write(catalog.update_product, body.to_command(sku), ProductOut.of, body=body)

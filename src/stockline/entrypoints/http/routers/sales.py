@@ -1,0 +1,56 @@
+"""Sales: record (all lines or none), list, one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AwareDatetime
+from starlette.responses import Response
+
+from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.values import CODE_PATTERN, Channel
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.sales import SaleCreate, SaleOut
+from stockline.services import sales
+
+router = APIRouter(prefix="/v1/sales", tags=["sales"])
+
+
+@router.post("/record", status_code=201, response_model=SaleOut, responses=problems(404, 409),
+             summary="Record a sale: every line or none",
+             description="If any line lacks available stock the answer is 409 "
+                         "`insufficient_stock` naming the short lines, and nothing changes.")
+async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> Response:
+    max_lines = write.container.settings.max_lines
+    if len(body.lines) > max_lines:
+        raise InvalidInput("lines", f"at most {max_lines} lines per sale")
+    return await write(sales.record_sale, body.to_command(), SaleOut.of, body=body,
+                       status=201, on_success=request.app.state.metrics.sale)
+
+
+@router.get("", response_model=Page[SaleOut], responses=problems(),
+            summary="Sales, newest first",
+            description="`from` is inclusive and `to` exclusive, on `occurred_at`.")
+async def list_sales(container: ContainerDep, _p: PrincipalDep,
+                     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+                     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+                     location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+                     sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+                     channel: Channel | None = None, limit: Limit = 50,
+                     cursor: Cursor = None) -> Page[SaleOut]:
+    page = await container.queries.sales(start=start, end=end, location_id=location_id,
+                                         sku=sku, channel=channel.value if channel else None,
+                                         limit=limit, cursor=cursor)
+    return Page(items=[SaleOut.of(s) for s in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{sale_id}", response_model=SaleOut, responses=problems(404), summary="One sale")
+async def get_sale(sale_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")],
+                   container: ContainerDep, _p: PrincipalDep) -> SaleOut:
+    sale = await container.queries.sale(sale_id)
+    if sale is None:
+        raise NotFound("sale", sale_id)
+    return SaleOut.of(sale)

@@ -1,0 +1,140 @@
+"""Products, warehouses and retail locations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
+
+from stockline.domain.commands import CreateLocation, CreateProduct, UpdateProduct
+from stockline.domain.model import Location, Product
+from stockline.domain.values import LocationType
+from stockline.entrypoints.http.schemas.common import (
+    Body,
+    CodeStr,
+    MoneyIn,
+    MoneyOut,
+    Text100,
+    Text200,
+    Text500,
+)
+
+AttrKey = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+AttrText = Annotated[str, StringConstraints(strict=True, max_length=200)]
+AttrValue = AttrText | StrictInt | Annotated[float, Field(strict=True, allow_inf_nan=False)] | StrictBool
+Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=50,
+                                                        examples=[{"size": "42",
+                                                                   "color": "black"}])]
+
+
+class ProductCreate(Body):
+    sku: CodeStr
+    name: Text200
+    category: Text100
+    attributes: Attributes = Field(default_factory=dict)
+    price: MoneyIn | None = None
+
+    def to_command(self) -> CreateProduct:
+        return CreateProduct(sku=self.sku, name=self.name, category=self.category,
+                             attributes=self.attributes,
+                             price=self.price.to_money() if self.price else None)
+
+
+class ProductUpdate(Body):
+    """Only the fields sent change; in ``attributes`` a null value removes that key."""
+
+    name: Text200 | None = None
+    category: Text100 | None = None
+    attributes: Annotated[dict[AttrKey, AttrValue | None], Field(max_length=50)] | None = None
+    price: MoneyIn | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ProductUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of name, category, attributes, price")
+        return self
+
+    def to_command(self, sku: str) -> UpdateProduct:
+        return UpdateProduct(sku=sku, name=self.name, category=self.category,
+                             attributes=self.attributes,
+                             price=self.price.to_money() if self.price else None)
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    category: str
+    attributes: dict[str, str | int | float | bool]
+    price: MoneyOut | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Product) -> ProductOut:
+        return cls(sku=p.sku, name=p.name, category=p.category, attributes=dict(p.attributes),
+                   price=MoneyOut.of(p.price), version=p.version, created_at=p.created_at,
+                   updated_at=p.updated_at)
+
+
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Capacity = Annotated[int, Field(strict=True, ge=0, le=10**12)]
+Hours = Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,16}$")],
+                       Annotated[str, StringConstraints(strict=True, max_length=64)]],
+                  Field(max_length=16, examples=[{"mon": "07:00-19:00", "sun": "closed"}])]
+
+
+class WarehouseCreate(Body):
+    code: CodeStr
+    name: Text200
+    address: Text500 | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    capacity: Capacity | None = None
+    operating_hours: Hours | None = None
+
+    def to_command(self) -> CreateLocation:
+        return CreateLocation(code=self.code, type=LocationType.WAREHOUSE, name=self.name,
+                              address=self.address, latitude=self.latitude,
+                              longitude=self.longitude, capacity=self.capacity,
+                              operating_hours=self.operating_hours)
+
+
+class RetailLocationCreate(Body):
+    code: CodeStr
+    name: Text200
+    region: Text100 | None = None
+    address: Text500 | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    capacity: Capacity | None = None
+    operating_hours: Hours | None = None
+
+    def to_command(self) -> CreateLocation:
+        return CreateLocation(code=self.code, type=LocationType.RETAIL, name=self.name,
+                              region=self.region, address=self.address,
+                              latitude=self.latitude, longitude=self.longitude,
+                              capacity=self.capacity, operating_hours=self.operating_hours)
+
+
+class LocationOut(BaseModel):
+    code: str
+    type: LocationType
+    name: str
+    region: str | None
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    capacity: int | None
+    operating_hours: dict[str, str] | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, loc: Location) -> LocationOut:
+        return cls(code=loc.code, type=loc.type, name=loc.name, region=loc.region,
+                   address=loc.address, latitude=loc.latitude, longitude=loc.longitude,
+                   capacity=loc.capacity,
+                   operating_hours=dict(loc.operating_hours) if loc.operating_hours else None,
+                   created_at=loc.created_at)

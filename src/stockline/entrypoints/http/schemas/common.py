@@ -1,0 +1,77 @@
+"""Shared field types: codes, money, pages, problems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from stockline.domain.values import CODE_PATTERN, Money
+
+T = TypeVar("T")
+
+CodeStr = Annotated[str, StringConstraints(strict=True, pattern=CODE_PATTERN),
+                    Field(examples=["RUN-PEG41-42-BLK"])]
+Text200 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+Text100 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+Text500 = Annotated[str, StringConstraints(strict=True, max_length=500)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields (and server-owned ones) are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoneyIn(Body):
+    amount: Annotated[str, StringConstraints(strict=True, pattern=r"^\d{1,12}(\.\d{1,4})?$"),
+                      Field(examples=["89.99"])]
+    currency: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$"),
+                        Field(examples=["USD"])]
+
+    def to_money(self) -> Money:
+        return Money.parse(self.amount, self.currency)
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(examples=["89.99"])
+    currency: str = Field(examples=["USD"])
+
+    @classmethod
+    def of(cls, money: Money | None) -> MoneyOut | None:
+        return None if money is None else cls(amount=money.format(), currency=money.currency)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class FieldError(BaseModel):
+    field: str
+    location: str | None = None
+    message: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``code`` is stable and machine-readable."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
+    base = {401, 422, 503}
+    return {s: {"model": Problem, "content": {"application/problem+json": {}},
+                "description": "Problem details (RFC 9457)"}
+            for s in sorted(base | set(statuses))}

@@ -1,0 +1,41 @@
+"""Alembic environment: runs on a given connection, or opens one from the configured URL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from stockline.adapters.tables import metadata
+from stockline.config import Settings, normalize_database_url
+
+config = context.config
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    url = config.get_main_option("sqlalchemy.url") or Settings().database_url
+    engine = create_async_engine(normalize_database_url(url), poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_configure)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+                      literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+elif (given := config.attributes.get("connection")) is not None:
+    _configure(given)
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,140 @@
+"""Runs a use case in one transaction, with idempotency and retries of transient failures.
+
+Every write goes through here, so the rules that hold for all of them live in one
+place: the idempotency record shares the transaction of the write it guards
+(a concurrent request with the same key waits on its unique index, then replays),
+a business refusal is stored as the key's answer too, and nothing is committed
+unless the whole use case succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from stockline.domain.errors import DomainError, IdempotencyKeyReused
+from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+
+C = TypeVar("C")
+R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
+
+
+class TransientStorageError(Exception):
+    """A conflict the database resolved by aborting us (deadlock, serialization): retry."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached or is out of space: answer 503, change nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: ``principal`` scopes idempotency keys, ``actor`` is written to the ledger."""
+
+    principal: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    caller: Caller
+    now: datetime
+
+    @property
+    def actor(self) -> str:
+        return self.caller.actor
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    key: str
+    fingerprint: str
+
+
+class Responder(Protocol[R_contra]):
+    """Turns a result or a refusal into the stored answer (the HTTP layer knows how)."""
+
+    def ok(self, result: R_contra) -> StoredResponse: ...
+    def error(self, error: DomainError) -> StoredResponse: ...
+
+
+Handler = Callable[[UnitOfWork, C, Context], Awaitable[R]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Executor:
+    def __init__(self, uow_factory: UnitOfWorkFactory, *, attempts: int = 5,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._uow_factory = uow_factory
+        self._attempts = attempts
+        self._clock = clock
+
+    async def run(self, handler: Handler[C, R], command: C, caller: Caller) -> R:
+        """Run a use case and commit; a refusal raises its DomainError and changes nothing."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                async with self._uow_factory() as uow:
+                    result = await handler(uow, command, Context(caller, self._clock()))
+                    await uow.commit()
+                    return result
+            except TransientStorageError:
+                if attempt == self._attempts:
+                    raise
+                await _backoff(attempt)
+        raise AssertionError("unreachable")
+
+    async def respond(self, handler: Handler[C, R], command: C, caller: Caller,
+                      responder: Responder[R],
+                      claim: IdempotencyClaim | None = None) -> StoredResponse:
+        """Run a use case and answer; with a claim, the answer is kept for replays."""
+        if claim is None:
+            try:
+                return responder.ok(await self.run(handler, command, caller))
+            except DomainError as error:
+                return responder.error(error)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._respond_once(handler, command, caller, responder, claim)
+            except TransientStorageError:
+                if attempt == self._attempts:
+                    raise
+                await _backoff(attempt)
+        raise AssertionError("unreachable")
+
+    async def _respond_once(self, handler: Handler[C, R], command: C, caller: Caller,
+                            responder: Responder[R], claim: IdempotencyClaim) -> StoredResponse:
+        ctx = Context(caller, self._clock())
+        async with self._uow_factory() as uow:
+            if not await uow.idempotency.claim(caller.principal, claim.key, claim.fingerprint,
+                                               ctx.now):
+                return await _replay(uow, caller, claim, responder)
+            try:
+                async with uow.savepoint():
+                    response = responder.ok(await handler(uow, command, ctx))
+            except DomainError as error:
+                response = responder.error(error)
+            await uow.idempotency.complete(caller.principal, claim.key, response)
+            await uow.commit()
+            return response
+
+
+async def _replay(uow: UnitOfWork, caller: Caller, claim: IdempotencyClaim,
+                  responder: Responder[R]) -> StoredResponse:
+    record = await uow.idempotency.get(caller.principal, claim.key)
+    if record is None:  # claimed and released in between: the caller may simply retry
+        raise TransientStorageError("idempotency record vanished")
+    if record.fingerprint != claim.fingerprint:
+        return responder.error(IdempotencyKeyReused(claim.key))
+    return StoredResponse(record.response.status, record.response.body, replayed=True)
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))

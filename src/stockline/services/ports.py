@@ -1,0 +1,127 @@
+"""What the use cases need from storage. Adapters implement these; tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from stockline.domain.events import Event
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+
+
+class ProductRepository(Protocol):
+    async def get(self, sku: str) -> Product | None: ...
+    async def add(self, product: Product) -> bool:
+        """Insert; False when the SKU exists already."""
+        ...
+    async def update(self, product: Product) -> None: ...
+    async def exists(self, sku: str) -> bool: ...
+
+
+class LocationRepository(Protocol):
+    async def get(self, code: str) -> Location | None: ...
+    async def add(self, location: Location) -> bool:
+        """Insert; False when the code exists already (as a warehouse or a store)."""
+        ...
+    async def exists(self, code: str) -> bool: ...
+
+
+class LevelRepository(Protocol):
+    async def get(self, location_id: str, sku: str, *, for_update: bool = False) -> Level | None:
+        ...
+
+    async def add(self, location_id: str, sku: str, quantity: int, *, now: datetime,
+                  expected_version: int | None = None) -> Level | None:
+        """Raise ``on_hand`` of an existing level atomically.
+
+        None when the level does not exist or is not at ``expected_version``.
+        """
+        ...
+
+    async def take(self, location_id: str, sku: str, quantity: int, *, now: datetime,
+                   expected_version: int | None = None) -> Level | None:
+        """Lower ``on_hand`` only if ``on_hand - reserved >= quantity`` (one guarded statement).
+
+        None when the level is missing, short, or not at ``expected_version``.
+        """
+        ...
+
+    async def create(self, location_id: str, sku: str, on_hand: int, *,
+                     now: datetime) -> Level | None:
+        """Insert a new level; None when it was created concurrently."""
+        ...
+
+    async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
+                          now: datetime) -> Level:
+        """Set ``on_hand`` of an existing level that the caller holds locked."""
+        ...
+
+    async def set_settings(self, location_id: str, sku: str, *, reorder_point: int | None,
+                           reorder_quantity: int | None, safety_stock: int | None,
+                           now: datetime) -> Level:
+        """Set the reorder settings, creating an empty level when there is none."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    async def append(self, entries: Sequence[LedgerEntry]) -> None: ...
+
+
+class SaleRepository(Protocol):
+    async def add(self, sale: Sale) -> None: ...
+
+
+class Outbox(Protocol):
+    async def append(self, events: Sequence[Event]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The answer to a write as it was first given, kept for idempotent replays."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    fingerprint: str
+    response: StoredResponse
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+        """Insert the key; False when it exists. Blocks while another transaction holds it."""
+        ...
+
+    async def get(self, principal: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Only ``commit`` makes its changes visible."""
+
+    products: ProductRepository
+    locations: LocationRepository
+    levels: LevelRepository
+    ledger: LedgerRepository
+    sales: SaleRepository
+    outbox: Outbox
+    idempotency: IdempotencyStore
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: rolled back alone if its block raises."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

@@ -1,0 +1,62 @@
+"""Sales: all lines or none, never more than is available."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from stockline.domain.commands import RecordSale
+from stockline.domain.errors import InvalidInput
+from stockline.domain.events import Event, SaleRecorded
+from stockline.domain.ids import new_id
+from stockline.domain.model import LedgerEntry, Sale, SaleLine
+from stockline.domain.rules import check_occurred_at
+from stockline.domain.values import MAX_AMOUNT, AMOUNT_SCALE, MovementType
+from stockline.services.executor import Context
+from stockline.services.ports import UnitOfWork
+from stockline.services.stock import record_change, take_stock
+
+
+def _check(cmd: RecordSale, ctx: Context) -> str:
+    if not cmd.lines:
+        raise InvalidInput("lines", "a sale needs at least one line")
+    currencies = {line.unit_price.currency for line in cmd.lines}
+    if len(currencies) > 1:
+        raise InvalidInput("lines", "all lines of a sale must use one currency")
+    total = sum(line.unit_price.units * line.quantity for line in cmd.lines)
+    if total >= MAX_AMOUNT * AMOUNT_SCALE:
+        raise InvalidInput("lines", "the sale's total is too large")
+    if cmd.occurred_at is not None:
+        check_occurred_at(cmd.occurred_at, ctx.now)
+    return currencies.pop()
+
+
+async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
+    """Take every line from the location's available stock, or nothing at all.
+
+    Lines of the same SKU are summed before the stock check. Each SKU gets one
+    ledger entry referencing the sale; events follow the stock changes.
+    """
+    currency = _check(cmd, ctx)
+    quantities: Counter[str] = Counter()
+    for line in cmd.lines:
+        quantities[line.sku] += line.quantity
+    levels = await take_stock(uow, cmd.location_id, quantities, ctx)
+    sale = Sale(id=new_id("sale"), location_id=cmd.location_id, currency=currency,
+                lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
+                            for ln in cmd.lines),
+                channel=cmd.channel, payment_status=cmd.payment_status,
+                external_ref=cmd.external_ref, actor=ctx.actor,
+                occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
+    await uow.sales.add(sale)
+    entries: list[LedgerEntry] = []
+    events: list[Event] = []
+    for level in levels:
+        entry, level_events = record_change(
+            level, -quantities[level.sku], ctx, type=MovementType.SALE, reason="sale",
+            reference=sale.id, occurred_at=sale.occurred_at)
+        entries.append(entry)
+        events.extend(level_events)
+    events.append(SaleRecorded(occurred_at=ctx.now, sale=sale))
+    await uow.ledger.append(entries)
+    await uow.outbox.append(events)
+    return sale
