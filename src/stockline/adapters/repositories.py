@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,13 @@ class SqlProducts:
     async def exists(self, sku: str) -> bool:
         stmt = select(products.c.sku).where(products.c.sku == sku)
         return (await self._conn.execute(stmt)).first() is not None
+
+    async def existing(self, skus: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(skus), 500):
+            stmt = select(products.c.sku).where(products.c.sku.in_(skus[start:start + 500]))
+            found.update((await self._conn.execute(stmt)).scalars())
+        return found
 
 
 class SqlLocations:
@@ -121,6 +128,30 @@ class SqlLevels:
                        L.on_hand - L.reserved >= quantity)
                 .values(on_hand=L.on_hand - quantity, version=L.version + 1, updated_at=now))
         return await self._returning(stmt)
+
+    async def get_many(self, location_id: str, skus: Sequence[str], *,
+                       for_update: bool = False) -> dict[str, Level]:
+        found: dict[str, Level] = {}
+        for start in range(0, len(skus), 500):
+            stmt = (select(inventory_levels)
+                    .where(L.location_id == location_id, L.sku.in_(skus[start:start + 500]))
+                    .order_by(L.sku))
+            if for_update:
+                stmt = stmt.with_for_update()
+            for row in (await self._conn.execute(stmt)).all():
+                found[row.sku] = rows.level_from_row(row)
+        return found
+
+    async def create_many(self, location_id: str, quantities: Mapping[str, int], *,
+                          now: datetime) -> list[Level]:
+        if not quantities:
+            return []
+        levels = [Level(location_id=location_id, sku=sku, on_hand=quantities[sku], version=1,
+                        updated_at=now) for sku in sorted(quantities)]
+        await self._conn.execute(inventory_levels.insert(), [
+            {"location_id": location_id, "sku": lv.sku, "on_hand": lv.on_hand, "reserved": 0,
+             "in_transit": 0, "version": 1, "updated_at": now} for lv in levels])
+        return levels
 
     async def create(self, location_id: str, sku: str, on_hand: int, *,
                      now: datetime) -> Level | None:

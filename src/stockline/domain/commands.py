@@ -85,3 +85,13 @@ class RecordSale:
     payment_status: PaymentStatus = PaymentStatus.PAID
     occurred_at: datetime | None = None
     external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveStock:
+    """Receive many SKUs at one location at once (a delivery note, an import, a demo load)."""
+
+    location_id: str
+    quantities: Mapping[str, int]
+    reference: str | None = None
+    note: str | None = None

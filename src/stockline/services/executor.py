@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -90,6 +90,36 @@ class Executor:
                     raise
                 await _backoff(attempt)
         raise AssertionError("unreachable")
+
+    async def run_batch(self, handler: Handler[C, R], commands: Sequence[C],
+                        caller: Caller) -> list[R | DomainError]:
+        """Run many commands in one transaction and one commit, each all-or-nothing.
+
+        Every command gets its own savepoint: a refusal rolls back that command alone
+        and stands in its place in the answer, in the order given.
+        """
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._run_batch_once(handler, commands, caller)
+            except TransientStorageError:
+                if attempt == self._attempts:
+                    raise
+                await _backoff(attempt)
+        raise AssertionError("unreachable")
+
+    async def _run_batch_once(self, handler: Handler[C, R], commands: Sequence[C],
+                              caller: Caller) -> list[R | DomainError]:
+        outcomes: list[R | DomainError] = []
+        async with self._uow_factory() as uow:
+            ctx = Context(caller, self._clock())
+            for command in commands:
+                try:
+                    async with uow.savepoint():
+                        outcomes.append(await handler(uow, command, ctx))
+                except DomainError as error:
+                    outcomes.append(error)
+            await uow.commit()
+        return outcomes
 
     async def respond(self, handler: Handler[C, R], command: C, caller: Caller,
                       responder: Responder[R],

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from stockline.domain.commands import SetReorderSettings, UpdateInventory
-from stockline.domain.errors import InsufficientStock, ShortLine, VersionConflict
+from stockline.domain.commands import ReceiveStock, SetReorderSettings, UpdateInventory
+from stockline.domain.errors import (
+    InsufficientStock,
+    InvalidInput,
+    NotFound,
+    ShortLine,
+    VersionConflict,
+)
 from stockline.domain.events import Event, InventoryChanged, LowStock
-from stockline.domain.model import Level
+from stockline.domain.model import LedgerEntry, Level
 from stockline.domain.rules import check_inventory_change
 from stockline.domain.values import MovementType
 from stockline.services.executor import Context
@@ -115,3 +121,40 @@ async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Co
         events.append(LowStock(occurred_at=ctx.now, level=level))
     await uow.outbox.append(events)
     return level
+
+
+async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> list[Level]:
+    """Raise many levels of one location in a few statements, each change in the ledger.
+
+    Levels are touched in SKU order; missing levels are created. Unknown SKUs or a
+    non-positive quantity refuse the whole receipt.
+    """
+    if any(q <= 0 for q in cmd.quantities.values()):
+        raise InvalidInput("quantities", "every received quantity must be positive")
+    if not await uow.locations.exists(cmd.location_id):
+        raise NotFound("location", cmd.location_id)
+    skus = sorted(cmd.quantities)
+    existing = await uow.levels.get_many(cmd.location_id, skus, for_update=True)
+    missing = [sku for sku in skus if sku not in existing]
+    if missing:
+        unknown = set(missing) - await uow.products.existing(missing)
+        if unknown:
+            raise NotFound("product", min(unknown))
+    levels = await uow.levels.create_many(
+        cmd.location_id, {sku: cmd.quantities[sku] for sku in missing}, now=ctx.now)
+    for sku in skus:
+        if sku in existing:
+            level = await uow.levels.add(cmd.location_id, sku, cmd.quantities[sku], now=ctx.now)
+            assert level is not None, "the level is locked by this transaction"
+            levels.append(level)
+    entries: list[LedgerEntry] = []
+    events: list[Event] = []
+    for level in levels:
+        entry, level_events = record_change(level, cmd.quantities[level.sku], ctx,
+                                            type=MovementType.RECEIPT, reason="receipt",
+                                            reference=cmd.reference, note=cmd.note)
+        entries.append(entry)
+        events.extend(level_events)
+    await uow.ledger.append(entries)
+    await uow.outbox.append(events)
+    return levels

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol
 
 from stockline.domain.events import Event
@@ -19,6 +20,9 @@ class ProductRepository(Protocol):
         ...
     async def update(self, product: Product) -> None: ...
     async def exists(self, sku: str) -> bool: ...
+    async def existing(self, skus: Sequence[str]) -> set[str]:
+        """Which of these SKUs exist."""
+        ...
 
 
 class LocationRepository(Protocol):
@@ -49,9 +53,19 @@ class LevelRepository(Protocol):
         """
         ...
 
+    async def get_many(self, location_id: str, skus: Sequence[str], *,
+                       for_update: bool = False) -> dict[str, Level]:
+        """The levels of these SKUs that exist at the location, by SKU."""
+        ...
+
     async def create(self, location_id: str, sku: str, on_hand: int, *,
                      now: datetime) -> Level | None:
         """Insert a new level; None when it was created concurrently."""
+        ...
+
+    async def create_many(self, location_id: str, quantities: Mapping[str, int], *,
+                          now: datetime) -> list[Level]:
+        """Insert new levels (none may exist yet), in SKU order."""
         ...
 
     async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
@@ -106,16 +120,24 @@ class IdempotencyStore(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction. Only ``commit`` makes its changes visible."""
 
-    products: ProductRepository
-    locations: LocationRepository
-    levels: LevelRepository
-    ledger: LedgerRepository
-    sales: SaleRepository
-    outbox: Outbox
-    idempotency: IdempotencyStore
+    @property
+    def products(self) -> ProductRepository: ...
+    @property
+    def locations(self) -> LocationRepository: ...
+    @property
+    def levels(self) -> LevelRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def sales(self) -> SaleRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
-    async def __aexit__(self, *exc_info: object) -> None: ...
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
     def savepoint(self) -> AbstractAsyncContextManager[None]:

@@ -10,7 +10,7 @@ from stockline.domain.events import Event, SaleRecorded
 from stockline.domain.ids import new_id
 from stockline.domain.model import LedgerEntry, Sale, SaleLine
 from stockline.domain.rules import check_occurred_at
-from stockline.domain.values import MAX_AMOUNT, AMOUNT_SCALE, MovementType
+from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import record_change, take_stock

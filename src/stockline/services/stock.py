@@ -56,7 +56,8 @@ async def _shortage(uow: UnitOfWork, location_id: str,
 
 
 def record_change(level: Level, delta: int, ctx: Context, *, type: MovementType, reason: str,
-                  reference: str | None, occurred_at: datetime | None = None, note: str | None = None,
+                  reference: str | None, occurred_at: datetime | None = None,
+                  note: str | None = None,
                   lot: str | None = None) -> tuple[LedgerEntry, list[Event]]:
     """The ledger entry and events for a change already applied to ``level``."""
     when = occurred_at if occurred_at is not None else ctx.now

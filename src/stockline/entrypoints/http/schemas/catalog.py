@@ -22,7 +22,8 @@ from stockline.entrypoints.http.schemas.common import (
 
 AttrKey = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 AttrText = Annotated[str, StringConstraints(strict=True, max_length=200)]
-AttrValue = AttrText | StrictInt | Annotated[float, Field(strict=True, allow_inf_nan=False)] | StrictBool
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+AttrValue = AttrText | StrictInt | FiniteFloat | StrictBool
 Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=50,
                                                         examples=[{"size": "42",
                                                                    "color": "black"}])]

@@ -1,0 +1,48 @@
+# Everyday commands. `make run` and `make test` work on a machine with only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: run test lint bench demo migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+## run: install, migrate, load the demo data into an empty database, serve on 127.0.0.1:8000
+run: $(RUN_STAMP)
+	$(BIN)/stockline migrate
+	$(BIN)/stockline demo --if-empty
+	$(BIN)/stockline serve
+
+migrate: $(RUN_STAMP)
+	$(BIN)/stockline migrate
+
+demo: $(RUN_STAMP)
+	$(BIN)/stockline migrate
+	$(BIN)/stockline demo
+
+## test: install the dev dependencies and run the whole suite (CI=true: databases required)
+test: $(DEV_STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

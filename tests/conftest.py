@@ -1,0 +1,190 @@
+"""Shared fixtures: a migrated database per backend, the app, clients, a live server.
+
+Integration and e2e tests that take ``settings`` (directly or through ``client``,
+``container`` or ``live_server``) run once on SQLite and once on PostgreSQL. PostgreSQL is
+found at STOCKLINE_TEST_POSTGRES_URL (default: the local server's ``test`` database); a
+fresh database is created per test session and dropped afterwards. Under CI=true a
+missing PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from stockline.adapters.database import open_database
+from stockline.adapters.migrate import upgrade
+from stockline.bootstrap import Container, bootstrap
+from stockline.config import Settings
+from stockline.entrypoints.http.app import create_app
+
+ADMIN_KEY = "test-admin-key"
+POSTGRES_URL = os.environ.get("STOCKLINE_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _postgres_reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(_plain(POSTGRES_URL), timeout=3)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+async def postgres_database() -> AsyncIterator[str]:
+    """A new, empty, migrated PostgreSQL database for this session."""
+    problem = await _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
+        if IN_CI:
+            pytest.fail(message + " (required under CI)")
+        pytest.skip(message)
+    name = f"stockline_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_plain(POSTGRES_URL))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
+    rendered = url.render_as_string(hide_password=False)
+    await _migrate(rendered)
+    try:
+        yield rendered
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "stockline.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await _migrate(url)
+    return url
+
+
+async def _migrate(url: str) -> None:
+    database = open_database(url)
+    try:
+        await upgrade(database.write)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_database" if backend == "sqlite" else "postgres_database"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(database_url=database_url, admin_key=ADMIN_KEY, env="test",
+                    log_level="warning", var_dir=tmp_path_factory.mktemp("var"))
+
+
+@pytest.fixture(scope="session")
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    c = bootstrap(settings)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture(scope="session")
+async def app_client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, container=container)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://stockline.test",
+                                     headers={"X-API-Key": ADMIN_KEY}) as client:
+            yield client
+
+
+@pytest.fixture
+def client(app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """An authenticated client of the in-process app (ASGI transport, no socket)."""
+    return app_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    admin_key: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
+                 extra_env: dict[str, str] | None = None) -> LiveServer:
+    """``stockline serve`` in its own process on a free port; returns once it is ready."""
+    port = free_port()
+    env = {**os.environ, "STOCKLINE_DATABASE_URL": database_url,
+           "STOCKLINE_ADMIN_KEY": ADMIN_KEY, "STOCKLINE_LOG_LEVEL": "warning",
+           "STOCKLINE_VAR_DIR": str(var_dir), **(extra_env or {})}
+    log_path = var_dir / f"server-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stockline.entrypoints.cli", "serve", "--port", str(port),
+         "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return LiveServer(base_url, ADMIN_KEY, process, log_path)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[LiveServer]:
+    """The real app under uvicorn, in another process, on a free port of 127.0.0.1."""
+    server = start_server(database_url, tmp_path_factory.mktemp("live"))
+    try:
+        yield server
+    finally:
+        stop_server(server)
