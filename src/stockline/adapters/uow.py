@@ -26,7 +26,7 @@ _UNAVAILABLE_SQLSTATES_PREFIXES = ("08", "53", "57")
 
 
 def translate(error: DBAPIError) -> Exception:
-    """Map a driver error to what the services understand, or leave it a bug (None)."""
+    """Map a driver error to what the services understand; anything else stays a bug."""
     orig = error.orig
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _RETRYABLE_SQLSTATES:

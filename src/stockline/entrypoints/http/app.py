@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         app.state.container = container or bootstrap(settings)
+        if owned:
+            app.state.container.start()
         try:
             yield
         finally:
