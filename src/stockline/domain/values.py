@@ -86,6 +86,8 @@ class Money:
             raise ValueError("amount must be a non-negative number below one trillion")
         if self.amount != self.amount.quantize(Decimal("0.0001")):
             raise ValueError("amount has more than 4 decimal places")
+        if self.amount.is_signed():  # Decimal('-0'): zero, but it would print as '-0.00'
+            object.__setattr__(self, "amount", abs(self.amount))
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:

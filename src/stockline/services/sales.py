@@ -19,6 +19,8 @@ from stockline.services.stock import record_change, take_stock
 def _check(cmd: RecordSale, ctx: Context) -> str:
     if not cmd.lines:
         raise InvalidInput("lines", "a sale needs at least one line")
+    if any(line.quantity <= 0 for line in cmd.lines):
+        raise InvalidInput("lines", "every line needs a positive quantity")
     currencies = {line.unit_price.currency for line in cmd.lines}
     if len(currencies) > 1:
         raise InvalidInput("lines", "all lines of a sale must use one currency")
