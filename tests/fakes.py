@@ -184,7 +184,7 @@ class FakeLevels:
                           now: datetime) -> list[Level]:
         return [self._insert(Level(location_id=location_id, sku=sku, on_hand=quantities[sku],
                                    version=1, updated_at=now))
-                for sku in sorted(quantities)]
+                for sku in sorted(quantities) if (location_id, sku) not in self._levels()]
 
     async def create(self, location_id: str, sku: str, on_hand: int, *,
                      now: datetime) -> Level | None:

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from stockline.adapters.tables import inventory_levels, metadata
 from stockline.adapters.uow import SqlUnitOfWork
 from stockline.bootstrap import Container
-from stockline.domain.commands import CreateLocation, CreateProduct
+from stockline.domain.commands import CreateLocation, CreateProduct, ReceiveStock
 from stockline.domain.values import LocationType
-from stockline.services import catalog, locations
+from stockline.services import catalog, inventory, locations
 from stockline.services.executor import Caller
 from stockline.services.ports import StoredResponse
 from tests.factories import random_location, random_sku
@@ -123,3 +123,27 @@ async def test_migrations_create_exactly_the_schema_of_the_table_definitions(
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert differences == []
     assert version is not None
+
+
+async def test_concurrent_bulk_receipts_of_new_levels_all_land(container: Container) -> None:
+    """Receipts racing to create the same levels: none fails, none is lost or doubled."""
+    loc, skus = random_location(), [random_sku() for _ in range(4)]
+    await container.executor.run(locations.create_location, CreateLocation(
+        code=loc, type=LocationType.WAREHOUSE, name="n"), CALLER)
+    for sku in skus:
+        await container.executor.run(catalog.create_product, CreateProduct(
+            sku=sku, name="n", category="c", attributes={}, price=None), CALLER)
+    # One level exists already; the others are created by whichever receipt comes first.
+    await container.executor.run(inventory.receive_stock, ReceiveStock(
+        location_id=loc, quantities={skus[0]: 1}), CALLER)
+    receipt = ReceiveStock(location_id=loc, quantities=dict.fromkeys(skus, 2))
+    await asyncio.gather(*(container.executor.run(inventory.receive_stock, receipt, CALLER)
+                           for _ in range(10)))
+    found = await container.queries.levels(sku=None, location_id=loc, location_type=None,
+                                           below_reorder_point=None, limit=10, cursor=None)
+    on_hand = {lv.sku: lv.on_hand for lv in found.items}
+    assert on_hand == {sku: 20 + (1 if sku == skus[0] else 0) for sku in skus}
+    ledger = await container.queries.movements(location_id=loc, sku=None, type=None, start=None,
+                                               end=None, limit=500, cursor=None)
+    for sku in skus:
+        assert sum(e.delta for e in ledger.items if e.sku == sku) == on_hand[sku]

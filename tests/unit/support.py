@@ -44,7 +44,7 @@ SKUS = ("SKU-A", "SKU-B", "SKU-C")
 
 def make_container(uows: FakeUnitOfWorkFactory, var_dir: Path) -> Container:
     # Nothing connects: the engines bootstrap makes are never used with a fake factory.
-    # (A ':memory:' URL is no help: open_database gives SQLite's StaticPool a pool size.)
+    # (open_database refuses ':memory:': its writer and readers could not share it.)
     settings = Settings(database_url=f"sqlite+aiosqlite:///{var_dir / 'unused.db'}",
                         env="test", var_dir=var_dir)
     return bootstrap(settings, uow_factory=uows)

@@ -179,6 +179,11 @@ def test_allowed_inventory_changes(reason: Reason, delta: int | None,
     (Reason.COUNT, 3, None, "quantity"),
     (Reason.COUNT, -3, None, "quantity"),
     (Reason.COUNT, None, -1, "quantity"),
+    (Reason.RECEIPT, None, 3, "quantity"),
+    (Reason.FOUND, None, 3, "quantity"),
+    (Reason.RETURN, None, 3, "quantity"),
+    (Reason.DAMAGE, None, 3, "quantity"),
+    (Reason.LOSS, None, 0, "quantity"),
 ])
 def test_refused_inventory_changes_name_the_field(reason: Reason, delta: int | None,
                                                   quantity: int | None, field: str) -> None:

@@ -39,8 +39,10 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_00
 
 def _open_sqlite(url: str, *, pool_size: int, busy_timeout_ms: int) -> Database:
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or "mode=memory" in url:
+        raise ValueError("an in-memory SQLite database cannot be shared by the writer and "
+                         "reader connections; give a file path, e.g. sqlite:///./var/stockline.db")
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     # One writer connection per process: SQLite has one writer at a time anyway, and
     # queueing in the pool costs less than spinning on SQLITE_BUSY. busy_timeout covers
     # writers in other processes.

@@ -146,12 +146,19 @@ class SqlLevels:
                           now: datetime) -> list[Level]:
         if not quantities:
             return []
-        levels = [Level(location_id=location_id, sku=sku, on_hand=quantities[sku], version=1,
-                        updated_at=now) for sku in sorted(quantities)]
-        await self._conn.execute(inventory_levels.insert(), [
-            {"location_id": location_id, "sku": lv.sku, "on_hand": lv.on_hand, "reserved": 0,
-             "in_transit": 0, "version": 1, "updated_at": now} for lv in levels])
-        return levels
+        skus = sorted(quantities)
+        created: list[Level] = []
+        # A level created by a concurrent transaction since the caller looked is skipped
+        # (ON CONFLICT DO NOTHING), and the caller adds to it instead.
+        for start in range(0, len(skus), 1000):
+            stmt = (upsert(self._conn, inventory_levels).values([
+                {"location_id": location_id, "sku": sku, "on_hand": quantities[sku],
+                 "reserved": 0, "in_transit": 0, "version": 1, "updated_at": now}
+                for sku in skus[start:start + 1000]])
+                .on_conflict_do_nothing().returning(*inventory_levels.c))
+            created.extend(rows.level_from_row(r) for r in (await self._conn.execute(stmt)).all())
+        created.sort(key=lambda lv: lv.sku)
+        return created
 
     async def create(self, location_id: str, sku: str, on_hand: int, *,
                      now: datetime) -> Level | None:

@@ -24,8 +24,12 @@ def check_inventory_change(reason: Reason, delta: int | None, quantity: int | No
             raise InvalidInput("delta", f"a '{reason}' removes stock: delta must be negative")
         if reason is Reason.COUNT:
             raise InvalidInput("quantity", "a 'count' states the counted 'quantity', not a delta")
-    elif quantity is not None and quantity < 0:
-        raise InvalidInput("quantity", "must be zero or more")
+    elif quantity is not None:
+        if quantity < 0:
+            raise InvalidInput("quantity", "must be zero or more")
+        if reason not in (Reason.COUNT, Reason.ADJUSTMENT):
+            raise InvalidInput("quantity", f"a '{reason}' is a change: send a 'delta' "
+                               "(an absolute 'quantity' goes with 'count' or 'adjustment')")
 
 
 def check_occurred_at(occurred_at: datetime, now: datetime) -> None:

@@ -142,10 +142,11 @@ async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> lis
             raise NotFound("product", min(unknown))
     levels = await uow.levels.create_many(
         cmd.location_id, {sku: cmd.quantities[sku] for sku in missing}, now=ctx.now)
+    created = {level.sku for level in levels}
     for sku in skus:
-        if sku in existing:
+        if sku not in created:
             level = await uow.levels.add(cmd.location_id, sku, cmd.quantities[sku], now=ctx.now)
-            assert level is not None, "the level is locked by this transaction"
+            assert level is not None, "the level exists and this transaction holds its lock"
             levels.append(level)
     entries: list[LedgerEntry] = []
     events: list[Event] = []

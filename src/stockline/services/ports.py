@@ -65,7 +65,7 @@ class LevelRepository(Protocol):
 
     async def create_many(self, location_id: str, quantities: Mapping[str, int], *,
                           now: datetime) -> list[Level]:
-        """Insert new levels (none may exist yet), in SKU order."""
+        """Insert the levels that do not exist yet; the ones created, in SKU order."""
         ...
 
     async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
