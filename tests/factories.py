@@ -102,3 +102,64 @@ async def assert_ledger_identity(client: httpx.AsyncClient, location_id: str,
     assert current["on_hand"] == running, (current, running)
     assert current["available"] >= 0
     return current
+
+
+# -- helpers for the e2e suites ---------------------------------------------------------
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """An RFC 9457 problem with this status and stable ``code``; returns its body."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status, body
+    assert isinstance(body["title"], str) and body["title"], body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    assert isinstance(body["type"], str) and body["type"], body
+    return body
+
+
+def error_fields(problem: dict[str, Any]) -> list[str]:
+    """The ``field`` of every entry of a validation problem's ``errors`` list."""
+    errors = problem.get("errors")
+    assert isinstance(errors, list) and errors, problem
+    return [str(e["field"]) for e in errors]
+
+
+async def collect(client: httpx.AsyncClient, path: str, params: dict[str, Any] | None = None,
+                  *, limit: int = 500) -> list[dict[str, Any]]:
+    """Every item of a list, following ``next_cursor`` to the end."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query: dict[str, Any] = {**(params or {}), "limit": limit}
+        if cursor:
+            query["cursor"] = cursor
+        page = _ok(await client.get(path, params=query))
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def sales_at(client: httpx.AsyncClient, location_id: str) -> list[dict[str, Any]]:
+    return await collect(client, "/v1/sales", {"location_id": location_id})
+
+
+async def record_sale(client: httpx.AsyncClient, location_id: str, lines: list[dict[str, Any]],
+                      **fields: Any) -> dict[str, Any]:
+    return _ok(await client.post("/v1/sales/record",
+                                 json={"location_id": location_id, "lines": lines, **fields}))
+
+
+async def without_credentials(client: httpx.AsyncClient, method: str, url: str,
+                              headers: dict[str, str] | None = None,
+                              **kwargs: Any) -> httpx.Response:
+    """Send through ``client`` without its default API key (plus ``headers``, if given)."""
+    request = client.build_request(method, url, **kwargs)
+    del request.headers["X-API-Key"]
+    request.headers.update(headers or {})
+    return await client.send(request)

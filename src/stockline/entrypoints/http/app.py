@@ -13,7 +13,7 @@ from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
-from stockline.entrypoints.http.middleware import RequestContextMiddleware
+from stockline.entrypoints.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from stockline.entrypoints.http.routers import (
     health,
     inventory,
@@ -53,13 +53,14 @@ def create_app(settings: Settings | None = None, *,
                 await app.state.container.close()
 
     app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, max_body_size=settings.max_body_bytes)
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
     for module in (health, products, locations, inventory, sales, movements):
         app.include_router(module.router)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +116,9 @@ def domain_problem(error: DomainError) -> tuple[int, bytes]:
     return code.status, problem_body(code, str(error), **extra)
 
 
-def _field(loc: tuple[Any, ...]) -> str:
+def _field(loc: tuple[Any, ...], kind: str) -> str:
+    if kind == "json_invalid":  # its loc carries a character offset, not a field
+        return "body"
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] or parts
@@ -123,9 +126,20 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def validation_errors(errors: Any) -> list[dict[str, Any]]:
-    return [{"field": _field(tuple(e.get("loc", ()))), "location": str(e["loc"][0])
-             if e.get("loc") else "body", "message": e.get("msg", "invalid"),
-             "type": e.get("type", "value_error")} for e in errors]
+    return [{"field": _field(tuple(e.get("loc", ())), e.get("type", "")),
+             "location": str(e["loc"][0]) if e.get("loc") else "body",
+             "message": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
+            for e in errors]
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    """Every method of every route whose template matches ``path`` (routing names only one)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods.update(m.upper() for m in operations)
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -144,13 +158,16 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(VALIDATION_ERROR, f"invalid fields: {fields}", errors=errors)
 
-    async def on_http(_request: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = _BY_STATUS.get(exc.status_code, Code(exc.status_code, "error", "Error"))
         detail = exc.detail if isinstance(exc.detail, str) else code.title
+        headers = exc.headers
         if exc.status_code == 404 and detail == "Not Found":
             detail = "no such route"
-        return problem_response(code, detail, exc.headers)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(app, request.url.path)}
+        return problem_response(code, detail, headers)
 
     async def on_unavailable(_request: Request, exc: Exception) -> Response:
         log.warning("storage_unavailable", error=str(exc))

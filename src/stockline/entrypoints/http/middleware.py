@@ -7,9 +7,11 @@ import time
 import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, problem_response
 from stockline.entrypoints.http.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -58,3 +60,35 @@ def _incoming_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _REQUEST_ID.fullmatch(text) else None
     return None
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over ``max_bytes`` with a 413 problem, whether declared or streamed.
+
+    (Starlette's own limit answers a plain-text 413, which no client can branch on.)
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"the request body is over {self.max_bytes} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await problem_response(PAYLOAD_TOO_LARGE, detail)(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, detail)  # answered as a problem by the error handlers
+            return message
+
+        await self.app(scope, receive_within_limit, send)

@@ -16,7 +16,7 @@ from stockline.entrypoints.http.schemas.catalog import (
     RetailLocationCreate,
     WarehouseCreate,
 )
-from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, Page, problems
 from stockline.services import locations
 
 router = APIRouter(prefix="/v1", tags=["locations"])
@@ -68,7 +68,8 @@ async def create_retail_location(body: RetailLocationCreate, write: WriterDep) -
 @router.get("/retail-locations", response_model=Page[LocationOut], responses=problems(),
             summary="List stores, optionally of one region")
 async def list_retail_locations(container: ContainerDep, _p: PrincipalDep,
-                                region: Annotated[str | None, Query(max_length=100)] = None,
+                                region: Annotated[str | None,
+                                                  Query(max_length=100, pattern=NO_NUL)] = None,
                                 limit: Limit = 50, cursor: Cursor = None) -> Page[LocationOut]:
     return await _page(container, LocationType.RETAIL, region, limit, cursor)
 

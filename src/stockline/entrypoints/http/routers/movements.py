@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from stockline.domain.values import CODE_PATTERN, MovementType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
-from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
 from stockline.entrypoints.http.schemas.inventory import MovementOut
 
 router = APIRouter(prefix="/v1/stock-movements", tags=["ledger"])
@@ -23,8 +22,8 @@ async def list_movements(container: ContainerDep, _p: PrincipalDep,
                          location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                          sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                          type: MovementType | None = None,
-                         start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                         end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+                         start: Annotated[Timestamp | None, Query(alias="from")] = None,
+                         end: Annotated[Timestamp | None, Query(alias="to")] = None,
                          limit: Limit = 50, cursor: Cursor = None) -> Page[MovementOut]:
     page = await container.queries.movements(location_id=location_id, sku=sku,
                                              type=type.value if type else None, start=start,

@@ -13,7 +13,7 @@ from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.catalog import ProductCreate, ProductOut, ProductUpdate
-from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, Page, problems
 from stockline.services import catalog
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
@@ -33,14 +33,15 @@ async def create_product(body: ProductCreate, write: WriterDep) -> Response:
             description="Filter by `category`, by `q` (in SKU or name, any case) and by "
                         "attributes as `attr.<name>=<value>` (e.g. `attr.size=42`).")
 async def list_products(request: Request, container: ContainerDep, _p: PrincipalDep,
-                        category: Annotated[str | None, Query(max_length=100)] = None,
-                        q: Annotated[str | None, Query(max_length=200)] = None,
+                        category: Annotated[str | None, Query(max_length=100,
+                                                              pattern=NO_NUL)] = None,
+                        q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
                         limit: Limit = 50, cursor: Cursor = None) -> Page[ProductOut]:
     attributes = {}
     for name, value in request.query_params.multi_items():
         if name.startswith("attr."):
             match = _ATTR.fullmatch(name)
-            if match is None or len(value) > 200:
+            if match is None or len(value) > 200 or "\x00" in value:
                 raise InvalidInput(name, "attribute filters are attr.<name>=<value>")
             attributes[match.group(1)] = value
     page = await container.queries.products(category=category, q=q, attributes=attributes,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from stockline.domain.errors import InvalidInput, NotFound
 from stockline.domain.values import CODE_PATTERN, Channel
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
-from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
 from stockline.entrypoints.http.schemas.sales import SaleCreate, SaleOut
 from stockline.services import sales
 
@@ -35,8 +34,8 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
             summary="Sales, newest first",
             description="`from` is inclusive and `to` exclusive, on `occurred_at`.")
 async def list_sales(container: ContainerDep, _p: PrincipalDep,
-                     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-                     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+                     start: Annotated[Timestamp | None, Query(alias="from")] = None,
+                     end: Annotated[Timestamp | None, Query(alias="to")] = None,
                      location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      channel: Channel | None = None, limit: Limit = 50,

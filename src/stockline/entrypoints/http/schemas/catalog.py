@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from stockline.domain.commands import CreateLocation, CreateProduct, UpdateProduct
 from stockline.domain.model import Location, Product
 from stockline.domain.values import LocationType
 from stockline.entrypoints.http.schemas.common import (
+    NO_NUL,
     Body,
     CodeStr,
     MoneyIn,
@@ -21,9 +30,19 @@ from stockline.entrypoints.http.schemas.common import (
 )
 
 AttrKey = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-AttrText = Annotated[str, StringConstraints(strict=True, max_length=200)]
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-AttrValue = AttrText | StrictInt | FiniteFloat | StrictBool
+AttrText = Annotated[str, StringConstraints(strict=True, max_length=200, pattern=NO_NUL)]
+AttrInt = Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]  # what JSON codecs carry
+
+
+def _not_an_int(value: object) -> object:
+    if isinstance(value, int):  # an integer past 64 bits must not pass as a lossy float
+        raise ValueError("integers must fit in 64 bits")
+    return value
+
+
+FiniteFloat = Annotated[float, BeforeValidator(_not_an_int),
+                        Field(strict=True, allow_inf_nan=False)]
+AttrValue = AttrText | AttrInt | FiniteFloat | StrictBool
 Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=50,
                                                         examples=[{"size": "42",
                                                                    "color": "black"}])]
@@ -49,6 +68,14 @@ class ProductUpdate(Body):
     category: Text100 | None = None
     attributes: Annotated[dict[AttrKey, AttrValue | None], Field(max_length=50)] | None = None
     price: MoneyIn | None = None
+
+    @field_validator("name", "category", "attributes", "price")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # None stands for "not sent": an explicit null would be silently ignored.
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> ProductUpdate:
@@ -79,11 +106,12 @@ class ProductOut(BaseModel):
                    updated_at=p.updated_at)
 
 
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Capacity = Annotated[int, Field(strict=True, ge=0, le=10**12)]
 Hours = Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,16}$")],
-                       Annotated[str, StringConstraints(strict=True, max_length=64)]],
+                       Annotated[str, StringConstraints(strict=True, max_length=64,
+                                                        pattern=NO_NUL)]],
                   Field(max_length=16, examples=[{"mon": "07:00-19:00", "sun": "closed"}])]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from stockline.domain.values import CODE_PATTERN, Money
 
@@ -12,11 +13,26 @@ T = TypeVar("T")
 
 CodeStr = Annotated[str, StringConstraints(strict=True, pattern=CODE_PATTERN),
                     Field(examples=["RUN-PEG41-42-BLK"])]
-Text200 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
-Text100 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
-Text500 = Annotated[str, StringConstraints(strict=True, max_length=500)]
+# PostgreSQL cannot store U+0000 in text or jsonb: refused here, on every backend alike.
+NO_NUL = r"^[^\x00]*$"
+Text200 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200,
+                                           pattern=NO_NUL)]
+Text100 = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100,
+                                           pattern=NO_NUL)]
+Text500 = Annotated[str, StringConstraints(strict=True, max_length=500, pattern=NO_NUL)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within the years 1 to 9999 in UTC") from None
+
+
+# An instant with its offset, kept in UTC (as it is stored, and answered back).
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Body(BaseModel):

@@ -27,7 +27,7 @@ class InventoryUpdate(Body):
     reason: Reason
     note: Text500 | None = None
     lot: CodeStr | None = None
-    expected_version: Annotated[int, Field(strict=True, ge=0)] | None = Field(
+    expected_version: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="Compare-and-set: refused with 409 when the level moved on")
 
     def to_command(self) -> UpdateInventory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from stockline.domain.commands import RecordSale, SaleLineRequest
 from stockline.domain.model import Sale
@@ -17,6 +17,7 @@ from stockline.entrypoints.http.schemas.common import (
     MoneyOut,
     Quantity,
     Text100,
+    Timestamp,
 )
 
 
@@ -30,7 +31,7 @@ class SaleCreate(Body):
     location_id: CodeStr
     lines: Annotated[list[SaleLineIn], Field(min_length=1, max_length=10_000)]
     channel: Channel = Channel.POS
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Timestamp | None = Field(
         default=None, description="When the sale happened (defaults to now); not in the future")
     payment_status: PaymentStatus = PaymentStatus.PAID
     external_ref: Text100 | None = Field(default=None,
