@@ -207,6 +207,23 @@ class Queries:
         return _page([rows.ledger_from_row(r) for r in found], limit,
                      lambda e: [e.id])
 
+    # -- the demo loader: what is there already -------------------------------------
+    async def product_count(self) -> int:
+        row = await self._first(select(func.count()).select_from(products))
+        return int(row[0])
+
+    async def reorder_points(self, location_id: str) -> dict[str, int | None]:
+        """Every level at one location: its SKU and reorder point (None where unset)."""
+        found = await self._all(select(L.sku, L.reorder_point)
+                                .where(L.location_id == location_id))
+        return {r.sku: r.reorder_point for r in found}
+
+    async def sale_refs(self, prefix: str) -> set[str]:
+        """The external refs that start with ``prefix``."""
+        found = await self._all(select(S.external_ref)
+                                .where(S.external_ref.startswith(prefix, autoescape=True)))
+        return {r.external_ref for r in found}
+
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(select(1))

@@ -6,16 +6,22 @@ import asyncio
 import os
 import secrets
 import shutil
+import time
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
+from stockline.bootstrap import bootstrap
 from stockline.config import Settings
+from stockline.entrypoints.demo import DemoLoadError, DemoReport, load_demo
 
 app = typer.Typer(help="Stockline: real-time inventory and sales.", no_args_is_help=True,
                   add_completion=False)
@@ -92,6 +98,59 @@ def serve(
     uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
                 log_level=settings.log_level, access_log=False, server_header=False)
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Load only into a database "
+                                                               "without products")] = False,
+    database_url: Annotated[str | None, typer.Option(help="Overrides "
+                                                          "STOCKLINE_DATABASE_URL")] = None,
+) -> None:
+    """Load the demo data set: a sports brand's warehouses, stores, catalog, stock and three
+    weeks of sales (safe to run again: only what is missing is added)."""
+    settings = _settings(database_url=database_url)
+    asyncio.run(_demo(settings, if_empty=if_empty))
+
+
+async def _demo(settings: Settings, *, if_empty: bool) -> None:
+    container = bootstrap(settings)
+    try:
+        try:
+            count = await container.queries.product_count()
+        except (DBAPIError, OSError) as error:
+            reason = error.orig if isinstance(error, DBAPIError) else error
+            console.print(f"[red]cannot read the database[/red] "
+                          f"({_redacted(settings.database_url)}): {reason}\n"
+                          "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+            raise typer.Exit(1) from error
+        if if_empty and count:
+            console.print(f"demo data skipped: the database has {count} products already "
+                          f"({_redacted(settings.database_url)})")
+            return
+        started = time.monotonic()
+        try:
+            with Progress(TextColumn("{task.description:<22}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+                report = await load_demo(container, progress=progress)
+        except DemoLoadError as error:
+            console.print(f"[red]demo data not loaded:[/red] {error}")
+            raise typer.Exit(1) from error
+        console.print(_demo_table(report))
+        outcome = "loaded" if report.added else "already complete: nothing added"
+        console.print(f"[green]demo data {outcome}[/green] in {time.monotonic() - started:.1f} s "
+                      f"({_redacted(settings.database_url)})")
+    finally:
+        await container.close()
+
+
+def _demo_table(report: DemoReport) -> Table:
+    table = Table("", "added", "already there", "refused", title="stockline demo")
+    for label, step in (("products", report.products), ("locations", report.locations),
+                        ("stocked levels", report.stock), ("reorder points", report.settings),
+                        ("sales", report.sales)):
+        table.add_row(label, str(step.created), str(step.present), str(step.refused))
+    return table
 
 
 def _redacted(url: str) -> str:
