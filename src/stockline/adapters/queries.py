@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockline.adapters import rows
@@ -48,10 +48,17 @@ def decode_cursor(cursor: str, *types: type) -> list[Any]:
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
         key = None
     if not (isinstance(key, list) and len(key) == len(types)
-            and all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types,
-                                                                                  strict=True))):
+            and all(_fits(v, t) for v, t in zip(key, types, strict=True))):
         raise InvalidInput("cursor", "is not a cursor this list gave out")
     return key
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """Only keys this API could have given out: short printable text, 64-bit ids."""
+    if kind is int:
+        return type(value) is int and 0 <= value < 2**63
+    return (type(value) is str and 0 < len(value) <= 64
+            and all(32 < ord(c) < 127 for c in value))
 
 
 def _parse_time(value: str) -> datetime:
@@ -94,12 +101,23 @@ class Queries:
             stmt = stmt.where(or_(func.lower(P.sku).contains(needle, autoescape=True),
                                   func.lower(P.name).contains(needle, autoescape=True)))
         for name, value in attributes.items():
-            stmt = stmt.where(P.attributes[name].as_string() == value)
+            stmt = stmt.where(self._attribute_text(name) == value)
         if cursor:
             (after,) = decode_cursor(cursor, str)
             stmt = stmt.where(P.sku > after)
         found = await self._all(stmt)
         return _page([rows.product_from_row(r) for r in found], limit, lambda p: [p.sku])
+
+    def _attribute_text(self, name: str) -> ColumnElement[str]:
+        """An attribute as the text a query string carries: 'true', '42', 'black'."""
+        if self._engine.dialect.name == "postgresql":
+            text: ColumnElement[str] = P.attributes[name].as_string()
+            return text
+        # SQLite's json_extract answers 1 for true: spell booleans out as JSON does.
+        path = f'$."{name}"'
+        return case((func.json_type(P.attributes, path) == "true", "true"),
+                    (func.json_type(P.attributes, path) == "false", "false"),
+                    else_=cast(func.json_extract(P.attributes, path), String))
 
     # -- locations -------------------------------------------------------------------
     async def location(self, code: str, type: LocationType | None = None) -> Location | None:

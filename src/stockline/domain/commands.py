@@ -95,3 +95,4 @@ class ReceiveStock:
     quantities: Mapping[str, int]
     reference: str | None = None
     note: str | None = None
+    occurred_at: datetime | None = None

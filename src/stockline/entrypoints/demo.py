@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from itertools import accumulate
 from typing import TypeVar
@@ -450,6 +450,7 @@ class DemoPlan:
     stock: dict[str, dict[str, int]]  # location -> SKU -> opening units
     settings: dict[str, dict[str, SetReorderSettings]]  # location -> SKU -> settings
     sales: list[RecordSale]  # oldest first
+    opened_at: datetime  # when the opening stock arrived: before the first sale
 
 
 def opening_stock(rng: random.Random, products: Sequence[DemoProduct],
@@ -578,7 +579,9 @@ def build_plan(size: DemoSize, now: datetime, seed: int = SEED) -> DemoPlan:
                 for location_id, levels in stock.items()}
     return DemoPlan(products=[p.command for p in products], locations=location_commands(size),
                     stock=stock, settings=settings,
-                    sales=sales_history(rng, products, shops, stock, size, now))
+                    sales=sales_history(rng, products, shops, stock, size, now),
+                    opened_at=datetime.combine(history_days(now, size.days)[0] - timedelta(days=1),
+                                               time(6), tzinfo=UTC))
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -662,7 +665,7 @@ async def _stock(container: Container, plan: DemoPlan,
         points = await container.queries.reorder_points(location_id)
         missing = {sku: units for sku, units in quantities.items() if sku not in points}
         if missing:
-            await _receive(container, location_id, missing)
+            await _receive(container, location_id, missing, plan.opened_at)
         stocked.created += len(missing)
         stocked.present += len(quantities) - len(missing)
         bar.advance(receipts, len(quantities))
@@ -679,9 +682,11 @@ async def _stock(container: Container, plan: DemoPlan,
     return stocked, configured
 
 
-async def _receive(container: Container, location_id: str, quantities: dict[str, int]) -> None:
+async def _receive(container: Container, location_id: str, quantities: dict[str, int],
+                   opened_at: datetime) -> None:
     receipt = ReceiveStock(location_id=location_id, quantities=quantities,
-                           reference="DEMO-OPENING-STOCK", note="demo data set: opening stock")
+                           reference="DEMO-OPENING-STOCK", note="demo data set: opening stock",
+                           occurred_at=opened_at)
     try:
         await container.executor.run(inventory.receive_stock, receipt, CALLER)
     except DomainError as error:

@@ -153,7 +153,8 @@ async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> lis
     for level in levels:
         entry, level_events = record_change(level, cmd.quantities[level.sku], ctx,
                                             type=MovementType.RECEIPT, reason="receipt",
-                                            reference=cmd.reference, note=cmd.note)
+                                            reference=cmd.reference, note=cmd.note,
+                                            occurred_at=cmd.occurred_at)
         entries.append(entry)
         events.extend(level_events)
     await uow.ledger.append(entries)

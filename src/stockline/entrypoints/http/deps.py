@@ -13,7 +13,12 @@ from starlette.responses import Response
 from stockline.bootstrap import Container
 from stockline.domain.errors import DomainError
 from stockline.entrypoints.http.auth import Principal, PrincipalDep
-from stockline.entrypoints.http.errors import PROBLEM_JSON, domain_problem
+from stockline.entrypoints.http.errors import (
+    PROBLEM_JSON,
+    UNSUPPORTED_MEDIA_TYPE,
+    ProblemError,
+    domain_problem,
+)
 from stockline.services.executor import Handler, IdempotencyClaim
 from stockline.services.ports import StoredResponse
 
@@ -58,11 +63,23 @@ def to_response(stored: StoredResponse) -> Response:
     return Response(stored.body, status_code=stored.status, media_type=media, headers=headers)
 
 
+def _require_json(request: Request) -> None:
+    """A body must be declared JSON; anything else is a 415, not a guess."""
+    headers = request.headers
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if has_body and not (media == "application/json" or
+                         (media.startswith("application/") and media.endswith("+json"))):
+        raise ProblemError(UNSUPPORTED_MEDIA_TYPE,
+                           f"send the body as application/json (got '{media or 'nothing'}')")
+
+
 class Writer:
     """Runs a write through the executor, under the caller's idempotency key if sent."""
 
     def __init__(self, request: Request, container: ContainerDep, principal: PrincipalDep,
                  idempotency_key: IdempotencyKey = None) -> None:
+        _require_json(request)
         self.request, self.container = request, container
         self.principal: Principal = principal
         self.key = idempotency_key
