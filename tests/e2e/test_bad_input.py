@@ -951,3 +951,14 @@ async def test_wrong_method_is_405_problem_and_changes_nothing(
     response = await refused(client, world, None, lambda: client.request(method, path))
     assert_problem(response, 405, "method_not_allowed")
     assert allowed in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("body", [b'{"sku": ', b"[1, 2", b"\xff\xfe", b"{}"])
+async def test_without_a_credential_any_body_gets_401_first(client: httpx.AsyncClient,
+                                                            body: bytes) -> None:
+    response = await client.post("/v1/sales/record", content=body,
+                                 headers={"X-API-Key": "", "Content-Type": "application/json"})
+    assert_problem(response, 401, "unauthorized")
+    response = await client.post("/v1/sales/record", content=body,
+                                 headers={"X-API-Key": "wrong", "Content-Type": "text/plain"})
+    assert_problem(response, 401, "unauthorized")

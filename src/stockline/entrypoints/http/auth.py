@@ -1,4 +1,8 @@
-"""Who is calling: an API key (``X-API-Key``) or a bearer token; 401 otherwise."""
+"""Who is calling: an API key (``X-API-Key``) or a bearer token; 401 otherwise.
+
+Authentication happens in ASGI middleware, before the router reads any body, so a caller
+without a valid credential learns nothing but 401 (not even whether its body parses).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError
+from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, problem_response
 from stockline.services.executor import Caller
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
+                          "/docs/oauth2-redirect", "/redoc"})
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="An API key; the admin key is printed by `stockline serve`")
@@ -31,25 +39,61 @@ class Principal:
 ADMIN = Principal(id="admin", name="admin", role="admin")
 
 
-def _matches(secret: str | None, given: str) -> bool:
-    return secret is not None and hmac.compare_digest(secret.encode(), given.encode())
+class Authenticator:
+    """Turns the credential a request carries into a Principal."""
+
+    def __init__(self, admin_key: str | None) -> None:
+        self._admin_key = admin_key.encode() if admin_key else None
+
+    def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
+        given = api_key
+        if given is None and authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        if given is None:
+            raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
+                               {"WWW-Authenticate": "Bearer"})
+        if self._admin_key is not None and hmac.compare_digest(self._admin_key, given.encode()):
+            return ADMIN
+        raise ProblemError(UNAUTHORIZED, "the credential is not valid",
+                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class AuthMiddleware:
+    """Answers 401 before routing; puts the Principal in the request state otherwise."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app, self.authenticator = app, authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
+        api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+        try:
+            principal = self.authenticator.authenticate(
+                api_key.decode("latin-1") if api_key is not None else None,
+                authorization.decode("latin-1") if authorization is not None else None)
+        except ProblemError as refused:
+            response = problem_response(refused.code, refused.detail, refused.headers)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
 
 async def authenticate(
     request: Request,
-    api_key: Annotated[str | None, Depends(_api_key)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _api_key: Annotated[str | None, Depends(_api_key)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    settings = request.app.state.settings
-    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    given = api_key if api_key is not None else (bearer.credentials if bearer else None)
-    if given is None:
+    """The caller, as the middleware found it (the parameters document the schemes)."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
         raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
                            {"WWW-Authenticate": "Bearer"})
-    if _matches(admin_key, given):
-        return ADMIN
-    raise ProblemError(UNAUTHORIZED, "the credential is not valid",
-                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
