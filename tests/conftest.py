@@ -24,11 +24,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from stockline.adapters.database import open_database
-from stockline.adapters.migrate import upgrade
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.app import create_app
+from tests.factories import migrate
 
 ADMIN_KEY = "test-admin-key"
 POSTGRES_URL = os.environ.get("STOCKLINE_TEST_POSTGRES_URL",
@@ -63,7 +62,7 @@ async def postgres_database() -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
     rendered = url.render_as_string(hide_password=False)
-    await _migrate(rendered)
+    await migrate(rendered)
     try:
         yield rendered
     finally:
@@ -75,16 +74,8 @@ async def postgres_database() -> AsyncIterator[str]:
 async def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("sqlite") / "stockline.db"
     url = f"sqlite+aiosqlite:///{path}"
-    await _migrate(url)
+    await migrate(url)
     return url
-
-
-async def _migrate(url: str) -> None:
-    database = open_database(url)
-    try:
-        await upgrade(database.write)
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

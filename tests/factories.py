@@ -7,6 +7,18 @@ from typing import Any
 
 import httpx
 
+from stockline.adapters.database import open_database
+from stockline.adapters.migrate import upgrade
+
+
+async def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema."""
+    database = open_database(url)
+    try:
+        await upgrade(database.write)
+    finally:
+        await database.dispose()
+
 
 def random_code(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"

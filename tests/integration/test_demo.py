@@ -18,8 +18,6 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from stockline.adapters.database import open_database
-from stockline.adapters.migrate import upgrade
 from stockline.adapters.tables import (
     inventory_levels,
     locations,
@@ -48,6 +46,7 @@ from stockline.entrypoints.demo import (
     load_plan,
     stores,
 )
+from tests.factories import migrate
 
 SMALL = DemoSize(stores_per_region=1, skus=60, days=4, sales_per_store_day=5,
                  replenished_skus=10)
@@ -167,21 +166,13 @@ def test_every_category_has_room_for_half_as_many_skus_again() -> None:
 
 # -- loading (SQLite and PostgreSQL) -----------------------------------------------------
 
-async def _migrate(url: str) -> None:
-    database = open_database(url)
-    try:
-        await upgrade(database.write)
-    finally:
-        await database.dispose()
-
-
 @asynccontextmanager
 async def fresh_database(settings: Settings, directory: Path) -> AsyncIterator[str]:
     """An empty, migrated database on the backend of ``settings`` (the session's database is
     shared with other tests, and these count everything)."""
     if settings.is_sqlite:
         url = f"sqlite+aiosqlite:///{directory / f'demo-{uuid.uuid4().hex[:8]}.db'}"
-        await _migrate(url)
+        await migrate(url)
         yield url
         return
     server = make_url(settings.database_url)
@@ -192,7 +183,7 @@ async def fresh_database(settings: Settings, directory: Path) -> AsyncIterator[s
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
             url = server.set(database=name).render_as_string(hide_password=False)
-            await _migrate(url)
+            await migrate(url)
             yield url
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

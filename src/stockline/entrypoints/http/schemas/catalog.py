@@ -115,7 +115,7 @@ Hours = Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,16}$
                   Field(max_length=16, examples=[{"mon": "07:00-19:00", "sun": "closed"}])]
 
 
-class WarehouseCreate(Body):
+class _LocationCreate(Body):
     code: CodeStr
     name: Text200
     address: Text500 | None = None
@@ -124,28 +124,23 @@ class WarehouseCreate(Body):
     capacity: Capacity | None = None
     operating_hours: Hours | None = None
 
-    def to_command(self) -> CreateLocation:
-        return CreateLocation(code=self.code, type=LocationType.WAREHOUSE, name=self.name,
+    def _command(self, type: LocationType, region: str | None = None) -> CreateLocation:
+        return CreateLocation(code=self.code, type=type, name=self.name, region=region,
                               address=self.address, latitude=self.latitude,
                               longitude=self.longitude, capacity=self.capacity,
                               operating_hours=self.operating_hours)
 
 
-class RetailLocationCreate(Body):
-    code: CodeStr
-    name: Text200
+class WarehouseCreate(_LocationCreate):
+    def to_command(self) -> CreateLocation:
+        return self._command(LocationType.WAREHOUSE)
+
+
+class RetailLocationCreate(_LocationCreate):
     region: Text100 | None = None
-    address: Text500 | None = None
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    capacity: Capacity | None = None
-    operating_hours: Hours | None = None
 
     def to_command(self) -> CreateLocation:
-        return CreateLocation(code=self.code, type=LocationType.RETAIL, name=self.name,
-                              region=self.region, address=self.address,
-                              latitude=self.latitude, longitude=self.longitude,
-                              capacity=self.capacity, operating_hours=self.operating_hours)
+        return self._command(LocationType.RETAIL, self.region)
 
 
 class LocationOut(BaseModel):
