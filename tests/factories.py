@@ -85,7 +85,16 @@ async def stocked(client: httpx.AsyncClient, quantity: int = 10,
 
 
 async def level(client: httpx.AsyncClient, location_id: str, sku: str) -> dict[str, Any]:
-    return _ok(await client.get(f"/v1/inventory/{location_id}/{sku}"))
+    """The level as writes answer it (the lots that GET lists are left out: see ``lots``)."""
+    body = _ok(await client.get(f"/v1/inventory/{location_id}/{sku}"))
+    body.pop("lots", None)
+    return body
+
+
+async def lots(client: httpx.AsyncClient, location_id: str, sku: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = _ok(
+        await client.get(f"/v1/inventory/{location_id}/{sku}"))["lots"]
+    return found
 
 
 async def ledger(client: httpx.AsyncClient, location_id: str, sku: str) -> list[dict[str, Any]]:

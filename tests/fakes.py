@@ -7,8 +7,9 @@ They keep the semantics the SQL adapters have, as far as the services can tell:
   the committed store, and only ``commit`` makes that copy the committed store.
   Leaving the block without commit, or ``rollback``, discards the changes.
 - ``savepoint()`` snapshots the transaction's store and restores it if its block raises.
-- The guards and constraints of the schema: ``take`` only when ``on_hand - reserved >=
-  quantity`` (and the version matches when one is given), every change of a level bumps
+- The guards and constraints of the schema: ``change`` only when the result keeps
+  ``on_hand - reserved >= 0`` and reserved, in transit and incoming non-negative (and the
+  version matches when one is given), lots never below 0, every change of a level bumps
   its version, ``create`` answers None for an existing level, levels and sales refer to
   existing locations and products, ``on_hand >= reserved >= 0``, sale lines have a
   positive quantity. What the database would refuse raises ``IntegrityError`` here.
@@ -25,13 +26,14 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
 import orjson
 
 from stockline.domain.events import Event
+from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 from stockline.services.ports import IdempotencyRecord, StoredResponse
 
@@ -64,6 +66,7 @@ class FakeStore:
     products: dict[str, Product] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     levels: dict[tuple[str, str], Level] = field(default_factory=dict)
+    lots: dict[tuple[str, str, str], Lot] = field(default_factory=dict)
     ledger: list[LedgerEntry] = field(default_factory=list)
     sales: dict[str, Sale] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
@@ -71,8 +74,8 @@ class FakeStore:
 
     def copy(self) -> FakeStore:
         return FakeStore(dict(self.products), dict(self.locations), dict(self.levels),
-                         list(self.ledger), dict(self.sales), list(self.outbox),
-                         dict(self.idempotency))
+                         dict(self.lots), list(self.ledger), dict(self.sales),
+                         list(self.outbox), dict(self.idempotency))
 
 
 def _product_copy(product: Product) -> Product:
@@ -134,7 +137,8 @@ class FakeLevels:
         return self._uow.store.levels
 
     def _write(self, level: Level) -> Level:
-        if not level.on_hand >= level.reserved >= 0 or level.in_transit < 0:
+        if (not level.on_hand >= level.reserved >= 0 or level.in_transit < 0
+                or level.incoming < 0):
             raise IntegrityError(f"CHECK constraint failed for {level}")
         self._levels()[(level.location_id, level.sku)] = level
         return replace(level)
@@ -158,21 +162,30 @@ class FakeLevels:
         level = self._levels().get((location_id, sku))
         return replace(level) if level else None
 
-    async def add(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                  expected_version: int | None = None) -> Level | None:
+    async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
+                     reserved: int = 0, in_transit: int = 0, incoming: int = 0,
+                     expected_version: int | None = None) -> Level | None:
         level = self._current(location_id, sku, expected_version)
         if level is None:
             return None
-        return self._write(replace(level, on_hand=level.on_hand + quantity,
-                                   version=level.version + 1, updated_at=now))
+        after = replace(level, on_hand=level.on_hand + on_hand,
+                        reserved=level.reserved + reserved,
+                        in_transit=level.in_transit + in_transit,
+                        incoming=level.incoming + incoming, version=level.version + 1,
+                        updated_at=now)
+        if (after.on_hand < after.reserved or after.reserved < 0 or after.in_transit < 0
+                or after.incoming < 0):
+            return None  # the guard of the one UPDATE statement
+        return self._write(after)
 
-    async def take(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                   expected_version: int | None = None) -> Level | None:
-        level = self._current(location_id, sku, expected_version)
-        if level is None or level.on_hand - level.reserved < quantity:
-            return None
-        return self._write(replace(level, on_hand=level.on_hand - quantity,
-                                   version=level.version + 1, updated_at=now))
+    async def ensure(self, location_id: str, sku: str, *, now: datetime) -> None:
+        if (location_id, sku) not in self._levels():
+            self._insert(Level(location_id=location_id, sku=sku, version=1, updated_at=now))
+
+    async def mark_lotted(self, location_id: str, sku: str) -> None:
+        level = self._current(location_id, sku)
+        assert level is not None
+        self._write(replace(level, lotted=True))
 
     async def get_many(self, location_id: str, skus: Sequence[str], *,
                        for_update: bool = False) -> dict[str, Level]:
@@ -209,6 +222,39 @@ class FakeLevels:
         return self._write(replace(level, reorder_point=reorder_point,
                                    reorder_quantity=reorder_quantity, safety_stock=safety_stock,
                                    version=level.version + 1, updated_at=now))
+
+
+class FakeLots:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def _lots(self) -> dict[tuple[str, str, str], Lot]:
+        return self._uow.store.lots
+
+    async def list(self, location_id: str, sku: str, *, for_update: bool = False) -> list[Lot]:
+        return sorted((lot for (loc, s, _), lot in self._lots().items()
+                       if loc == location_id and s == sku), key=lambda x: x.lot)
+
+    async def add(self, location_id: str, sku: str, lot: str, quantity: int, *,
+                  expires_on: date | None, now: datetime) -> None:
+        if (location_id, sku) not in self._uow.store.levels:
+            raise IntegrityError(f"FOREIGN KEY constraint failed for lot {lot}")
+        key = (location_id, sku, lot)
+        held = self._lots().get(key)
+        if held is None:
+            self._lots()[key] = Lot(location_id=location_id, sku=sku, lot=lot,
+                                    on_hand=quantity, expires_on=expires_on, received_at=now)
+        else:
+            self._lots()[key] = replace(held, on_hand=held.on_hand + quantity,
+                                        expires_on=held.expires_on or expires_on)
+
+    async def take(self, location_id: str, sku: str, lot: str, quantity: int) -> bool:
+        key = (location_id, sku, lot)
+        held = self._lots().get(key)
+        if held is None or held.on_hand < quantity:
+            return False
+        self._lots()[key] = replace(held, on_hand=held.on_hand - quantity)
+        return True
 
 
 class FakeLedger:
@@ -284,6 +330,7 @@ class FakeUnitOfWork:
         self.products = FakeProducts(self)
         self.locations = FakeLocations(self)
         self.levels = FakeLevels(self)
+        self.lots = FakeLots(self)
         self.ledger = FakeLedger(self)
         self.sales = FakeSales(self)
         self.outbox = FakeOutbox(self)

@@ -246,7 +246,7 @@ async def test_never_stocked_level_answers_zeros_at_version_0(client: httpx.Asyn
     sku = (await create_product(client))["sku"]
     assert await level(client, store, sku) == {
         "location_id": store, "sku": sku, "on_hand": 0, "reserved": 0, "available": 0,
-        "in_transit": 0, "reorder_point": None, "reorder_quantity": None,
+        "in_transit": 0, "incoming": 0, "reorder_point": None, "reorder_quantity": None,
         "safety_stock": None, "version": 0, "updated_at": None}
     assert await collect(client, "/v1/inventory", {"location_id": store}) == []
 
@@ -594,7 +594,7 @@ async def test_level_of_an_unknown_location_or_sku_is_404(client: httpx.AsyncCli
 
 async def test_ledger_lists_every_change_with_its_cause(client: httpx.AsyncClient) -> None:
     store, (sku,) = await stocked(client, quantity=10)
-    await change(client, store, sku, delta=-2, reason="damage", note="dropped", lot="LOT-7")
+    await change(client, store, sku, delta=-2, reason="damage", note="dropped")
     sale = await record_sale(client, store, [line(sku, 3)])
     await change(client, store, sku, quantity=4, reason="count")
 
@@ -607,7 +607,7 @@ async def test_ledger_lists_every_change_with_its_cause(client: httpx.AsyncClien
         (-1, 4, "count", "count", None)]
     assert {e["actor"] for e in entries} == {"admin"}
     assert {(e["location_id"], e["sku"]) for e in entries} == {(store, sku)}
-    assert (entries[1]["note"], entries[1]["lot"]) == ("dropped", "LOT-7")
+    assert (entries[1]["note"], entries[1]["lot"]) == ("dropped", None)
     assert [e["id"] for e in entries] == sorted(e["id"] for e in entries)
     assert all(when(e["occurred_at"]) <= datetime.now(UTC) for e in entries)
 

@@ -57,10 +57,10 @@ async def test_guarded_take_refuses_more_than_available_and_changes_nothing(
         container: Container) -> None:
     loc, sku = await _level(container, 3)
     async with SqlUnitOfWork(container.database.write) as uow:
-        assert await uow.levels.take(loc, sku, 4, now=NOW) is None
-        taken = await uow.levels.take(loc, sku, 3, now=NOW)
+        assert await uow.levels.change(loc, sku, on_hand=-4, now=NOW) is None
+        taken = await uow.levels.change(loc, sku, on_hand=-3, now=NOW)
         assert taken is not None and taken.on_hand == 0 and taken.version == 2
-        assert await uow.levels.take(loc, sku, 1, now=NOW) is None
+        assert await uow.levels.change(loc, sku, on_hand=-1, now=NOW) is None
         await uow.rollback()
     async with SqlUnitOfWork(container.database.write) as uow:
         level = await uow.levels.get(loc, sku)
@@ -70,11 +70,11 @@ async def test_guarded_take_refuses_more_than_available_and_changes_nothing(
 async def test_savepoint_rolls_back_only_its_own_block(container: Container) -> None:
     loc, sku = await _level(container, 10)
     async with SqlUnitOfWork(container.database.write) as uow:
-        await uow.levels.take(loc, sku, 1, now=NOW)
+        await uow.levels.change(loc, sku, on_hand=-1, now=NOW)
 
         async def failing_block() -> None:
             async with uow.savepoint():
-                await uow.levels.take(loc, sku, 5, now=NOW)
+                await uow.levels.change(loc, sku, on_hand=-5, now=NOW)
                 raise RuntimeError("undo this block")
 
         with pytest.raises(RuntimeError):

@@ -271,8 +271,8 @@ def test_inventory_changed_carries_the_new_level() -> None:
     assert (event.type, event.location_id, event.sku) == ("inventory.changed", "STORE-1",
                                                           "SKU-A")
     assert event.data() == {"on_hand": 7, "reserved": 2, "available": 5, "in_transit": 0,
-                            "reorder_point": 3, "version": 3, "delta": -1, "cause": "sale",
-                            "reference": "sale_01"}
+                            "incoming": 0, "reorder_point": 3, "version": 3, "delta": -1,
+                            "cause": "sale", "reference": "sale_01"}
 
 
 def test_low_stock_carries_the_reorder_settings() -> None:

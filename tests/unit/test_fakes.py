@@ -31,14 +31,14 @@ def as_port(uow: UnitOfWork) -> UnitOfWork:
 async def test_changes_are_visible_only_after_commit() -> None:
     uows = seeded()
     async with uows() as uow:
-        assert await as_port(uow).levels.take("LOC", "SKU-A", 4, now=NOW) is not None
+        assert await as_port(uow).levels.change("LOC", "SKU-A", on_hand=-4, now=NOW) is not None
         assert uows.level("LOC", "SKU-A") == Level(location_id="LOC", sku="SKU-A", on_hand=10,
                                                    version=1, updated_at=NOW)
     level = uows.level("LOC", "SKU-A")
     assert level is not None
     assert level.on_hand == 10  # left without commit
     async with uows() as uow:
-        await uow.levels.take("LOC", "SKU-A", 4, now=NOW)
+        await uow.levels.change("LOC", "SKU-A", on_hand=-4, now=NOW)
         await uow.commit()
     level = uows.level("LOC", "SKU-A")
     assert level is not None
@@ -48,7 +48,7 @@ async def test_changes_are_visible_only_after_commit() -> None:
 async def test_rollback_discards_the_transaction() -> None:
     uows = seeded()
     async with uows() as uow:
-        await uow.levels.add("LOC", "SKU-A", 5, now=NOW)
+        await uow.levels.change("LOC", "SKU-A", on_hand=5, now=NOW)
         await uow.rollback()
         level = await uow.levels.get("LOC", "SKU-A")
         assert level is not None
@@ -60,18 +60,18 @@ async def test_rollback_discards_the_transaction() -> None:
 
 async def take_in_savepoint_then_fail(uow: UnitOfWork) -> None:
     async with uow.savepoint():
-        await uow.levels.take("LOC", "SKU-A", 2, now=NOW)
+        await uow.levels.change("LOC", "SKU-A", on_hand=-2, now=NOW)
         raise RuntimeError
 
 
 async def test_savepoint_rolls_back_only_its_own_block() -> None:
     uows = seeded()
     async with uows() as uow:
-        await uow.levels.take("LOC", "SKU-A", 1, now=NOW)
+        await uow.levels.change("LOC", "SKU-A", on_hand=-1, now=NOW)
         with pytest.raises(RuntimeError):
             await take_in_savepoint_then_fail(uow)
         async with uow.savepoint():
-            await uow.levels.take("LOC", "SKU-A", 3, now=NOW)
+            await uow.levels.change("LOC", "SKU-A", on_hand=-3, now=NOW)
         await uow.commit()
     level = uows.level("LOC", "SKU-A")
     assert level is not None
@@ -81,10 +81,11 @@ async def test_savepoint_rolls_back_only_its_own_block() -> None:
 async def test_take_is_guarded_by_available_and_version() -> None:
     uows = seeded(on_hand=10, reserved=4)
     async with uows() as uow:
-        assert await uow.levels.take("LOC", "SKU-A", 7, now=NOW) is None
-        assert await uow.levels.take("LOC", "SKU-A", 6, now=NOW, expected_version=2) is None
-        assert await uow.levels.take("LOC", "SKU-B", 1, now=NOW) is None
-        level = await uow.levels.take("LOC", "SKU-A", 6, now=NOW, expected_version=1)
+        assert await uow.levels.change("LOC", "SKU-A", on_hand=-7, now=NOW) is None
+        assert await uow.levels.change("LOC", "SKU-A", on_hand=-6, now=NOW,
+                                       expected_version=2) is None
+        assert await uow.levels.change("LOC", "SKU-B", on_hand=-1, now=NOW) is None
+        level = await uow.levels.change("LOC", "SKU-A", on_hand=-6, now=NOW, expected_version=1)
         assert level is not None
         assert (level.on_hand, level.available, level.version) == (4, 0, 2)
 
@@ -107,8 +108,8 @@ async def test_database_constraints_are_a_backstop() -> None:
     async with uows() as uow:
         with pytest.raises(IntegrityError):
             await uow.levels.set_on_hand("LOC", "SKU-A", 3, now=NOW)
-        with pytest.raises(IntegrityError):
-            await uow.levels.add("LOC", "SKU-A", -7, now=NOW)
+        # change() guards instead: taking more than is available answers None.
+        assert await uow.levels.change("LOC", "SKU-A", on_hand=-7, now=NOW) is None
 
 
 async def test_objects_read_are_copies() -> None:
@@ -152,7 +153,7 @@ async def test_transactions_run_one_at_a_time() -> None:
         async with uows() as uow:
             order.append(f"{name} begins")
             await asyncio.sleep(0)
-            await uow.levels.take("LOC", "SKU-A", 1, now=NOW)
+            await uow.levels.change("LOC", "SKU-A", on_hand=-1, now=NOW)
             await uow.commit()
             order.append(f"{name} ends")
 

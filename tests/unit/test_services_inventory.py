@@ -390,7 +390,7 @@ async def test_any_sequence_of_changes_keeps_on_hand_equal_to_the_ledger(
         shop = Shop(container.executor)
         await shop.location(STORE)
         await shop.product("SKU-A")
-        applied = 0
+        applied = versions = 0
         for kind, n in changes:
             level = uows.level(STORE, "SKU-A")
             if kind == "hold":
@@ -420,6 +420,9 @@ async def test_any_sequence_of_changes_keeps_on_hand_equal_to_the_ledger(
                 assert refusal.lines[0].available == available
             else:
                 applied += 1
+                # A count that finds what the books say is recorded but changes no level.
+                confirms = kind == "count" and level is not None and level.on_hand == n
+                versions += 0 if confirms else 1
             level = uows.level(STORE, "SKU-A")
             entries = uows.ledger(STORE, "SKU-A")
             running = 0
@@ -429,5 +432,5 @@ async def test_any_sequence_of_changes_keeps_on_hand_equal_to_the_ledger(
             assert (level.on_hand if level else 0) == running
             assert level is None or level.available >= 0
             assert len(entries) == applied
-            assert (level.version if level else 0) == applied
+            assert (level.version if level else 0) == versions
         await container.close()

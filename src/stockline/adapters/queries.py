@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stockline.adapters import rows
 from stockline.adapters.tables import (
     inventory_levels,
+    inventory_lots,
     locations,
     products,
     sale_lines,
@@ -23,6 +24,7 @@ from stockline.adapters.tables import (
     stock_movements,
 )
 from stockline.domain.errors import InvalidInput
+from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 from stockline.domain.values import LocationType
 
@@ -144,6 +146,11 @@ class Queries:
         row = await self._first(select(inventory_levels)
                                 .where(L.location_id == location_id, L.sku == sku))
         return rows.level_from_row(row) if row else None
+
+    async def lots(self, location_id: str, sku: str) -> list[Lot]:
+        rows_ = await self._all(select(inventory_lots).where(
+            inventory_lots.c.location_id == location_id, inventory_lots.c.sku == sku))
+        return [rows.lot_from_row(r) for r in rows_]
 
     async def levels(self, *, sku: str | None, location_id: str | None,
                      location_type: LocationType | None, below_reorder_point: bool | None,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, select
+from sqlalchemy import ColumnElement, Table, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +15,7 @@ from stockline.adapters import rows
 from stockline.adapters.tables import (
     idempotency_keys,
     inventory_levels,
+    inventory_lots,
     locations,
     outbox,
     products,
@@ -23,6 +24,7 @@ from stockline.adapters.tables import (
     stock_movements,
 )
 from stockline.domain.events import Event
+from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 from stockline.services.ports import IdempotencyRecord, StoredResponse
 
@@ -112,21 +114,23 @@ class SqlLevels:
         row = (await self._conn.execute(stmt)).first()
         return rows.level_from_row(row) if row else None
 
-    async def add(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                  expected_version: int | None = None) -> Level | None:
+    async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
+                     reserved: int = 0, in_transit: int = 0, incoming: int = 0,
+                     expected_version: int | None = None) -> Level | None:
+        values: dict[str, Any] = {"version": L.version + 1, "updated_at": now}
+        guards: list[ColumnElement[bool]] = []
+        if on_hand or reserved:
+            # The guard reads the row it updates: a waiting writer re-checks it after the lock.
+            guards.append(L.on_hand - L.reserved >= reserved - on_hand)
+        for name, delta in (("on_hand", on_hand), ("reserved", reserved),
+                            ("in_transit", in_transit), ("incoming", incoming)):
+            if delta:
+                column = inventory_levels.c[name]
+                values[name] = column + delta
+                if delta < 0 and name != "on_hand":
+                    guards.append(column >= -delta)
         stmt = (inventory_levels.update()
-                .where(self._key(location_id, sku, expected_version))
-                .values(on_hand=L.on_hand + quantity, version=L.version + 1, updated_at=now))
-        return await self._returning(stmt)
-
-    async def take(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                   expected_version: int | None = None) -> Level | None:
-        # One guarded statement: a concurrent writer blocks on the row lock and then
-        # re-checks the guard against the row it finds, so nothing can oversell.
-        stmt = (inventory_levels.update()
-                .where(self._key(location_id, sku, expected_version),
-                       L.on_hand - L.reserved >= quantity)
-                .values(on_hand=L.on_hand - quantity, version=L.version + 1, updated_at=now))
+                .where(self._key(location_id, sku, expected_version), *guards).values(values))
         return await self._returning(stmt)
 
     async def get_many(self, location_id: str, skus: Sequence[str], *,
@@ -160,6 +164,17 @@ class SqlLevels:
         created.sort(key=lambda lv: lv.sku)
         return created
 
+    async def ensure(self, location_id: str, sku: str, *, now: datetime) -> None:
+        await self._conn.execute(
+            upsert(self._conn, inventory_levels)
+            .values(location_id=location_id, sku=sku, on_hand=0, reserved=0, in_transit=0,
+                    version=1, updated_at=now)
+            .on_conflict_do_nothing())
+
+    async def mark_lotted(self, location_id: str, sku: str) -> None:
+        await self._conn.execute(inventory_levels.update()
+                                 .where(self._key(location_id, sku)).values(lotted=True))
+
     async def create(self, location_id: str, sku: str, on_hand: int, *,
                      now: datetime) -> Level | None:
         stmt = (upsert(self._conn, inventory_levels)
@@ -190,6 +205,38 @@ class SqlLevels:
         level = await self._returning(stmt)
         assert level is not None
         return level
+
+
+class SqlLots:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def list(self, location_id: str, sku: str, *, for_update: bool = False) -> list[Lot]:
+        stmt = (select(inventory_lots).where(inventory_lots.c.location_id == location_id,
+                                             inventory_lots.c.sku == sku)
+                .order_by(inventory_lots.c.lot))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return [rows.lot_from_row(r) for r in (await self._conn.execute(stmt)).all()]
+
+    async def add(self, location_id: str, sku: str, lot: str, quantity: int, *,
+                  expires_on: date | None, now: datetime) -> None:
+        c = inventory_lots.c
+        insert = upsert(self._conn, inventory_lots).values(
+            location_id=location_id, sku=sku, lot=lot, on_hand=quantity, expires_on=expires_on,
+            received_at=now)
+        await self._conn.execute(insert.on_conflict_do_update(
+            index_elements=[c.location_id, c.sku, c.lot],
+            set_={"on_hand": c.on_hand + insert.excluded.on_hand,
+                  "expires_on": func.coalesce(c.expires_on, insert.excluded.expires_on)}))
+
+    async def take(self, location_id: str, sku: str, lot: str, quantity: int) -> bool:
+        c = inventory_lots.c
+        stmt = (inventory_lots.update()
+                .where(c.location_id == location_id, c.sku == sku, c.lot == lot,
+                       c.on_hand >= quantity)
+                .values(on_hand=c.on_hand - quantity).returning(c.lot))
+        return (await self._conn.execute(stmt)).first() is not None
 
 
 class SqlLedger:

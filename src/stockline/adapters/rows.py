@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleLine
 from stockline.domain.values import (
     Channel,
@@ -49,10 +50,16 @@ def location_from_row(row: Row[Any]) -> Location:
 
 def level_from_row(row: Row[Any]) -> Level:
     return Level(location_id=row.location_id, sku=row.sku, on_hand=row.on_hand,
-                 reserved=row.reserved, in_transit=row.in_transit,
+                 reserved=row.reserved, in_transit=row.in_transit, incoming=row.incoming,
+                 lotted=bool(row.lotted),
                  reorder_point=row.reorder_point, reorder_quantity=row.reorder_quantity,
                  safety_stock=row.safety_stock, version=row.version,
                  updated_at=row.updated_at)
+
+
+def lot_from_row(row: Row[Any]) -> Lot:
+    return Lot(location_id=row.location_id, sku=row.sku, lot=row.lot, on_hand=row.on_hand,
+               expires_on=row.expires_on, received_at=row.received_at)
 
 
 def ledger_values(entry: LedgerEntry) -> dict[str, Any]:

@@ -8,12 +8,15 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -22,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -96,6 +100,8 @@ inventory_levels = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("reserved", BigInteger, nullable=False),
     Column("in_transit", BigInteger, nullable=False),
+    Column("incoming", BigInteger, nullable=False, server_default="0"),
+    Column("lotted", Boolean, nullable=False, server_default=false()),
     Column("reorder_point", BigInteger),
     Column("reorder_quantity", BigInteger),
     Column("safety_stock", BigInteger),
@@ -105,6 +111,21 @@ inventory_levels = Table(
     CheckConstraint("on_hand >= reserved", name="available_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
     CheckConstraint("in_transit >= 0", name="in_transit_not_negative"),
+    CheckConstraint("incoming >= 0", name="incoming_not_negative"),
+)
+
+# A lotted level keeps all its stock in lots (lot '' for stock received without a code).
+inventory_lots = Table(
+    "inventory_lots", metadata,
+    Column("location_id", Code, primary_key=True),
+    Column("sku", Code, primary_key=True),
+    Column("lot", Code, primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("expires_on", Date),
+    Column("received_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["location_id", "sku"],
+                         ["inventory_levels.location_id", "inventory_levels.sku"]),
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
 )
 
 stock_movements = Table(
@@ -173,4 +194,149 @@ idempotency_keys = Table(
     Column("status_code", Integer),
     Column("response_body", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+
+transfers = Table(
+    "transfers", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("from_location_id", Code, ForeignKey("locations.code"), nullable=False),
+    Column("to_location_id", Code, ForeignKey("locations.code"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("note", String(500)),
+    Column("external_ref", String(100)),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
+    Index(None, "from_location_id", "created_at"),
+    Index(None, "to_location_id", "created_at"),
+    Index(None, "status", "created_at"),
+)
+
+transfer_lines = Table(
+    "transfer_lines", metadata,
+    Column("transfer_id", String(40), ForeignKey("transfers.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", Code, nullable=False, index=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("received_quantity", BigInteger, nullable=False),
+    Column("cancelled_quantity", BigInteger, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received_quantity >= 0 AND cancelled_quantity >= 0 AND "
+                    "received_quantity + cancelled_quantity <= quantity", name="within_quantity"),
+)
+
+transfer_line_lots = Table(
+    "transfer_line_lots", metadata,
+    Column("transfer_id", String(40), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("lot", Code, primary_key=True),
+    Column("expires_on", Date),
+    Column("quantity", BigInteger, nullable=False),
+    Column("received_quantity", BigInteger, nullable=False),
+    Column("returned_quantity", BigInteger, nullable=False),
+    ForeignKeyConstraint(["transfer_id", "line_no"],
+                         ["transfer_lines.transfer_id", "transfer_lines.line_no"]),
+    CheckConstraint("received_quantity + returned_quantity <= quantity", name="within_quantity"),
+)
+
+sale_returns = Table(
+    "sale_returns", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("sale_id", String(40), ForeignKey("sales.id"), nullable=False, index=True),
+    Column("location_id", Code, nullable=False),
+    Column("restock", Boolean, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("note", String(500)),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sale_return_lines = Table(
+    "sale_return_lines", metadata,
+    Column("return_id", String(40), ForeignKey("sale_returns.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", Code, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("location_id", Code, ForeignKey("locations.code"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("channel", String(24), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("external_ref", String(100)),
+    Column("sale_id", String(40)),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "status", "expires_at"),
+    Index(None, "location_id", "created_at"),
+)
+
+reservation_lines = Table(
+    "reservation_lines", metadata,
+    Column("reservation_id", String(40), ForeignKey("reservations.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", Code, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("unit_price_amount", BigInteger),
+    Column("currency", String(3)),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+suppliers = Table(
+    "suppliers", metadata,
+    Column("code", Code, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contact", Json),
+    Column("lead_time_days", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+supplier_products = Table(
+    "supplier_products", metadata,
+    Column("supplier_code", Code, ForeignKey("suppliers.code"), primary_key=True),
+    Column("sku", Code, ForeignKey("products.sku"), primary_key=True, index=True),
+    Column("cost_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+purchase_orders = Table(
+    "purchase_orders", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("supplier_code", Code, ForeignKey("suppliers.code"), nullable=False, index=True),
+    Column("location_id", Code, ForeignKey("locations.code"), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("note", String(500)),
+    Column("external_ref", String(100)),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ordered_at", UTCDateTime),
+    Column("expected_at", UTCDateTime),
+    Column("received_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
+    Index(None, "status", "created_at"),
+    Index(None, "location_id", "created_at"),
+)
+
+purchase_order_lines = Table(
+    "purchase_order_lines", metadata,
+    Column("purchase_order_id", String(40), ForeignKey("purchase_orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", Code, nullable=False, index=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("received_quantity", BigInteger, nullable=False),
+    Column("unit_cost_amount", BigInteger),
+    Column("currency", String(3)),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received_quantity >= 0 AND received_quantity <= quantity",
+                    name="received_within_quantity"),
 )

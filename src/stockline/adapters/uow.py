@@ -14,6 +14,7 @@ from stockline.adapters.repositories import (
     SqlLedger,
     SqlLevels,
     SqlLocations,
+    SqlLots,
     SqlOutbox,
     SqlProducts,
     SqlSales,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     products: SqlProducts
     locations: SqlLocations
     levels: SqlLevels
+    lots: SqlLots
     ledger: SqlLedger
     sales: SqlSales
     outbox: SqlOutbox
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.products = SqlProducts(conn)
         self.locations = SqlLocations(conn)
         self.levels = SqlLevels(conn)
+        self.lots = SqlLots(conn)
         self.ledger = SqlLedger(conn)
         self.sales = SqlSales(conn)
         self.outbox = SqlOutbox(conn)

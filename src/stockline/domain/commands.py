@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from stockline.domain.model import Attributes
-from stockline.domain.values import Channel, LocationType, Money, PaymentStatus, Reason
+from stockline.domain.values import (
+    Channel,
+    LocationType,
+    Money,
+    PaymentStatus,
+    Reason,
+    ReturnReason,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +65,7 @@ class UpdateInventory:
     quantity: int | None = None
     note: str | None = None
     lot: str | None = None
+    expires_on: date | None = None  # of the lot, on its first receipt
     expected_version: int | None = None
 
 
@@ -96,3 +104,132 @@ class ReceiveStock:
     reference: str | None = None
     note: str | None = None
     occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineQuantity:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShipTransfer:
+    from_location_id: str
+    to_location_id: str
+    lines: tuple[LineQuantity, ...]
+    note: str | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveTransfer:
+    """Receive ``lines`` (all that is still in transit when None)."""
+
+    transfer_id: str
+    lines: tuple[LineQuantity, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTransfer:
+    transfer_id: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnSale:
+    sale_id: str
+    lines: tuple[LineQuantity, ...]
+    restock: bool
+    reason: ReturnReason
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationLineRequest:
+    sku: str
+    quantity: int
+    unit_price: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateReservation:
+    location_id: str
+    lines: tuple[ReservationLineRequest, ...]
+    ttl_seconds: int | None = None  # the configured default when None
+    channel: Channel = Channel.ECOMMERCE
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitReservation:
+    reservation_id: str
+    payment_status: PaymentStatus = PaymentStatus.PAID
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseReservation:
+    reservation_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireReservation:
+    reservation_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierProductRequest:
+    sku: str
+    cost: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSupplier:
+    code: str
+    name: str
+    contact: Mapping[str, str] | None = None
+    lead_time_days: int | None = None
+    products: tuple[SupplierProductRequest, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PurchaseLineRequest:
+    sku: str
+    quantity: int
+    unit_cost: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatePurchaseOrder:
+    supplier_id: str
+    location_id: str
+    lines: tuple[PurchaseLineRequest, ...]
+    draft: bool = False
+    note: str | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlacePurchaseOrder:
+    purchase_order_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptLine:
+    sku: str
+    quantity: int
+    lot: str | None = None
+    expires_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivePurchaseOrder:
+    """Receive ``lines`` (everything outstanding when None)."""
+
+    purchase_order_id: str
+    lines: tuple[ReceiptLine, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelPurchaseOrder:
+    purchase_order_id: str

@@ -32,6 +32,7 @@ class ShortLine:
     sku: str
     requested: int
     available: int
+    lot: str | None = None
 
 
 @dataclass(slots=True)
@@ -43,6 +44,27 @@ class InsufficientStock(DomainError):
         skus = ", ".join(f"{s.sku} (requested {s.requested}, available {s.available})"
                          for s in self.lines)
         return f"not enough stock at '{self.location_id}' for {skus}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExcessLine:
+    sku: str
+    requested: int
+    allowed: int
+
+
+@dataclass(slots=True)
+class QuantityExceeded(DomainError):
+    """More than a document allows: returning more than was sold, receiving more than sent."""
+
+    kind: str
+    key: str
+    lines: tuple[ExcessLine, ...]
+
+    def __str__(self) -> str:
+        skus = ", ".join(f"{x.sku} (requested {x.requested}, at most {x.allowed})"
+                         for x in self.lines)
+        return f"too much for {self.kind} '{self.key}': {skus}"
 
 
 @dataclass(slots=True)

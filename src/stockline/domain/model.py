@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from stockline.domain.values import Channel, LocationType, Money, MovementType, PaymentStatus
+from stockline.domain.values import (
+    Channel,
+    LocationType,
+    Money,
+    MovementType,
+    PaymentStatus,
+    ReturnReason,
+)
 
 Attributes = Mapping[str, str | int | float | bool]
 
@@ -47,6 +54,8 @@ class Level:
     on_hand: int = 0
     reserved: int = 0
     in_transit: int = 0
+    incoming: int = 0  # ordered from suppliers, not yet received
+    lotted: bool = False  # holds named lots: its on_hand is the sum of its lots
     reorder_point: int | None = None
     reorder_quantity: int | None = None
     safety_stock: int | None = None
@@ -110,6 +119,13 @@ class Sale:
     occurred_at: datetime
     created_at: datetime
     status: str = "completed"
+    returns: tuple[SaleReturn, ...] = ()
+
+    def returned(self, sku: str) -> int:
+        return sum(line.quantity for r in self.returns for line in r.lines if line.sku == sku)
+
+    def sold(self, sku: str) -> int:
+        return sum(line.quantity for line in self.lines if line.sku == sku)
 
     @property
     def total(self) -> Money:
@@ -119,3 +135,24 @@ class Sale:
     @property
     def units(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaleReturn:
+    """Goods brought back against a sale: restocked, or written off."""
+
+    id: str
+    sale_id: str
+    location_id: str
+    lines: tuple[ReturnLine, ...]
+    restock: bool
+    reason: ReturnReason
+    note: str | None
+    actor: str
+    created_at: datetime

@@ -54,6 +54,9 @@ class MovementType(StrEnum):
     FOUND = "found"
     RETURN = "return"
     SALE = "sale"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_CANCEL = "transfer_cancel"
 
 
 class Channel(StrEnum):
@@ -70,6 +73,22 @@ class PaymentStatus(StrEnum):
 
 class SaleStatus(StrEnum):
     COMPLETED = "completed"
+    PARTIALLY_RETURNED = "partially_returned"
+    RETURNED = "returned"
+
+
+class ReturnReason(StrEnum):
+    DAMAGED = "damaged"
+    DEFECTIVE = "defective"
+    WRONG_ITEM = "wrong_item"
+    WRONG_SIZE = "wrong_size"
+    NOT_AS_DESCRIBED = "not_as_described"
+    CHANGED_MIND = "changed_mind"
+    OTHER = "other"
+
+
+# The unlabelled stock of a level that also holds named lots (clients' lot codes are never empty).
+UNLABELLED_LOT = ""
 
 
 @dataclass(frozen=True, slots=True)

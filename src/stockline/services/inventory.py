@@ -4,102 +4,80 @@ from __future__ import annotations
 
 from stockline.domain.commands import ReceiveStock, SetReorderSettings, UpdateInventory
 from stockline.domain.errors import (
-    InsufficientStock,
     InvalidInput,
     NotFound,
-    ShortLine,
     VersionConflict,
 )
 from stockline.domain.events import Event, InventoryChanged, LowStock
-from stockline.domain.model import LedgerEntry, Level
+from stockline.domain.lots import LotPiece
+from stockline.domain.model import Level
 from stockline.domain.rules import check_inventory_change
 from stockline.domain.values import MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
-from stockline.services.stock import ensure_exists, record_change
+from stockline.services.stock import (
+    Moved,
+    append_records,
+    ensure_exists,
+    put_stock,
+    record_change,
+    take_one,
+)
 
 
 async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) -> Level:
     """Change one level by a delta or to a counted quantity, never below what is reserved.
 
     A level springs into being on its first increase; ``expected_version`` makes the
-    change a compare-and-set (a level that does not exist yet is at version 0).
+    change a compare-and-set (a level that does not exist yet is at version 0). With a
+    ``lot``, the change (or the count) is of that lot.
     """
     check_inventory_change(cmd.reason, cmd.delta, cmd.quantity)
+    if cmd.expires_on is not None and cmd.lot is None:
+        raise InvalidInput("expires_on", "an expiry belongs to a lot: give 'lot' too")
     if cmd.quantity is not None:
-        level, delta = await _set_quantity(uow, cmd, cmd.quantity, ctx)
+        moved = await _count(uow, cmd, cmd.quantity, ctx)
     elif cmd.delta is not None and cmd.delta > 0:
-        level, delta = await _add(uow, cmd, cmd.delta, ctx), cmd.delta
+        moved = await put_stock(uow, cmd.location_id, cmd.sku, cmd.delta, ctx, lot=cmd.lot,
+                                expires_on=cmd.expires_on, expected_version=cmd.expected_version)
     else:
         assert cmd.delta is not None
-        level, delta = await _take(uow, cmd, -cmd.delta, ctx), cmd.delta
-    entry, events = record_change(level, delta, ctx, type=MovementType(cmd.reason.value),
-                                  reason=cmd.reason.value, reference=None, note=cmd.note,
-                                  lot=cmd.lot)
-    await uow.ledger.append([entry])
-    await uow.outbox.append(events)
-    return level
+        moved = await take_one(uow, cmd.location_id, cmd.sku, -cmd.delta, ctx, lot=cmd.lot,
+                               expected_version=cmd.expected_version)
+    record = record_change(moved, ctx, type=MovementType(cmd.reason.value),
+                           reason=cmd.reason.value, reference=None, note=cmd.note)
+    await append_records(uow, [record])
+    return moved.level
 
 
-async def _add(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Level:
-    ev = cmd.expected_version
-    level = await uow.levels.add(cmd.location_id, cmd.sku, quantity, now=ctx.now,
-                                 expected_version=ev)
-    if level is not None:
-        return level
-    existing = await uow.levels.get(cmd.location_id, cmd.sku)
-    if existing is None:
-        await ensure_exists(uow, cmd.location_id, cmd.sku)
-        if ev not in (None, 0):
-            raise VersionConflict(cmd.location_id, cmd.sku, ev, 0)
-        level = await uow.levels.create(cmd.location_id, cmd.sku, quantity, now=ctx.now)
-        if level is not None:
-            return level
-        # Another transaction created it first: add to theirs, unless a version was pinned.
-        existing = await uow.levels.get(cmd.location_id, cmd.sku)
-        if ev is None:
-            level = await uow.levels.add(cmd.location_id, cmd.sku, quantity, now=ctx.now)
-            if level is not None:
-                return level
-    actual = existing.version if existing is not None else 0
-    raise VersionConflict(cmd.location_id, cmd.sku, ev if ev is not None else actual, actual)
-
-
-async def _take(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Level:
-    ev = cmd.expected_version
-    level = await uow.levels.take(cmd.location_id, cmd.sku, quantity, now=ctx.now,
-                                  expected_version=ev)
-    if level is not None:
-        return level
-    existing = await uow.levels.get(cmd.location_id, cmd.sku)
-    if existing is None:
-        await ensure_exists(uow, cmd.location_id, cmd.sku)
-    elif ev is not None and existing.version != ev:
-        raise VersionConflict(cmd.location_id, cmd.sku, ev, existing.version)
-    available = existing.available if existing is not None else 0
-    raise InsufficientStock(cmd.location_id, (ShortLine(cmd.sku, quantity, available),))
-
-
-async def _set_quantity(uow: UnitOfWork, cmd: UpdateInventory, quantity: int,
-                        ctx: Context) -> tuple[Level, int]:
-    ev = cmd.expected_version
+async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Moved:
+    """Bring the level (or its named lot) to the counted quantity, checked under lock."""
     level = await uow.levels.get(cmd.location_id, cmd.sku, for_update=True)
+    ev = cmd.expected_version
     if level is None:
         await ensure_exists(uow, cmd.location_id, cmd.sku)
         if ev not in (None, 0):
             raise VersionConflict(cmd.location_id, cmd.sku, ev, 0)
-        created = await uow.levels.create(cmd.location_id, cmd.sku, quantity, now=ctx.now)
-        if created is not None:
-            return created, quantity
+        if quantity > 0:
+            return await put_stock(uow, cmd.location_id, cmd.sku, quantity, ctx, lot=cmd.lot,
+                                   expires_on=cmd.expires_on)
+        await uow.levels.ensure(cmd.location_id, cmd.sku, now=ctx.now)  # a count of 0 is kept
         level = await uow.levels.get(cmd.location_id, cmd.sku, for_update=True)
         assert level is not None
-    if ev is not None and level.version != ev:
+    elif ev is not None and level.version != ev:
         raise VersionConflict(cmd.location_id, cmd.sku, ev, level.version)
-    if quantity < level.reserved:
-        raise InsufficientStock(cmd.location_id,
-                                (ShortLine(cmd.sku, level.on_hand - quantity, level.available),))
-    updated = await uow.levels.set_on_hand(cmd.location_id, cmd.sku, quantity, now=ctx.now)
-    return updated, quantity - level.on_hand
+    counted = level.on_hand
+    if cmd.lot is not None:
+        lots = await uow.lots.list(cmd.location_id, cmd.sku, for_update=True)
+        counted = next((x.on_hand for x in lots if x.lot == cmd.lot), 0)
+    difference = quantity - counted
+    if difference > 0:
+        return await put_stock(uow, cmd.location_id, cmd.sku, difference, ctx, lot=cmd.lot,
+                               expires_on=cmd.expires_on)
+    if difference < 0:
+        return await take_one(uow, cmd.location_id, cmd.sku, -difference, ctx, lot=cmd.lot)
+    confirmed = (LotPiece(cmd.lot, 0),) if cmd.lot is not None else ()
+    return Moved(level, 0, confirmed)
 
 
 async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Context) -> Level:
@@ -140,23 +118,15 @@ async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> lis
         unknown = set(missing) - await uow.products.existing(missing)
         if unknown:
             raise NotFound("product", min(unknown))
-    levels = await uow.levels.create_many(
+    created = await uow.levels.create_many(
         cmd.location_id, {sku: cmd.quantities[sku] for sku in missing}, now=ctx.now)
-    created = {level.sku for level in levels}
+    moved = [Moved(level, cmd.quantities[level.sku]) for level in created]
+    made = {level.sku for level in created}
     for sku in skus:
-        if sku not in created:
-            level = await uow.levels.add(cmd.location_id, sku, cmd.quantities[sku], now=ctx.now)
-            assert level is not None, "the level exists and this transaction holds its lock"
-            levels.append(level)
-    entries: list[LedgerEntry] = []
-    events: list[Event] = []
-    for level in levels:
-        entry, level_events = record_change(level, cmd.quantities[level.sku], ctx,
-                                            type=MovementType.RECEIPT, reason="receipt",
-                                            reference=cmd.reference, note=cmd.note,
-                                            occurred_at=cmd.occurred_at)
-        entries.append(entry)
-        events.extend(level_events)
-    await uow.ledger.append(entries)
-    await uow.outbox.append(events)
-    return levels
+        if sku not in made:  # existed already, or was created concurrently since we looked
+            moved.append(await put_stock(uow, cmd.location_id, sku, cmd.quantities[sku], ctx))
+    await append_records(uow, [record_change(m, ctx, type=MovementType.RECEIPT,
+                                             reason="receipt", reference=cmd.reference,
+                                             occurred_at=cmd.occurred_at, note=cmd.note)
+                               for m in sorted(moved, key=lambda m: m.level.sku)])
+    return [m.level for m in moved]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
 from stockline.domain.events import Event
+from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 
 
@@ -37,19 +38,15 @@ class LevelRepository(Protocol):
     async def get(self, location_id: str, sku: str, *, for_update: bool = False) -> Level | None:
         ...
 
-    async def add(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                  expected_version: int | None = None) -> Level | None:
-        """Raise ``on_hand`` of an existing level atomically.
+    async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
+                     reserved: int = 0, in_transit: int = 0, incoming: int = 0,
+                     expected_version: int | None = None) -> Level | None:
+        """Add the deltas to an existing level in one guarded statement.
 
-        None when the level does not exist or is not at ``expected_version``.
-        """
-        ...
-
-    async def take(self, location_id: str, sku: str, quantity: int, *, now: datetime,
-                   expected_version: int | None = None) -> Level | None:
-        """Lower ``on_hand`` only if ``on_hand - reserved >= quantity`` (one guarded statement).
-
-        None when the level is missing, short, or not at ``expected_version``.
+        None when the level is missing, not at ``expected_version``, or when the result
+        would break a rule: ``available`` below 0, or a negative reserved, in transit or
+        incoming. A concurrent writer waits on the row lock and then re-checks the guard,
+        so nothing can oversell.
         """
         ...
 
@@ -68,6 +65,14 @@ class LevelRepository(Protocol):
         """Insert the levels that do not exist yet; the ones created, in SKU order."""
         ...
 
+    async def ensure(self, location_id: str, sku: str, *, now: datetime) -> None:
+        """Create an empty level unless one exists (the caller checked the keys exist)."""
+        ...
+
+    async def mark_lotted(self, location_id: str, sku: str) -> None:
+        """From now on the level keeps its stock in lots."""
+        ...
+
     async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
                           now: datetime) -> Level:
         """Set ``on_hand`` of an existing level that the caller holds locked."""
@@ -77,6 +82,20 @@ class LevelRepository(Protocol):
                            reorder_quantity: int | None, safety_stock: int | None,
                            now: datetime) -> Level:
         """Set the reorder settings, creating an empty level when there is none."""
+        ...
+
+
+class LotRepository(Protocol):
+    async def list(self, location_id: str, sku: str, *, for_update: bool = False) -> list[Lot]:
+        ...
+
+    async def add(self, location_id: str, sku: str, lot: str, quantity: int, *,
+                  expires_on: date | None, now: datetime) -> None:
+        """Raise a lot (creating it); an expiry already known is kept."""
+        ...
+
+    async def take(self, location_id: str, sku: str, lot: str, quantity: int) -> bool:
+        """Lower a lot if it holds ``quantity``; False otherwise."""
         ...
 
 
@@ -126,6 +145,8 @@ class UnitOfWork(Protocol):
     def locations(self) -> LocationRepository: ...
     @property
     def levels(self) -> LevelRepository: ...
+    @property
+    def lots(self) -> LotRepository: ...
     @property
     def ledger(self) -> LedgerRepository: ...
     @property

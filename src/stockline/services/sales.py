@@ -6,14 +6,14 @@ from collections import Counter
 
 from stockline.domain.commands import RecordSale
 from stockline.domain.errors import InvalidInput
-from stockline.domain.events import Event, SaleRecorded
+from stockline.domain.events import SaleRecorded
 from stockline.domain.ids import new_id
-from stockline.domain.model import LedgerEntry, Sale, SaleLine
+from stockline.domain.model import Sale, SaleLine
 from stockline.domain.rules import check_occurred_at
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
-from stockline.services.stock import record_change, take_stock
+from stockline.services.stock import append_records, record_change, take_stock
 
 
 def _check(cmd: RecordSale, ctx: Context) -> str:
@@ -35,14 +35,14 @@ def _check(cmd: RecordSale, ctx: Context) -> str:
 async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
     """Take every line from the location's available stock, or nothing at all.
 
-    Lines of the same SKU are summed before the stock check. Each SKU gets one
-    ledger entry referencing the sale; events follow the stock changes.
+    Lines of the same SKU are summed before the stock check. Each SKU gets a ledger
+    entry referencing the sale (one per lot on a lotted level); events follow.
     """
     currency = _check(cmd, ctx)
     quantities: Counter[str] = Counter()
     for line in cmd.lines:
         quantities[line.sku] += line.quantity
-    levels = await take_stock(uow, cmd.location_id, quantities, ctx)
+    moved = await take_stock(uow, cmd.location_id, quantities, ctx)
     sale = Sale(id=new_id("sale"), location_id=cmd.location_id, currency=currency,
                 lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
                             for ln in cmd.lines),
@@ -50,15 +50,7 @@ async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
                 external_ref=cmd.external_ref, actor=ctx.actor,
                 occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
     await uow.sales.add(sale)
-    entries: list[LedgerEntry] = []
-    events: list[Event] = []
-    for level in levels:
-        entry, level_events = record_change(
-            level, -quantities[level.sku], ctx, type=MovementType.SALE, reason="sale",
-            reference=sale.id, occurred_at=sale.occurred_at)
-        entries.append(entry)
-        events.extend(level_events)
-    events.append(SaleRecorded(occurred_at=ctx.now, sale=sale))
-    await uow.ledger.append(entries)
-    await uow.outbox.append(events)
+    await append_records(uow, [record_change(m, ctx, type=MovementType.SALE, reason="sale",
+                                             reference=sale.id, occurred_at=sale.occurred_at)
+                               for m in moved], SaleRecorded(occurred_at=ctx.now, sale=sale))
     return sale

@@ -1,16 +1,33 @@
-"""The one way stock changes: guarded level updates, each with its ledger row and events."""
+"""The one way stock changes: guarded level updates, lots, ledger rows and events.
+
+Every flow (updates, sales, transfers, returns, reservations, purchase orders) moves stock
+through these functions, so the rules hold everywhere: ``available`` never goes below 0,
+every change of ``on_hand`` has its ledger entries (one per lot it touched), and a lotted
+level's ``on_hand`` is always the sum of its lots.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from stockline.domain.errors import InsufficientStock, NotFound, ShortLine
+from stockline.domain.errors import InsufficientStock, NotFound, ShortLine, VersionConflict
 from stockline.domain.events import Event, InventoryChanged, LowStock
+from stockline.domain.lots import LotPiece, allocate
 from stockline.domain.model import LedgerEntry, Level, crossed_reorder_point
-from stockline.domain.values import MovementType
+from stockline.domain.values import UNLABELLED_LOT, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A change of ``on_hand`` applied to one level, and the lots it touched."""
+
+    level: Level
+    delta: int
+    pieces: tuple[LotPiece, ...] = ()
 
 
 async def ensure_exists(uow: UnitOfWork, location_id: str, sku: str) -> None:
@@ -21,25 +38,54 @@ async def ensure_exists(uow: UnitOfWork, location_id: str, sku: str) -> None:
         raise NotFound("product", sku)
 
 
-async def take_stock(uow: UnitOfWork, location_id: str, quantities: Mapping[str, int],
-                     ctx: Context) -> list[Level]:
-    """Lower ``on_hand`` of every SKU, all or none.
+async def ensure_level(uow: UnitOfWork, location_id: str, sku: str, ctx: Context) -> None:
+    """An empty level for stock on its way (in transit, incoming), unless one exists."""
+    if await uow.levels.get(location_id, sku) is None:
+        await ensure_exists(uow, location_id, sku)
+        await uow.levels.ensure(location_id, sku, now=ctx.now)
 
-    Levels are updated in SKU order so that two multi-line sales cannot deadlock;
-    each update is guarded by ``available >= quantity``. When any line is short,
+
+# -- taking stock -------------------------------------------------------------------------
+
+async def take_stock(uow: UnitOfWork, location_id: str, quantities: Mapping[str, int],
+                     ctx: Context, *, from_reserved: bool = False) -> list[Moved]:
+    """Lower ``on_hand`` of every SKU, all or none (``reserved`` too for a held sale).
+
+    Levels are updated in SKU order so that two multi-line writes cannot deadlock; each
+    update is guarded by ``available >= quantity``. When any line is short,
     InsufficientStock names every short line and the caller's transaction rolls back.
+    Lotted levels give up their first-expiring lots first.
     """
-    levels: list[Level] = []
+    levels: list[tuple[Level, int]] = []
     short: dict[str, int] = {}
     for sku in sorted(quantities):
-        level = await uow.levels.take(location_id, sku, quantities[sku], now=ctx.now)
+        quantity = quantities[sku]
+        level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=-quantity,
+                                        reserved=-quantity if from_reserved else 0)
         if level is None:
-            short[sku] = quantities[sku]
+            short[sku] = quantity
         else:
-            levels.append(level)
+            levels.append((level, quantity))
     if short:
         raise await _shortage(uow, location_id, short)
-    return levels
+    return [Moved(level, -quantity, await _take_lots(uow, level, quantity, None))
+            for level, quantity in levels]
+
+
+async def take_one(uow: UnitOfWork, location_id: str, sku: str, quantity: int, ctx: Context, *,
+                   lot: str | None = None, expected_version: int | None = None) -> Moved:
+    """Lower one level (from a named lot if ``lot``), with an optional compare-and-set."""
+    level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=-quantity,
+                                    expected_version=expected_version)
+    if level is None:
+        existing = await uow.levels.get(location_id, sku)
+        if existing is None:
+            await ensure_exists(uow, location_id, sku)
+        elif expected_version is not None and existing.version != expected_version:
+            raise VersionConflict(location_id, sku, expected_version, existing.version)
+        available = existing.available if existing is not None else 0
+        raise InsufficientStock(location_id, (ShortLine(sku, quantity, available),))
+    return Moved(level, -quantity, await _take_lots(uow, level, quantity, lot))
 
 
 async def _shortage(uow: UnitOfWork, location_id: str,
@@ -55,18 +101,125 @@ async def _shortage(uow: UnitOfWork, location_id: str,
     return InsufficientStock(location_id, tuple(lines))
 
 
-def record_change(level: Level, delta: int, ctx: Context, *, type: MovementType, reason: str,
+async def _take_lots(uow: UnitOfWork, level: Level, quantity: int,
+                     lot: str | None) -> tuple[LotPiece, ...]:
+    if not level.lotted:
+        if lot is not None:
+            raise InsufficientStock(level.location_id,
+                                    (ShortLine(level.sku, quantity, 0, lot=lot),))
+        return ()
+    lots = await uow.lots.list(level.location_id, level.sku, for_update=True)
+    if lot is None:
+        pieces = allocate(lots, quantity)  # a lotted level's lots hold all its on_hand
+    else:
+        held = next((x for x in lots if x.lot == lot), None)
+        if held is None or held.on_hand < quantity:
+            raise InsufficientStock(level.location_id, (ShortLine(
+                level.sku, quantity, held.on_hand if held else 0, lot=lot),))
+        pieces = [LotPiece(lot, quantity, held.expires_on)]
+    for piece in pieces:
+        taken = await uow.lots.take(level.location_id, level.sku, piece.lot, piece.quantity)
+        assert taken, "the lots are locked by this transaction"
+    return tuple(pieces)
+
+
+# -- putting stock ------------------------------------------------------------------------
+
+async def put_stock(uow: UnitOfWork, location_id: str, sku: str, quantity: int, ctx: Context,
+                    *, lot: str | None = None, expires_on: date | None = None,
+                    pieces: Sequence[LotPiece] = (),
+                    expected_version: int | None = None) -> Moved:
+    """Raise ``on_hand`` (a level springs into being on its first receipt).
+
+    ``lot``/``expires_on`` name the lot received; ``pieces`` give several lots at once
+    (a transfer carrying the origin's lots). The first named lot makes the level lotted:
+    what it held before becomes its unlabelled lot.
+    """
+    level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=quantity,
+                                    expected_version=expected_version)
+    if level is None:
+        level = await _first_receipt(uow, location_id, sku, quantity, ctx, expected_version)
+    given = list(pieces) or ([LotPiece(lot, quantity, expires_on)] if lot is not None else [])
+    return Moved(level, quantity, await _put_lots(uow, level, quantity, given, ctx.now))
+
+
+async def _first_receipt(uow: UnitOfWork, location_id: str, sku: str, quantity: int,
+                         ctx: Context, expected_version: int | None) -> Level:
+    existing = await uow.levels.get(location_id, sku)
+    if existing is None:
+        await ensure_exists(uow, location_id, sku)
+        if expected_version not in (None, 0):
+            raise VersionConflict(location_id, sku, expected_version, 0)
+        created = await uow.levels.create(location_id, sku, quantity, now=ctx.now)
+        if created is not None:
+            return created
+        # Another transaction created it first: add to theirs, unless a version was pinned.
+        existing = await uow.levels.get(location_id, sku)
+        if expected_version is None:
+            level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=quantity)
+            if level is not None:
+                return level
+    actual = existing.version if existing is not None else 0
+    raise VersionConflict(location_id, sku,
+                          expected_version if expected_version is not None else actual, actual)
+
+
+async def _put_lots(uow: UnitOfWork, level: Level, quantity: int, given: list[LotPiece],
+                    now: datetime) -> tuple[LotPiece, ...]:
+    named = any(piece.lot != UNLABELLED_LOT for piece in given)
+    if not level.lotted and not named:
+        return ()
+    if not level.lotted:
+        await uow.levels.mark_lotted(level.location_id, level.sku)
+        level.lotted = True
+        before = level.on_hand - quantity
+        if before > 0:
+            await uow.lots.add(level.location_id, level.sku, UNLABELLED_LOT, before,
+                               expires_on=None, now=now)
+    pieces = given or [LotPiece(UNLABELLED_LOT, quantity)]
+    for piece in pieces:
+        await uow.lots.add(level.location_id, level.sku, piece.lot, piece.quantity,
+                           expires_on=piece.expires_on, now=now)
+    return tuple(pieces)
+
+
+# -- the record ---------------------------------------------------------------------------
+
+def record_change(moved: Moved, ctx: Context, *, type: MovementType, reason: str,
                   reference: str | None, occurred_at: datetime | None = None,
-                  note: str | None = None,
-                  lot: str | None = None) -> tuple[LedgerEntry, list[Event]]:
-    """The ledger entry and events for a change already applied to ``level``."""
-    when = occurred_at if occurred_at is not None else ctx.now
-    entry = LedgerEntry(location_id=level.location_id, sku=level.sku, delta=delta,
-                        balance_after=level.on_hand, type=type, reason=reason,
-                        reference=reference, actor=ctx.actor, occurred_at=when,
-                        note=note, lot=lot, recorded_at=ctx.now)
+                  note: str | None = None) -> tuple[list[LedgerEntry], list[Event]]:
+    """The ledger entries (one per lot touched) and events of a change of ``on_hand``."""
+    level, when = moved.level, occurred_at if occurred_at is not None else ctx.now
+    sign = 1 if moved.delta >= 0 else -1
+    parts = [(p.lot or None, sign * p.quantity) for p in moved.pieces] or [(None, moved.delta)]
+    balance = level.on_hand - moved.delta
+    entries = []
+    for lot, delta in parts:
+        balance += delta
+        entries.append(LedgerEntry(location_id=level.location_id, sku=level.sku, delta=delta,
+                                   balance_after=balance, type=type, reason=reason,
+                                   reference=reference, actor=ctx.actor, occurred_at=when,
+                                   note=note, lot=lot, recorded_at=ctx.now))
+    events = level_events(level, level.available - moved.delta, ctx, cause=type.value,
+                          reference=reference, delta=moved.delta)
+    return entries, events
+
+
+def level_events(level: Level, available_before: int, ctx: Context, *, cause: str,
+                 reference: str | None, delta: int = 0) -> list[Event]:
+    """``inventory.changed``, and ``inventory.low_stock`` when the reorder point was crossed."""
     events: list[Event] = [InventoryChanged(occurred_at=ctx.now, level=level, delta=delta,
-                                            cause=type.value, reference=reference)]
-    if delta < 0 and crossed_reorder_point(level.available - delta, level):
+                                            cause=cause, reference=reference)]
+    if crossed_reorder_point(available_before, level):
         events.append(LowStock(occurred_at=ctx.now, level=level))
-    return entry, events
+    return events
+
+
+async def append_records(uow: UnitOfWork, records: Sequence[tuple[list[LedgerEntry],
+                                                                  list[Event]]],
+                         *extra: Event) -> None:
+    """Write the ledger entries and events of several changes, then ``extra`` events."""
+    entries = [entry for batch, _ in records for entry in batch]
+    events = [event for _, batch in records for event in batch]
+    await uow.ledger.append(entries)
+    await uow.outbox.append([*events, *extra])

@@ -13,7 +13,12 @@ from stockline.domain.values import CODE_PATTERN, LocationType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.common import Page, problems
-from stockline.entrypoints.http.schemas.inventory import InventoryUpdate, LevelOut, ReorderSettings
+from stockline.entrypoints.http.schemas.inventory import (
+    InventoryUpdate,
+    LevelDetailOut,
+    LevelOut,
+    ReorderSettings,
+)
 from stockline.services import inventory
 
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
@@ -36,12 +41,12 @@ async def list_levels(container: ContainerDep, _p: PrincipalDep, sku: CodeQuery 
     return Page(items=[LevelOut.of(x) for x in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{location_id}/{sku}", response_model=LevelOut, responses=problems(404),
+@router.get("/{location_id}/{sku}", response_model=LevelDetailOut, responses=problems(404),
             summary="One level",
             description="A SKU the location has never stocked answers zeros at version 0; "
                         "an unknown location or SKU is a 404.")
 async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDep,
-                    _p: PrincipalDep) -> LevelOut:
+                    _p: PrincipalDep) -> LevelDetailOut:
     level = await container.queries.level(location_id, sku)
     if level is None:
         if await container.queries.location(location_id) is None:
@@ -49,7 +54,8 @@ async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDe
         if await container.queries.product(sku) is None:
             raise NotFound("product", sku)
         level = Level(location_id=location_id, sku=sku)
-    return LevelOut.of(level)
+    lots = await container.queries.lots(location_id, sku) if level.lotted else []
+    return LevelDetailOut.with_lots(level, lots)
 
 
 @router.post("/update", response_model=LevelOut, responses=problems(404, 409),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from stockline.domain.commands import SetReorderSettings, UpdateInventory
+from stockline.domain.lots import Lot, fefo_order
 from stockline.domain.model import LedgerEntry, Level
 from stockline.domain.values import MovementType, Reason
 from stockline.entrypoints.http.schemas.common import Body, CodeStr, Count, Text500
@@ -26,14 +27,18 @@ class InventoryUpdate(Body):
     quantity: Count | None = None
     reason: Reason
     note: Text500 | None = None
-    lot: CodeStr | None = None
+    lot: CodeStr | None = Field(
+        default=None, description="The lot received or removed; with `quantity`, the lot counted")
+    expires_on: date | None = Field(default=None,
+                                    description="Expiry of the lot (with `lot`, on receipt)")
     expected_version: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="Compare-and-set: refused with 409 when the level moved on")
 
     def to_command(self) -> UpdateInventory:
         return UpdateInventory(location_id=self.location_id, sku=self.sku, delta=self.delta,
                                quantity=self.quantity, reason=self.reason, note=self.note,
-                               lot=self.lot, expected_version=self.expected_version)
+                               lot=self.lot, expires_on=self.expires_on,
+                               expected_version=self.expected_version)
 
 
 class ReorderSettings(Body):
@@ -55,6 +60,7 @@ class LevelOut(BaseModel):
     reserved: int
     available: int = Field(description="on_hand - reserved; never below 0")
     in_transit: int = Field(description="Inbound by transfer, not yet received")
+    incoming: int = Field(description="On open purchase orders, not yet received")
     reorder_point: int | None
     reorder_quantity: int | None
     safety_stock: int | None
@@ -65,8 +71,31 @@ class LevelOut(BaseModel):
     def of(cls, lv: Level) -> LevelOut:
         return cls(location_id=lv.location_id, sku=lv.sku, on_hand=lv.on_hand,
                    reserved=lv.reserved, available=lv.available, in_transit=lv.in_transit,
-                   reorder_point=lv.reorder_point, reorder_quantity=lv.reorder_quantity,
-                   safety_stock=lv.safety_stock, version=lv.version, updated_at=lv.updated_at)
+                   incoming=lv.incoming, reorder_point=lv.reorder_point,
+                   reorder_quantity=lv.reorder_quantity, safety_stock=lv.safety_stock,
+                   version=lv.version, updated_at=lv.updated_at)
+
+
+class LotOut(BaseModel):
+    lot: str | None = Field(description="null for stock received without a lot code")
+    on_hand: int
+    expires_on: date | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, lot: Lot) -> LotOut:
+        return cls(lot=lot.lot or None, on_hand=lot.on_hand, expires_on=lot.expires_on,
+                   received_at=lot.received_at)
+
+
+class LevelDetailOut(LevelOut):
+    lots: list[LotOut] = Field(description="For a level kept in lots: on_hand is their sum; "
+                                           "first-expiring first")
+
+    @classmethod
+    def with_lots(cls, lv: Level, lots: list[Lot]) -> LevelDetailOut:
+        return cls(**LevelOut.of(lv).model_dump(),
+                   lots=[LotOut.of(x) for x in sorted(lots, key=fefo_order) if x.on_hand > 0])
 
 
 class MovementOut(BaseModel):
