@@ -36,6 +36,9 @@ from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 from stockline.services.ports import IdempotencyRecord, StoredResponse
+from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
+from tests.fakes_reservations import FakeReservations
+from tests.fakes_transfers import FakeTransfers
 
 
 class IntegrityError(Exception):
@@ -71,11 +74,18 @@ class FakeStore:
     sales: dict[str, Sale] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     idempotency: dict[tuple[str, str], _IdempotencyRow] = field(default_factory=dict)
+    # Documents of the other areas, by table then key: transfers, reservations, ...
+    documents: dict[str, dict[Any, Any]] = field(default_factory=dict)
 
     def copy(self) -> FakeStore:
         return FakeStore(dict(self.products), dict(self.locations), dict(self.levels),
                          dict(self.lots), list(self.ledger), dict(self.sales),
-                         list(self.outbox), dict(self.idempotency))
+                         list(self.outbox), dict(self.idempotency),
+                         {name: dict(rows) for name, rows in self.documents.items()})
+
+    def table(self, name: str) -> dict[Any, Any]:
+        """The rows of a document table (values are replaced, never mutated)."""
+        return self.documents.setdefault(name, {})
 
 
 def _product_copy(product: Product) -> Product:
@@ -334,6 +344,10 @@ class FakeUnitOfWork:
         self.ledger = FakeLedger(self)
         self.sales = FakeSales(self)
         self.outbox = FakeOutbox(self)
+        self.transfers = FakeTransfers(self)
+        self.reservations = FakeReservations(self)
+        self.suppliers = FakeSuppliers(self)
+        self.purchase_orders = FakePurchaseOrders(self)
         self.idempotency = FakeIdempotency(self)
 
     @property

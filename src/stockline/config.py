@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_lines: int = Field(default=500, ge=1, le=10_000)
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    reservation_default_ttl_seconds: int = Field(default=900, ge=1)
+    reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    reservation_sweep_interval_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("database_url")
     @classmethod

@@ -17,7 +17,11 @@ from stockline.adapters.repositories import (
     SqlLots,
     SqlOutbox,
     SqlProducts,
+    SqlPurchaseOrders,
+    SqlReservations,
     SqlSales,
+    SqlSuppliers,
+    SqlTransfers,
 )
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
@@ -49,6 +53,10 @@ class SqlUnitOfWork:
     lots: SqlLots
     ledger: SqlLedger
     sales: SqlSales
+    transfers: SqlTransfers
+    reservations: SqlReservations
+    suppliers: SqlSuppliers
+    purchase_orders: SqlPurchaseOrders
     outbox: SqlOutbox
     idempotency: SqlIdempotency
 
@@ -77,6 +85,10 @@ class SqlUnitOfWork:
         self.lots = SqlLots(conn)
         self.ledger = SqlLedger(conn)
         self.sales = SqlSales(conn)
+        self.transfers = SqlTransfers(conn)
+        self.reservations = SqlReservations(conn)
+        self.suppliers = SqlSuppliers(conn)
+        self.purchase_orders = SqlPurchaseOrders(conn)
         self.outbox = SqlOutbox(conn)
         self.idempotency = SqlIdempotency(conn)
         return self

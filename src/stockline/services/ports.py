@@ -11,7 +11,8 @@ from typing import Protocol
 
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
-from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 
 
 class ProductRepository(Protocol):
@@ -106,6 +107,59 @@ class LedgerRepository(Protocol):
 class SaleRepository(Protocol):
     async def add(self, sale: Sale) -> None: ...
 
+    async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
+        """The sale with its lines and returns; ``for_update`` serialises returns of it."""
+        ...
+
+    async def add_return(self, sale_return: SaleReturn, status: str) -> None:
+        """Record a return and the sale's new status."""
+        ...
+
+
+class TransferRepository(Protocol):
+    async def add(self, transfer: Transfer) -> None: ...
+
+    async def get(self, transfer_id: str, *, for_update: bool = False) -> Transfer | None:
+        """The transfer with its lines and their lots; ``for_update`` locks it."""
+        ...
+
+    async def update(self, transfer: Transfer) -> None:
+        """Store status, timestamps and the received/cancelled quantities of lines and lots."""
+        ...
+
+
+class ReservationRepository(Protocol):
+    async def add(self, reservation: Reservation) -> None: ...
+
+    async def get(self, reservation_id: str, *,
+                  for_update: bool = False) -> Reservation | None: ...
+
+    async def update(self, reservation: Reservation) -> None:
+        """Store status, sale id and updated_at."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> list[str]:
+        """Ids of active holds past their expiry, oldest first (for the sweeper)."""
+        ...
+
+
+class SupplierRepository(Protocol):
+    async def add(self, supplier: Supplier) -> bool:
+        """Insert with its products; False when the code exists already."""
+        ...
+
+    async def get(self, code: str) -> Supplier | None: ...
+
+
+class PurchaseOrderRepository(Protocol):
+    async def add(self, order: PurchaseOrder) -> None: ...
+
+    async def get(self, order_id: str, *, for_update: bool = False) -> PurchaseOrder | None: ...
+
+    async def update(self, order: PurchaseOrder) -> None:
+        """Store status, timestamps and received quantities."""
+        ...
+
 
 class Outbox(Protocol):
     async def append(self, events: Sequence[Event]) -> None: ...
@@ -151,6 +205,14 @@ class UnitOfWork(Protocol):
     def ledger(self) -> LedgerRepository: ...
     @property
     def sales(self) -> SaleRepository: ...
+    @property
+    def transfers(self) -> TransferRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
+    @property
+    def suppliers(self) -> SupplierRepository: ...
+    @property
+    def purchase_orders(self) -> PurchaseOrderRepository: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

@@ -21,7 +21,10 @@ from stockline.entrypoints.http.routers import (
     locations,
     movements,
     products,
+    purchasing,
+    reservations,
     sales,
+    transfers,
 )
 
 DESCRIPTION = """\
@@ -58,7 +61,9 @@ def create_app(settings: Settings | None = None, *,
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (health, products, locations, inventory, sales, movements):
+    # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
+    for module in (health, products, locations, inventory, sales, reservations, transfers,
+                   movements, purchasing):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None

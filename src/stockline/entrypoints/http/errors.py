@@ -22,6 +22,7 @@ from stockline.domain.errors import (
     InsufficientStock,
     InvalidInput,
     InvalidState,
+    QuantityExceeded,
     NotFound,
     VersionConflict,
 )
@@ -44,6 +45,7 @@ ALREADY_EXISTS = Code(409, "already_exists", "Already exists")
 INSUFFICIENT_STOCK = Code(409, "insufficient_stock", "Insufficient stock")
 VERSION_CONFLICT = Code(409, "version_conflict", "Version conflict")
 INVALID_STATE = Code(409, "invalid_state", "Invalid state")
+QUANTITY_EXCEEDED = Code(409, "quantity_exceeded", "Quantity exceeded")
 VALIDATION_ERROR = Code(422, "validation_error", "Invalid request")
 IDEMPOTENCY_KEY_REUSED = Code(422, "idempotency_key_reused", "Idempotency key reused")
 IDEMPOTENCY_KEY_IN_USE = Code(409, "idempotency_key_in_use", "Idempotency key in use")
@@ -64,6 +66,7 @@ DOMAIN_CODES: dict[type[DomainError], Code] = {
     InsufficientStock: INSUFFICIENT_STOCK,
     VersionConflict: VERSION_CONFLICT,
     InvalidState: INVALID_STATE,
+    QuantityExceeded: QUANTITY_EXCEEDED,
     InvalidInput: VALIDATION_ERROR,
     IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
     IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
@@ -105,10 +108,16 @@ def domain_problem(error: DomainError) -> tuple[int, bytes]:
         case InsufficientStock():
             extra = {"location_id": error.location_id,
                      "lines": [{"sku": s.sku, "requested": s.requested,
-                                "available": s.available} for s in error.lines]}
+                                "available": s.available}
+                               | ({"lot": s.lot} if s.lot is not None else {})
+                               for s in error.lines]}
         case VersionConflict():
             extra = {"location_id": error.location_id, "sku": error.sku,
                      "expected_version": error.expected, "current_version": error.actual}
+        case QuantityExceeded():
+            extra = {"resource": error.kind, "key": error.key,
+                     "lines": [{"sku": x.sku, "requested": x.requested, "allowed": x.allowed}
+                               for x in error.lines]}
         case InvalidState():
             extra = {"resource": error.kind, "key": error.key, "state": error.state}
         case InvalidInput():

@@ -1,19 +1,16 @@
-"""The read side: filtered, keyset-paginated lists and single lookups for the API."""
+"""The read side of the core: catalog, locations, levels, sales, the ledger."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
+from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
 from stockline.adapters.tables import (
     inventory_levels,
     inventory_lots,
@@ -23,70 +20,14 @@ from stockline.adapters.tables import (
     sales,
     stock_movements,
 )
-from stockline.domain.errors import InvalidInput
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
 from stockline.domain.values import LocationType
 
-T = TypeVar("T")
 L, P, S, M, LOC = (inventory_levels.c, products.c, sales.c, stock_movements.c, locations.c)
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_cursor: str | None
-
-
-def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, *types: type) -> list[Any]:
-    """The key a cursor carries, checked against the types the list expects."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = orjson.loads(raw)
-    except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        key = None
-    if not (isinstance(key, list) and len(key) == len(types)
-            and all(_fits(v, t) for v, t in zip(key, types, strict=True))):
-        raise InvalidInput("cursor", "is not a cursor this list gave out")
-    return key
-
-
-def _fits(value: Any, kind: type) -> bool:
-    """Only keys this API could have given out: short printable text, 64-bit ids."""
-    if kind is int:
-        return type(value) is int and 0 <= value < 2**63
-    return (type(value) is str and 0 < len(value) <= 64
-            and all(32 < ord(c) < 127 for c in value))
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise InvalidInput("cursor", "is not a cursor this list gave out")
-    return when
-
-
-class Queries:
-    """Reads run on the read engine; each call is one short transaction."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    async def _all(self, stmt: Select[Any]) -> list[Any]:
-        async with self._engine.connect() as conn:
-            return list((await conn.execute(stmt)).all())
-
-    async def _first(self, stmt: Select[Any]) -> Any:
-        async with self._engine.connect() as conn:
-            return (await conn.execute(stmt)).first()
-
+class CoreQueries(QueryBase):
     # -- catalog ---------------------------------------------------------------------
     async def product(self, sku: str) -> Product | None:
         row = await self._first(select(products).where(P.sku == sku))
@@ -108,7 +49,7 @@ class Queries:
             (after,) = decode_cursor(cursor, str)
             stmt = stmt.where(P.sku > after)
         found = await self._all(stmt)
-        return _page([rows.product_from_row(r) for r in found], limit, lambda p: [p.sku])
+        return page_of([rows.product_from_row(r) for r in found], limit, lambda p: [p.sku])
 
     def _attribute_text(self, name: str) -> ColumnElement[str]:
         """An attribute as the text a query string carries: 'true', '42', 'black'."""
@@ -139,7 +80,7 @@ class Queries:
             (after,) = decode_cursor(cursor, str)
             stmt = stmt.where(LOC.code > after)
         found = await self._all(stmt)
-        return _page([rows.location_from_row(r) for r in found], limit, lambda x: [x.code])
+        return page_of([rows.location_from_row(r) for r in found], limit, lambda x: [x.code])
 
     # -- inventory -------------------------------------------------------------------
     async def level(self, location_id: str, sku: str) -> Level | None:
@@ -171,7 +112,7 @@ class Queries:
             stmt = stmt.where(or_(L.location_id > loc,
                                   and_(L.location_id == loc, L.sku > after_sku)))
         found = await self._all(stmt)
-        return _page([rows.level_from_row(r) for r in found], limit,
+        return page_of([rows.level_from_row(r) for r in found], limit,
                      lambda lv: [lv.location_id, lv.sku])
 
     # -- sales -----------------------------------------------------------------------
@@ -201,13 +142,13 @@ class Queries:
                                        .where(sale_lines.c.sku == sku)))
         if cursor:
             at, after_id = decode_cursor(cursor, str, str)
-            when = _parse_time(at)
+            when = parse_time(at)
             conditions.append(or_(S.occurred_at < when,
                                   and_(S.occurred_at == when, S.id < after_id)))
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
             items = await _with_lines(conn, list(found))
-        return _page(items, limit, lambda s: [s.occurred_at.isoformat(), s.id])
+        return page_of(items, limit, lambda s: [s.occurred_at.isoformat(), s.id])
 
     # -- the ledger ------------------------------------------------------------------
     async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,
@@ -229,7 +170,7 @@ class Queries:
             (after,) = decode_cursor(cursor, int)
             stmt = stmt.where(M.id > after)
         found = await self._all(stmt)
-        return _page([rows.ledger_from_row(r) for r in found], limit,
+        return page_of([rows.ledger_from_row(r) for r in found], limit,
                      lambda e: [e.id])
 
     # -- the demo loader: what is there already -------------------------------------
@@ -266,8 +207,3 @@ async def _with_lines(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]
     return [rows.sale_from_rows(r, lines[r.id]) for r in sale_rows]
 
 
-def _page(items: list[T], limit: int, key: Any) -> Page[T]:
-    if len(items) > limit:
-        items = items[:limit]
-        return Page(items, encode_cursor(key(items[-1])))
-    return Page(items, None)

@@ -1,0 +1,14 @@
+"""The read side: filtered, keyset-paginated lists and single lookups for the API."""
+
+from stockline.adapters.queries.base import Page, decode_cursor, encode_cursor
+from stockline.adapters.queries.core import CoreQueries
+from stockline.adapters.queries.purchasing import PurchasingQueries
+from stockline.adapters.queries.reservations import ReservationQueries
+from stockline.adapters.queries.transfers import TransferQueries
+
+
+class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries):
+    """Every read the API makes, over the read engine."""
+
+
+__all__ = ["Page", "Queries", "decode_cursor", "encode_cursor"]

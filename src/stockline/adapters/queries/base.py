@@ -1,0 +1,83 @@
+"""What every read-side query module shares: pages, cursors, the read engine."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stockline.domain.errors import InvalidInput
+
+T = TypeVar("T")
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
+    """The key a cursor carries, checked against the types the list expects."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = orjson.loads(raw)
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        key = None
+    if not (isinstance(key, list) and len(key) == len(types)
+            and all(_fits(v, t) for v, t in zip(key, types, strict=True))):
+        raise InvalidInput("cursor", "is not a cursor this list gave out")
+    return key
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """Only keys this API could have given out: short printable text, 64-bit ids."""
+    if kind is int:
+        return type(value) is int and 0 <= value < 2**63
+    return (type(value) is str and 0 < len(value) <= 64
+            and all(32 < ord(c) < 127 for c in value))
+
+
+def parse_time(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise InvalidInput("cursor", "is not a cursor this list gave out")
+    return when
+
+
+
+
+class QueryBase:
+    """Reads run on the read engine; each call is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _all(self, stmt: Select[Any]) -> list[Any]:
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    async def _first(self, stmt: Select[Any]) -> Any:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(stmt)).first()
+
+
+def page_of(items: list[T], limit: int, key: Callable[[T], Sequence[Any]]) -> Page[T]:
+    """The first ``limit`` items, and a cursor after the last when there were more."""
+    if len(items) > limit:
+        items = items[:limit]
+        return Page(items, encode_cursor(key(items[-1])))
+    return Page(items, None)

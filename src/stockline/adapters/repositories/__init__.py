@@ -1,0 +1,22 @@
+"""Write-side repositories over the unit of work's connection, one module per area."""
+
+from stockline.adapters.repositories.core import (
+    SqlIdempotency,
+    SqlLedger,
+    SqlLevels,
+    SqlLocations,
+    SqlLots,
+    SqlOutbox,
+    SqlProducts,
+    SqlSales,
+    upsert,
+)
+from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
+from stockline.adapters.repositories.reservations import SqlReservations
+from stockline.adapters.repositories.transfers import SqlTransfers
+
+__all__ = [
+    "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations", "SqlLots", "SqlOutbox",
+    "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
+    "SqlTransfers", "upsert",
+]
