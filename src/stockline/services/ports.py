@@ -9,9 +9,9 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
-from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 
 

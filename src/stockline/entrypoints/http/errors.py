@@ -22,8 +22,8 @@ from stockline.domain.errors import (
     InsufficientStock,
     InvalidInput,
     InvalidState,
-    QuantityExceeded,
     NotFound,
+    QuantityExceeded,
     VersionConflict,
 )
 from stockline.services.executor import StorageUnavailable, TransientStorageError
