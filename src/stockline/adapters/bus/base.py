@@ -1,0 +1,58 @@
+"""The bus port: published events go out at least once; every node hears every event.
+
+The bus carries events that are already committed to the event log with their final,
+gap-free id. It may deliver an event twice or, during an outage, not at all: each node
+drops what it has seen (ids only grow) and fills any gap from the event log, so a bus
+outage delays events but never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An event as clients see it: ``id`` is global, gap-free and grows in commit order."""
+
+    id: int
+    type: str
+    occurred_at: datetime
+    location_id: str | None
+    sku: str | None
+    data: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"id": self.id, "type": self.type,
+                             "occurred_at": self.occurred_at, "location_id": self.location_id,
+                             "sku": self.sku, "data": self.data},
+                            option=orjson.OPT_UTC_Z)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> EventRecord:
+        body = orjson.loads(raw)
+        return cls(id=int(body["id"]), type=body["type"],
+                   occurred_at=datetime.fromisoformat(body["occurred_at"].replace("Z", "+00:00")),
+                   location_id=body["location_id"], sku=body["sku"], data=body["data"])
+
+
+class EventBus(Protocol):
+    """Publishing from the relay, hearing on every node."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def publish(self, records: list[EventRecord]) -> None:
+        """Send committed events, in id order (a repeat of an id is harmless)."""
+        ...
+
+    async def listen(self) -> AsyncIterator[EventRecord]:
+        """Events published from the moment this returns, in the order the bus keeps."""
+        ...
