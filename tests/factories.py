@@ -184,3 +184,36 @@ async def without_credentials(client: httpx.AsyncClient, method: str, url: str,
     del request.headers["X-API-Key"]
     request.headers.update(headers or {})
     return await client.send(request)
+
+
+# -- transfers ----------------------------------------------------------------------------
+
+def moves(*lines: tuple[str, int]) -> list[dict[str, Any]]:
+    """Transfer or receipt lines: (sku, quantity) pairs as the API takes them."""
+    return [{"sku": sku, "quantity": quantity} for sku, quantity in lines]
+
+
+async def ship_transfer(client: httpx.AsyncClient, from_location_id: str, to_location_id: str,
+                        *lines: tuple[str, int], **fields: Any) -> dict[str, Any]:
+    return _ok(await client.post("/v1/stock-movements/transfer", json={
+        "from_location_id": from_location_id, "to_location_id": to_location_id,
+        "lines": moves(*lines), **fields}))
+
+
+async def receive_transfer(client: httpx.AsyncClient, transfer_id: str,
+                           *lines: tuple[str, int]) -> dict[str, Any]:
+    """Receive ``lines``, or everything still in transit when none are given."""
+    body = {"lines": moves(*lines)} if lines else {}
+    return _ok(await client.post(f"/v1/stock-movements/transfers/{transfer_id}/receive",
+                                 json=body))
+
+
+async def cancel_transfer(client: httpx.AsyncClient, transfer_id: str,
+                          **fields: Any) -> dict[str, Any]:
+    return _ok(await client.post(f"/v1/stock-movements/transfers/{transfer_id}/cancel",
+                                 json=fields))
+
+
+async def get_transfer(client: httpx.AsyncClient, transfer_id: str) -> dict[str, Any]:
+    return _ok(await client.get(f"/v1/stock-movements/transfers/{transfer_id}"))
+

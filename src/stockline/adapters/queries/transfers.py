@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
-from stockline.adapters.queries.base import QueryBase
+from sqlalchemy import ColumnElement, and_, or_, select
+
+from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.repositories.transfers import load_transfers
+from stockline.adapters.tables import transfer_lines, transfers
+from stockline.domain.documents import Transfer
+
+T, TL = transfers.c, transfer_lines.c
 
 
 class TransferQueries(QueryBase):
-    pass
+    async def transfer(self, transfer_id: str) -> Transfer | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(transfers).where(T.id == transfer_id))).first()
+            if row is None:
+                return None
+            return (await load_transfers(conn, [row]))[0]
+
+    async def transfers(self, *, status: str | None, from_location_id: str | None,
+                        to_location_id: str | None, location_id: str | None, sku: str | None,
+                        limit: int, cursor: str | None) -> Page[Transfer]:
+        """Newest first (by ``created_at``); ``location_id`` matches either end."""
+        conditions: list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(T.status == status)
+        if from_location_id is not None:
+            conditions.append(T.from_location_id == from_location_id)
+        if to_location_id is not None:
+            conditions.append(T.to_location_id == to_location_id)
+        if location_id is not None:
+            conditions.append(or_(T.from_location_id == location_id,
+                                  T.to_location_id == location_id))
+        if sku is not None:
+            conditions.append(T.id.in_(select(TL.transfer_id).where(TL.sku == sku)))
+        if cursor:
+            at, after_id = decode_cursor(cursor, str, str)
+            when = parse_time(at)
+            conditions.append(or_(T.created_at < when,
+                                  and_(T.created_at == when, T.id < after_id)))
+        stmt = (select(transfers).where(*conditions)
+                .order_by(T.created_at.desc(), T.id.desc()).limit(limit + 1))
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(stmt)).all()
+            items = await load_transfers(conn, list(found))
+        return page_of(items, limit, lambda t: [t.created_at.isoformat(), t.id])

@@ -2,6 +2,97 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.states import TransferStatus
+from stockline.domain.values import CODE_PATTERN
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.schemas.common import Page, problems
+from stockline.entrypoints.http.schemas.transfers import (
+    TransferCancel,
+    TransferCreate,
+    TransferOut,
+    TransferReceive,
+)
+from stockline.services import transfers
 
 router = APIRouter(prefix="/v1/stock-movements", tags=["transfers"])
+TransferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+CodeQuery = Annotated[str | None, Query(pattern=CODE_PATTERN)]
+
+
+def _limit_lines(write: WriterDep, count: int) -> None:
+    max_lines = write.container.settings.max_lines
+    if count > max_lines:
+        raise InvalidInput("lines", f"at most {max_lines} lines per transfer")
+
+
+@router.post("/transfer", status_code=201, response_model=TransferOut,
+             responses=problems(404, 409), summary="Ship stock from one location to another",
+             description="The origin's `on_hand` falls and the destination's `in_transit` "
+                         "rises in one transaction. If any line lacks available stock the "
+                         "answer is 409 `insufficient_stock` naming every short line, and "
+                         "nothing changes. Each SKU goes on one line; the two locations "
+                         "must differ (422).")
+async def ship_transfer(body: TransferCreate, write: WriterDep) -> Response:
+    _limit_lines(write, len(body.lines))
+    return await write(transfers.ship_transfer, body.to_command(), TransferOut.of, body=body,
+                       status=201)
+
+
+@router.post("/transfers/{transfer_id}/receive", response_model=TransferOut,
+             responses=problems(404, 409), summary="Receive all or part of a transfer",
+             description="Without `lines` (or with an empty body) everything still in transit "
+                         "arrives. Receiving more of a SKU than is still in transit is 409 "
+                         "`quantity_exceeded`; a received or cancelled transfer is 409 "
+                         "`invalid_state`. Status becomes `partially_received` or `received`.")
+async def receive_transfer(transfer_id: TransferId, write: WriterDep,
+                           body: TransferReceive | None = None) -> Response:
+    body = body or TransferReceive()
+    if body.lines is not None:
+        _limit_lines(write, len(body.lines))
+    return await write(transfers.receive_transfer, body.to_command(transfer_id),
+                       TransferOut.of, body=body)
+
+
+@router.post("/transfers/{transfer_id}/cancel", response_model=TransferOut,
+             responses=problems(404, 409), summary="Cancel an in-transit transfer",
+             description="Everything still in transit returns to the origin's `on_hand`. "
+                         "Only a transfer `in_transit` can be cancelled: once part of it was "
+                         "received, or it was received or cancelled, the answer is 409 "
+                         "`invalid_state`.")
+async def cancel_transfer(transfer_id: TransferId, write: WriterDep,
+                          body: TransferCancel | None = None) -> Response:
+    body = body or TransferCancel()
+    return await write(transfers.cancel_transfer, body.to_command(transfer_id), TransferOut.of,
+                       body=body)
+
+
+@router.get("/transfers", response_model=Page[TransferOut], responses=problems(),
+            summary="Transfers, newest first",
+            description="`location_id` matches transfers from or to that location.")
+async def list_transfers(container: ContainerDep, _p: PrincipalDep,
+                         status: TransferStatus | None = None,
+                         from_location_id: CodeQuery = None, to_location_id: CodeQuery = None,
+                         location_id: CodeQuery = None, sku: CodeQuery = None,
+                         limit: Limit = 50, cursor: Cursor = None) -> Page[TransferOut]:
+    page = await container.queries.transfers(
+        status=status.value if status else None, from_location_id=from_location_id,
+        to_location_id=to_location_id, location_id=location_id, sku=sku, limit=limit,
+        cursor=cursor)
+    return Page(items=[TransferOut.of(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/transfers/{transfer_id}", response_model=TransferOut, responses=problems(404),
+            summary="One transfer")
+async def get_transfer(transfer_id: TransferId, container: ContainerDep,
+                       _p: PrincipalDep) -> TransferOut:
+    transfer = await container.queries.transfer(transfer_id)
+    if transfer is None:
+        raise NotFound("transfer", transfer_id)
+    return TransferOut.of(transfer)
