@@ -217,3 +217,28 @@ async def cancel_transfer(client: httpx.AsyncClient, transfer_id: str,
 async def get_transfer(client: httpx.AsyncClient, transfer_id: str) -> dict[str, Any]:
     return _ok(await client.get(f"/v1/stock-movements/transfers/{transfer_id}"))
 
+
+# -- purchasing ---------------------------------------------------------------------------
+
+async def create_supplier(client: httpx.AsyncClient, code: str | None = None, *,
+                          products: dict[str, str] | None = None,
+                          lead_time_days: int | None = 7, **fields: Any) -> dict[str, Any]:
+    """A supplier selling ``products`` ({sku: cost in USD})."""
+    body = {"code": code or random_code("SUP"), "name": "Test supplier",
+            "lead_time_days": lead_time_days,
+            "products": [{"sku": sku, "cost": price(amount)}
+                         for sku, amount in (products or {}).items()], **fields}
+    return _ok(await client.post("/v1/suppliers", json=body))
+
+
+async def create_purchase_order(client: httpx.AsyncClient, supplier_id: str, location_id: str,
+                                quantities: dict[str, int], **fields: Any) -> dict[str, Any]:
+    body = {"supplier_id": supplier_id, "location_id": location_id,
+            "lines": [{"sku": sku, "quantity": q} for sku, q in quantities.items()], **fields}
+    return _ok(await client.post("/v1/purchase-orders", json=body))
+
+
+async def set_reorder(client: httpx.AsyncClient, location_id: str, sku: str,
+                      reorder_point: int | None, **settings: int | None) -> dict[str, Any]:
+    return _ok(await client.put(f"/v1/inventory/{location_id}/{sku}/settings",
+                                json={"reorder_point": reorder_point, **settings}))

@@ -2,8 +2,193 @@
 
 from __future__ import annotations
 
-from stockline.adapters.queries.base import QueryBase
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockline.adapters import rows
+from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.repositories.purchasing import (
+    lines_of,
+    products_of,
+    purchase_order_from_rows,
+    supplier_from_rows,
+)
+from stockline.adapters.tables import (
+    inventory_levels,
+    purchase_order_lines,
+    purchase_orders,
+    supplier_products,
+    suppliers,
+)
+from stockline.domain.documents import PurchaseOrder, Suggestion, Supplier
+from stockline.domain.model import Level
+from stockline.domain.replenishment import Offer, suggest
+from stockline.domain.values import Money
+
+L, SUP, SP, PO = inventory_levels.c, suppliers.c, supplier_products.c, purchase_orders.c
+
+# Levels judged per round trip when suggestions are filtered down in Python.
+SUGGESTION_BATCH = 500
+NO_SOURCE = "none"
 
 
 class PurchasingQueries(QueryBase):
-    pass
+    # -- suppliers -------------------------------------------------------------------
+    async def supplier(self, code: str) -> Supplier | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(suppliers).where(SUP.code == code))).first()
+            if row is None:
+                return None
+            return supplier_from_rows(row, (await products_of(conn, [code]))[code])
+
+    async def suppliers(self, *, sku: str | None, limit: int,
+                        cursor: str | None) -> Page[Supplier]:
+        """By code; with ``sku``, only the suppliers that offer it."""
+        stmt = select(suppliers).order_by(SUP.code).limit(limit + 1)
+        if sku is not None:
+            stmt = stmt.where(SUP.code.in_(select(SP.supplier_code).where(SP.sku == sku)))
+        if cursor:
+            (after,) = decode_cursor(cursor, str)
+            stmt = stmt.where(SUP.code > after)
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(stmt)).all()
+            products = await products_of(conn, [r.code for r in found])
+        return page_of([supplier_from_rows(r, products[r.code]) for r in found], limit,
+                       lambda s: [s.code])
+
+    # -- purchase orders -------------------------------------------------------------
+    async def purchase_order(self, order_id: str) -> PurchaseOrder | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(purchase_orders).where(PO.id == order_id))).first()
+            if row is None:
+                return None
+            return purchase_order_from_rows(row, (await lines_of(conn, [order_id]))[order_id])
+
+    async def purchase_orders(self, *, status: str | None, supplier_id: str | None,
+                              location_id: str | None, sku: str | None, limit: int,
+                              cursor: str | None) -> Page[PurchaseOrder]:
+        """Newest first (by ``created_at``)."""
+        stmt = (select(purchase_orders).order_by(PO.created_at.desc(), PO.id.desc())
+                .limit(limit + 1))
+        conditions: list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(PO.status == status)
+        if supplier_id is not None:
+            conditions.append(PO.supplier_code == supplier_id)
+        if location_id is not None:
+            conditions.append(PO.location_id == location_id)
+        if sku is not None:
+            conditions.append(PO.id.in_(select(purchase_order_lines.c.purchase_order_id)
+                                        .where(purchase_order_lines.c.sku == sku)))
+        if cursor:
+            at, after_id = decode_cursor(cursor, str, str)
+            when = parse_time(at)
+            conditions.append(or_(PO.created_at < when,
+                                  and_(PO.created_at == when, PO.id < after_id)))
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(stmt.where(*conditions))).all()
+            lines = await lines_of(conn, [r.id for r in found])
+        return page_of([purchase_order_from_rows(r, lines[r.id]) for r in found], limit,
+                       lambda o: [o.created_at.isoformat(), o.id])
+
+    # -- replenishment ---------------------------------------------------------------
+    async def suggestions(self, *, location_id: str | None, sku: str | None,
+                          source_type: str | None, limit: int,
+                          cursor: str | None) -> Page[Suggestion]:
+        """A suggestion for every low level that is not covered, by location then SKU.
+
+        The rules are ``domain.replenishment``'s; this gathers their data a batch of low
+        levels at a time, with one query for the best donor of each of the batch's SKUs and
+        one for the suppliers' offers: three queries a batch, whatever its size. When the
+        rules or the filter leave too few, the next batch is twice as large (up to 500).
+        ``source_type`` (``supplier``, ``transfer`` or ``none``) keeps only suggestions
+        with that kind of source.
+        """
+        after = tuple(decode_cursor(cursor, str, str)) if cursor else None
+        batch = min(limit + 1, SUGGESTION_BATCH)
+        found: list[Suggestion] = []
+        donors: dict[str, list[Level]] = {}
+        offers: dict[str, list[Offer]] = {}
+        async with self._engine.connect() as conn:
+            while len(found) <= limit:
+                levels = await _low_levels(conn, location_id, sku, after, batch)
+                # Batches go location by location, so most SKUs come back: look each up once.
+                skus = sorted({lv.sku for lv in levels} - offers.keys())
+                donors.update(await _donors(conn, skus))
+                offers.update(await _offers(conn, skus))
+                for level in levels:
+                    suggestion = suggest(level, donors.get(level.sku, ()),
+                                         offers.get(level.sku, ()))
+                    if suggestion is not None and _source_is(suggestion, source_type):
+                        found.append(suggestion)
+                if len(levels) < batch:
+                    break
+                after = (levels[-1].location_id, levels[-1].sku)
+                batch = min(batch * 2, SUGGESTION_BATCH)  # filtered thin: read further ahead
+        return page_of(found, limit, lambda s: [s.location_id, s.sku])
+
+
+def _source_is(suggestion: Suggestion, source_type: str | None) -> bool:
+    if source_type is None:
+        return True
+    if suggestion.source is None:
+        return source_type == NO_SOURCE
+    return suggestion.source.type == source_type
+
+
+async def _low_levels(conn: AsyncConnection, location_id: str | None, sku: str | None,
+                      after: tuple[str, ...] | None, limit: int) -> list[Level]:
+    """Levels at or under their reorder point (as ``below_reorder_point=true`` lists them)."""
+    stmt = (select(inventory_levels)
+            .where(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
+            .order_by(L.location_id, L.sku).limit(limit))
+    if location_id is not None:
+        stmt = stmt.where(L.location_id == location_id)
+    if sku is not None:
+        stmt = stmt.where(L.sku == sku)
+    if after is not None:
+        loc, after_sku = after
+        stmt = stmt.where(or_(L.location_id > loc, and_(L.location_id == loc, L.sku > after_sku)))
+    return [rows.level_from_row(r) for r in (await conn.execute(stmt)).all()]
+
+
+async def _donors(conn: AsyncConnection, skus: Sequence[str]) -> dict[str, list[Level]]:
+    """Per SKU, the level with the most surplus (``replenishment.surplus`` > 0; ties: the
+    smaller location code), the only donor the rules can choose.
+
+    A low level has no surplus, so it is never the best donor for itself.
+    """
+    found: dict[str, list[Level]] = {sku: [] for sku in skus}
+    spare = (L.on_hand - L.reserved - func.coalesce(L.reorder_point, 0)
+             - func.coalesce(L.safety_stock, 0))
+    for start in range(0, len(skus), SUGGESTION_BATCH):
+        ranked = (select(inventory_levels, func.row_number().over(
+            partition_by=L.sku, order_by=(spare.desc(), L.location_id)).label("rank"))
+            .where(L.sku.in_(skus[start:start + SUGGESTION_BATCH]), spare > 0)
+            .subquery())
+        stmt = select(ranked).where(ranked.c.rank == 1)
+        for row in (await conn.execute(stmt)).all():
+            found[row.sku].append(rows.level_from_row(row))
+    return found
+
+
+async def _offers(conn: AsyncConnection, skus: Sequence[str]) -> dict[str, list[Offer]]:
+    """Every supplier's offer of each SKU (an empty list for a SKU nobody sells)."""
+    found: dict[str, list[Offer]] = {sku: [] for sku in skus}
+    for start in range(0, len(skus), SUGGESTION_BATCH):
+        stmt = (select(SP.sku, SP.supplier_code, SP.cost_amount, SP.currency,
+                       SUP.lead_time_days)
+                .join(suppliers, SUP.code == SP.supplier_code)
+                .where(SP.sku.in_(skus[start:start + SUGGESTION_BATCH])))
+        for row in (await conn.execute(stmt)).all():
+            found[row.sku].append(_offer(row))
+    return found
+
+
+def _offer(row: Any) -> Offer:
+    return Offer(supplier_id=row.supplier_code, sku=row.sku,
+                 cost=Money.from_units(row.cost_amount, row.currency),
+                 lead_time_days=row.lead_time_days)
