@@ -20,18 +20,11 @@ from stockline.domain.commands import (
     UpdateInventory,
 )
 from stockline.domain.errors import (
-    AlreadyExists,
     DomainError,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    InsufficientStock,
-    InvalidInput,
-    InvalidState,
-    NotFound,
-    VersionConflict,
 )
 from stockline.domain.model import Level, Location, Product, Sale
 from stockline.domain.values import LocationType, Money, Reason
+from stockline.entrypoints.http.errors import domain_problem
 from stockline.services import catalog, inventory, locations, sales
 from stockline.services.executor import Caller, Executor
 from stockline.services.ports import StoredResponse
@@ -107,20 +100,9 @@ def sale(location_id: str, *lines: Line, **fields: Any) -> RecordSale:
     return RecordSale(location_id=location_id, lines=tuple(requests), **fields)
 
 
-_STATUS: dict[type[DomainError], tuple[int, str]] = {
-    NotFound: (404, "not_found"),
-    AlreadyExists: (409, "already_exists"),
-    InsufficientStock: (409, "insufficient_stock"),
-    VersionConflict: (409, "version_conflict"),
-    InvalidState: (409, "invalid_state"),
-    IdempotencyKeyInUse: (409, "idempotency_key_in_use"),
-    InvalidInput: (422, "validation_error"),
-    IdempotencyKeyReused: (422, "idempotency_key_reused"),
-}
-
-
 class JsonAnswers:
-    """A Responder like the HTTP layer's: the result as JSON, a refusal as a coded problem."""
+    """A Responder like the HTTP layer's: the result as JSON, a refusal as the HTTP layer's
+    own problem (its one registry of codes)."""
 
     def __init__(self, status: int = 201) -> None:
         self.status = status
@@ -131,8 +113,7 @@ class JsonAnswers:
         return StoredResponse(self.status, orjson.dumps(body, default=str))
 
     def error(self, error: DomainError) -> StoredResponse:
-        status, code = _STATUS[type(error)]
-        return StoredResponse(status, orjson.dumps({"code": code, "detail": str(error)}))
+        return StoredResponse(*domain_problem(error))
 
 
 def body(response: StoredResponse) -> Any:

@@ -31,9 +31,10 @@ from stockline.domain.errors import (
 )
 from stockline.domain.events import Event
 from stockline.domain.ids import new_id
+from stockline.domain.lots import LotPiece
 from stockline.domain.model import LedgerEntry
 from stockline.domain.states import PURCHASE_ORDERS, PurchaseOrderStatus, after_receipt
-from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
+from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, UNLABELLED_LOT, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
@@ -150,14 +151,13 @@ async def receive_purchase_order(uow: UnitOfWork, cmd: ReceivePurchaseOrder,
         quantities[piece.sku] += piece.quantity
     records: list[tuple[list[LedgerEntry], list[Event]]] = []
     for sku in sorted(quantities):
-        lowered = await uow.levels.change(order.location_id, sku, now=ctx.now,
-                                          incoming=-quantities[sku])
-        assert lowered is not None, "an open order's outstanding quantity is incoming"
-        for piece in (p for p in receipt if p.sku == sku):
-            moved = await put_stock(uow, order.location_id, sku, piece.quantity, ctx,
-                                    lot=piece.lot, expires_on=piece.expires_on)
-            records.append(record_change(moved, ctx, type=MovementType.RECEIPT,
-                                         reason="receipt", reference=order.id))
+        # All lots of a SKU arrive as one change of its level (incoming down, on_hand up).
+        pieces = [LotPiece(p.lot or UNLABELLED_LOT, p.quantity, p.expires_on)
+                  for p in receipt if p.sku == sku]
+        moved = await put_stock(uow, order.location_id, sku, quantities[sku], ctx,
+                                pieces=pieces, arriving_from="incoming")
+        records.append(record_change(moved, ctx, type=MovementType.RECEIPT,
+                                     reason="receipt", reference=order.id))
         _fill(order, sku, quantities[sku])
     order.status = after_receipt(order.outstanding)[1]
     order.updated_at = ctx.now

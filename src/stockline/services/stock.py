@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
 from stockline.domain.errors import InsufficientStock, NotFound, ShortLine, VersionConflict
 from stockline.domain.events import Event, InventoryChanged, LowStock
@@ -128,16 +129,24 @@ async def _take_lots(uow: UnitOfWork, level: Level, quantity: int,
 async def put_stock(uow: UnitOfWork, location_id: str, sku: str, quantity: int, ctx: Context,
                     *, lot: str | None = None, expires_on: date | None = None,
                     pieces: Sequence[LotPiece] = (),
+                    arriving_from: Literal["in_transit", "incoming"] | None = None,
                     expected_version: int | None = None) -> Moved:
     """Raise ``on_hand`` (a level springs into being on its first receipt).
 
     ``lot``/``expires_on`` name the lot received; ``pieces`` give several lots at once
     (a transfer carrying the origin's lots). The first named lot makes the level lotted:
-    what it held before becomes its unlabelled lot.
+    what it held before becomes its unlabelled lot. ``arriving_from`` ("in_transit" or
+    "incoming") lowers that column by the same quantity in the same statement: stock on
+    its way arrives as one change of the level.
     """
-    level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=quantity,
-                                    expected_version=expected_version)
+    level = await uow.levels.change(
+        location_id, sku, now=ctx.now, on_hand=quantity, expected_version=expected_version,
+        in_transit=-quantity if arriving_from == "in_transit" else 0,
+        incoming=-quantity if arriving_from == "incoming" else 0)
     if level is None:
+        if arriving_from:
+            raise AssertionError(f"level {location_id}/{sku} has less {arriving_from} than "
+                                 f"the {quantity} arriving: a broken invariant")
         level = await _first_receipt(uow, location_id, sku, quantity, ctx, expected_version)
     given = list(pieces) or ([LotPiece(lot, quantity, expires_on)] if lot is not None else [])
     return Moved(level, quantity, await _put_lots(uow, level, quantity, given, ctx.now))

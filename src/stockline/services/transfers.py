@@ -238,10 +238,8 @@ async def _arrive(uow: UnitOfWork, step: _Step, line: TransferLine, ctx: Context
                   reference: str) -> tuple[list[LedgerEntry], list[Event]]:
     """``in_transit`` falls and ``on_hand`` rises by the next units, lots in shipped order."""
     pieces = _lot_pieces(line, step.quantity)
-    if await uow.levels.change(step.location_id, step.sku, now=ctx.now,
-                               in_transit=-step.quantity) is None:
-        raise _lost_in_transit(step)
-    moved = await put_stock(uow, step.location_id, step.sku, step.quantity, ctx, pieces=pieces)
+    moved = await put_stock(uow, step.location_id, step.sku, step.quantity, ctx, pieces=pieces,
+                            arriving_from="in_transit")
     _settle(line, pieces, received=True)
     line.received_quantity += step.quantity
     return record_change(moved, ctx, type=MovementType.TRANSFER_IN,
