@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Longer than a client's or load balancer's idle timeout, so the server is never the
+    # side that closes a connection a client is about to reuse.
+    keep_alive_seconds: int = Field(default=65, ge=1, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     var_dir: Path = Path("./var")

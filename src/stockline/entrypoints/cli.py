@@ -97,7 +97,8 @@ def serve(
         title="stockline serve"))
     uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
-                log_level=settings.log_level, access_log=False, server_header=False)
+                log_level=settings.log_level, access_log=False, server_header=False,
+                timeout_keep_alive=settings.keep_alive_seconds)
 
 
 @app.command()
