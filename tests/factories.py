@@ -242,3 +242,27 @@ async def set_reorder(client: httpx.AsyncClient, location_id: str, sku: str,
                       reorder_point: int | None, **settings: int | None) -> dict[str, Any]:
     return _ok(await client.put(f"/v1/inventory/{location_id}/{sku}/settings",
                                 json={"reorder_point": reorder_point, **settings}))
+
+
+# -- reservations and returns ---------------------------------------------------------------
+
+def hold_line(sku: str, quantity: int = 1, amount: str | None = None) -> dict[str, Any]:
+    """A reservation line; without ``amount`` the sale takes the product's price."""
+    found: dict[str, Any] = {"sku": sku, "quantity": quantity}
+    if amount is not None:
+        found["unit_price"] = price(amount)
+    return found
+
+
+async def reserve(client: httpx.AsyncClient, location_id: str, lines: list[dict[str, Any]],
+                  **fields: Any) -> dict[str, Any]:
+    return _ok(await client.post("/v1/reservations",
+                                 json={"location_id": location_id, "lines": lines, **fields}))
+
+
+async def return_items(client: httpx.AsyncClient, sale_id: str, lines: list[dict[str, Any]],
+                       *, restock: bool = True, reason: str = "wrong_size",
+                       **fields: Any) -> dict[str, Any]:
+    """Return ``lines`` (``{"sku", "quantity"}``) of a sale; the 201 answer."""
+    return _ok(await client.post(f"/v1/sales/{sale_id}/returns", json={
+        "lines": lines, "restock": restock, "reason": reason, **fields}))

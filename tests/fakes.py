@@ -34,7 +34,7 @@ import orjson
 
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
-from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.services.ports import IdempotencyRecord, StoredResponse
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
 from tests.fakes_reservations import FakeReservations
@@ -292,6 +292,20 @@ class FakeSales:
             raise IntegrityError("CHECK constraint failed: sale_lines.quantity_positive")
         _ = sale.total, sale.units  # computed into the sales row, as the SQL adapter does
         store.sales[sale.id] = replace(sale)
+
+    async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
+        sale = self._uow.store.sales.get(sale_id)
+        return replace(sale) if sale else None
+
+    async def add_return(self, sale_return: SaleReturn, status: str) -> None:
+        store = self._uow.store
+        sale = store.sales.get(sale_return.sale_id)
+        if sale is None:
+            raise IntegrityError(f"FOREIGN KEY constraint failed: sale {sale_return.sale_id}")
+        if any(line.quantity <= 0 for line in sale_return.lines):
+            raise IntegrityError("CHECK constraint failed: sale_return_lines.quantity_positive")
+        store.sales[sale.id] = replace(sale, returns=(*sale.returns, sale_return),
+                                       status=status)
 
 
 class FakeOutbox:

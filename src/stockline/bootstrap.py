@@ -10,6 +10,7 @@ from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.queries import Queries
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.config import Settings
+from stockline.services import reservations
 from stockline.services.executor import Executor, utcnow
 from stockline.services.ports import UnitOfWorkFactory
 
@@ -43,6 +44,11 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     async def purge() -> int:
         return await purge_idempotency_keys(database.write, now=utcnow(), retention=retention)
 
+    async def expire_reservations() -> int:
+        return await reservations.sweep_expired(executor)
+
     return Container(settings=settings, database=database, executor=executor,
                      queries=Queries(database.read),
-                     background=[Periodic("purge-idempotency-keys", purge, interval=900)])
+                     background=[Periodic("purge-idempotency-keys", purge, interval=900),
+                                 Periodic("expire-reservations", expire_reservations,
+                                          interval=settings.reservation_sweep_interval_seconds)])

@@ -439,11 +439,12 @@ async def test_multi_line_sale_takes_every_line_and_answers_the_sale(
         "ecommerce", "authorized", "ORDER-1001")
     assert sale["actor"] == "admin"
     assert sale["lines"] == [
-        {"line_no": 1, "sku": shoes, "quantity": 2, "unit_price": price("89.99"),
-         "total": price("179.98")},
-        {"line_no": 2, "sku": socks, "quantity": 3, "unit_price": price("4.50"),
-         "total": price("13.50")}]
+        {"line_no": 1, "sku": shoes, "quantity": 2, "returned_quantity": 0,
+         "unit_price": price("89.99"), "total": price("179.98")},
+        {"line_no": 2, "sku": socks, "quantity": 3, "returned_quantity": 0,
+         "unit_price": price("4.50"), "total": price("13.50")}]
     assert sale["total"] == price("193.48")
+    assert sale["returns"] == []
     assert (await assert_ledger_identity(client, store, shoes))["on_hand"] == 8
     assert (await assert_ledger_identity(client, store, socks))["on_hand"] == 7
     assert (await client.get(f"/v1/sales/{sale['id']}")).json() == sale

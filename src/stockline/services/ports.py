@@ -134,12 +134,20 @@ class ReservationRepository(Protocol):
     async def get(self, reservation_id: str, *,
                   for_update: bool = False) -> Reservation | None: ...
 
-    async def update(self, reservation: Reservation) -> None:
-        """Store status, sale id and updated_at."""
+    async def update(self, reservation: Reservation) -> bool:
+        """Store status, sale id and updated_at of a hold that is still active.
+
+        Every transition leaves 'active', so the write is conditional on the stored
+        status: False (and nothing stored) when another transaction moved it first.
+        """
         ...
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
-        """Ids of active holds past their expiry, oldest first (for the sweeper)."""
+        """Ids of active holds past their expiry, oldest first (for the sweeper).
+
+        Holds another transaction has locked right now (being committed, released or
+        expired) are skipped, so several sweepers can run at once.
+        """
         ...
 
 

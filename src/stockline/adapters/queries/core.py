@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +18,22 @@ from stockline.adapters.tables import (
     locations,
     products,
     sale_lines,
+    sale_return_lines,
+    sale_returns,
     sales,
     stock_movements,
 )
 from stockline.domain.lots import Lot
-from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
-from stockline.domain.values import LocationType
+from stockline.domain.model import (
+    LedgerEntry,
+    Level,
+    Location,
+    Product,
+    ReturnLine,
+    Sale,
+    SaleReturn,
+)
+from stockline.domain.values import LocationType, ReturnReason
 
 L, P, S, M, LOC = (inventory_levels.c, products.c, sales.c, stock_movements.c, locations.c)
 
@@ -121,7 +132,7 @@ class CoreQueries(QueryBase):
             row = (await conn.execute(select(sales).where(S.id == sale_id))).first()
             if row is None:
                 return None
-            return (await _with_lines(conn, [row]))[0]
+            return (await load_sales(conn, [row]))[0]
 
     async def sales(self, *, start: datetime | None, end: datetime | None,
                     location_id: str | None, sku: str | None, channel: str | None,
@@ -147,7 +158,7 @@ class CoreQueries(QueryBase):
                                   and_(S.occurred_at == when, S.id < after_id)))
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
-            items = await _with_lines(conn, list(found))
+            items = await load_sales(conn, list(found))
         return page_of(items, limit, lambda s: [s.occurred_at.isoformat(), s.id])
 
     # -- the ledger ------------------------------------------------------------------
@@ -195,7 +206,11 @@ class CoreQueries(QueryBase):
             await conn.execute(select(1))
 
 
-async def _with_lines(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]:
+async def load_sales(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]:
+    """The sales of these ``sales`` rows, with their lines and their returns (oldest first).
+
+    Shared by the read side and the sales repository (which locks the rows it passes).
+    """
     if not sale_rows:
         return []
     ids = [r.id for r in sale_rows]
@@ -204,6 +219,26 @@ async def _with_lines(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]
             .order_by(sale_lines.c.sale_id, sale_lines.c.line_no))
     for line in (await conn.execute(stmt)).all():
         lines[line.sale_id].append(line)
-    return [rows.sale_from_rows(r, lines[r.id]) for r in sale_rows]
+    returns = await _returns(conn, ids)
+    return [replace(rows.sale_from_rows(r, lines[r.id]), returns=tuple(returns[r.id]))
+            for r in sale_rows]
 
 
+async def _returns(conn: AsyncConnection, sale_ids: list[str]) -> dict[str, list[SaleReturn]]:
+    R, RL = sale_returns.c, sale_return_lines.c
+    found: dict[str, list[SaleReturn]] = {i: [] for i in sale_ids}
+    headers = (await conn.execute(select(sale_returns).where(R.sale_id.in_(sale_ids))
+                                  .order_by(R.created_at, R.id))).all()
+    if not headers:
+        return found
+    lines: dict[str, list[ReturnLine]] = {h.id: [] for h in headers}
+    for line in (await conn.execute(select(sale_return_lines)
+                                    .where(RL.return_id.in_(list(lines)))
+                                    .order_by(RL.return_id, RL.line_no))).all():
+        lines[line.return_id].append(ReturnLine(sku=line.sku, quantity=line.quantity))
+    for h in headers:
+        found[h.sale_id].append(SaleReturn(
+            id=h.id, sale_id=h.sale_id, location_id=h.location_id, lines=tuple(lines[h.id]),
+            restock=bool(h.restock), reason=ReturnReason(h.reason), note=h.note,
+            actor=h.actor, created_at=h.created_at))
+    return found

@@ -2,8 +2,64 @@
 
 from __future__ import annotations
 
-from stockline.adapters.queries.base import QueryBase
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.rows import money_or_none
+from stockline.adapters.tables import reservation_lines, reservations
+from stockline.domain.documents import Reservation, ReservationLine
+from stockline.domain.states import ReservationStatus
+from stockline.domain.values import Channel
+
+R, RL = reservations.c, reservation_lines.c
 
 
 class ReservationQueries(QueryBase):
-    pass
+    async def reservation(self, reservation_id: str) -> Reservation | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(reservations).where(R.id == reservation_id))
+                   ).first()
+            return (await load_reservations(conn, [row]))[0] if row else None
+
+    async def reservations(self, *, status: str | None, location_id: str | None, limit: int,
+                           cursor: str | None) -> Page[Reservation]:
+        """Newest first (by ``created_at``)."""
+        stmt = select(reservations).order_by(R.created_at.desc(), R.id.desc()).limit(limit + 1)
+        conditions: list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(R.status == status)
+        if location_id is not None:
+            conditions.append(R.location_id == location_id)
+        if cursor:
+            at, after_id = decode_cursor(cursor, str, str)
+            when = parse_time(at)
+            conditions.append(or_(R.created_at < when,
+                                  and_(R.created_at == when, R.id < after_id)))
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(stmt.where(*conditions))).all()
+            items = await load_reservations(conn, list(found))
+        return page_of(items, limit, lambda r: [r.created_at.isoformat(), r.id])
+
+
+async def load_reservations(conn: AsyncConnection, rows: list[Any]) -> list[Reservation]:
+    """The holds of these ``reservations`` rows, with their lines.
+
+    Shared by the read side and the reservation repository (which locks the rows it passes).
+    """
+    if not rows:
+        return []
+    lines: dict[str, list[ReservationLine]] = {r.id: [] for r in rows}
+    stmt = (select(reservation_lines).where(RL.reservation_id.in_(list(lines)))
+            .order_by(RL.reservation_id, RL.line_no))
+    for line in (await conn.execute(stmt)).all():
+        lines[line.reservation_id].append(ReservationLine(
+            sku=line.sku, quantity=line.quantity,
+            unit_price=money_or_none(line.unit_price_amount, line.currency)))
+    return [Reservation(id=r.id, location_id=r.location_id, status=ReservationStatus(r.status),
+                        lines=tuple(lines[r.id]), channel=Channel(r.channel),
+                        expires_at=r.expires_at, external_ref=r.external_ref, actor=r.actor,
+                        created_at=r.created_at, updated_at=r.updated_at, sale_id=r.sale_id)
+            for r in rows]

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
+from stockline.adapters.queries.core import load_sales
 from stockline.adapters.tables import (
     idempotency_keys,
     inventory_levels,
@@ -20,12 +21,14 @@ from stockline.adapters.tables import (
     outbox,
     products,
     sale_lines,
+    sale_return_lines,
+    sale_returns,
     sales,
     stock_movements,
 )
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
-from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale
+from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.services.ports import IdempotencyRecord, StoredResponse
 
 L = inventory_levels.c
@@ -259,6 +262,26 @@ class SqlSales:
             {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
              "unit_price_amount": line.unit_price.units}
             for n, line in enumerate(sale.lines, start=1)])
+
+    async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
+        stmt = select(sales).where(sales.c.id == sale_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return (await load_sales(self._conn, [row]))[0]
+
+    async def add_return(self, sale_return: SaleReturn, status: str) -> None:
+        r = sale_return
+        await self._conn.execute(sale_returns.insert().values(
+            id=r.id, sale_id=r.sale_id, location_id=r.location_id, restock=r.restock,
+            reason=r.reason.value, note=r.note, actor=r.actor, created_at=r.created_at))
+        await self._conn.execute(sale_return_lines.insert(), [
+            {"return_id": r.id, "line_no": n, "sku": line.sku, "quantity": line.quantity}
+            for n, line in enumerate(r.lines, start=1)])
+        await self._conn.execute(sales.update().where(sales.c.id == r.sale_id)
+                                 .values(status=status))
 
 
 class SqlOutbox:

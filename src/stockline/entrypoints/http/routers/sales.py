@@ -1,4 +1,4 @@
-"""Sales: record (all lines or none), list, one."""
+"""Sales: record (all lines or none), list, one; returns against a sale."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ from stockline.domain.values import CODE_PATTERN, Channel
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
-from stockline.entrypoints.http.schemas.sales import SaleCreate, SaleOut
-from stockline.services import sales
+from stockline.entrypoints.http.schemas.sales import (
+    SaleCreate,
+    SaleOut,
+    SaleReturnCreate,
+    SaleReturnOut,
+)
+from stockline.services import returns, sales
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
+SaleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 
 
 @router.post("/record", status_code=201, response_model=SaleOut, responses=problems(404, 409),
@@ -46,10 +52,28 @@ async def list_sales(container: ContainerDep, _p: PrincipalDep,
     return Page(items=[SaleOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{sale_id}", response_model=SaleOut, responses=problems(404), summary="One sale")
-async def get_sale(sale_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")],
-                   container: ContainerDep, _p: PrincipalDep) -> SaleOut:
+@router.get("/{sale_id}", response_model=SaleOut, responses=problems(404),
+            summary="One sale, with its returns")
+async def get_sale(sale_id: SaleId, container: ContainerDep, _p: PrincipalDep) -> SaleOut:
     sale = await container.queries.sale(sale_id)
     if sale is None:
         raise NotFound("sale", sale_id)
     return SaleOut.of(sale)
+
+
+@router.post("/{sale_id}/returns", status_code=201, response_model=SaleReturnOut,
+             responses=problems(404, 409), summary="Return lines of a sale",
+             description="Never more of a SKU than was sold less what has come back already: "
+                         "409 `quantity_exceeded` naming every line over, and nothing changes. "
+                         "A SKU that is not on the sale is a 422. `restock: true` puts the "
+                         "units back on hand at the sale's location (a ledger entry of type "
+                         "`return` referencing the return); `false` writes them off (the "
+                         "return is recorded, stock does not change). Answers the return and "
+                         "the sale's new `sale_status` (`partially_returned` or `returned`); "
+                         "`GET /v1/sales/{id}` shows every return of the sale.")
+async def return_sale(sale_id: SaleId, body: SaleReturnCreate, write: WriterDep) -> Response:
+    max_lines = write.container.settings.max_lines
+    if len(body.lines) > max_lines:
+        raise InvalidInput("lines", f"at most {max_lines} lines per return")
+    return await write(returns.return_sale, body.to_command(sale_id), SaleReturnOut.of_sale,
+                       body=body, status=201)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from stockline.domain.commands import RecordSale, SaleLineRequest
-from stockline.domain.model import Sale
-from stockline.domain.values import Channel, PaymentStatus
+from stockline.domain.commands import LineQuantity, RecordSale, ReturnSale, SaleLineRequest
+from stockline.domain.model import Sale, SaleReturn
+from stockline.domain.values import Channel, PaymentStatus, ReturnReason, SaleStatus
 from stockline.entrypoints.http.schemas.common import (
     Body,
     CodeStr,
@@ -17,6 +17,7 @@ from stockline.entrypoints.http.schemas.common import (
     MoneyOut,
     Quantity,
     Text100,
+    Text500,
     Timestamp,
 )
 
@@ -47,10 +48,67 @@ class SaleCreate(Body):
             occurred_at=self.occurred_at, external_ref=self.external_ref)
 
 
+class ReturnLineIn(Body):
+    sku: CodeStr
+    quantity: Quantity
+
+
+class SaleReturnCreate(Body):
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=10_000)]
+    restock: bool = Field(strict=True, description="true: the units go back on hand at the "
+                          "sale's location; false: they are written off")
+    reason: ReturnReason
+    note: Text500 | None = None
+
+    def to_command(self, sale_id: str) -> ReturnSale:
+        return ReturnSale(sale_id=sale_id,
+                          lines=tuple(LineQuantity(sku=ln.sku, quantity=ln.quantity)
+                                      for ln in self.lines),
+                          restock=self.restock, reason=self.reason, note=self.note)
+
+
+class ReturnLineOut(BaseModel):
+    sku: str
+    quantity: int
+
+
+class ReturnOut(BaseModel):
+    id: str
+    sale_id: str
+    location_id: str
+    lines: list[ReturnLineOut]
+    restock: bool
+    reason: ReturnReason
+    note: str | None
+    actor: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, r: SaleReturn) -> ReturnOut:
+        return cls(id=r.id, sale_id=r.sale_id, location_id=r.location_id,
+                   lines=[ReturnLineOut(sku=ln.sku, quantity=ln.quantity) for ln in r.lines],
+                   restock=r.restock, reason=r.reason, note=r.note, actor=r.actor,
+                   created_at=r.created_at)
+
+
+class SaleReturnOut(ReturnOut):
+    """A return just made, and the status it left its sale in."""
+
+    sale_status: SaleStatus
+
+    @classmethod
+    def of_sale(cls, sale: Sale) -> SaleReturnOut:
+        """The sale's newest return (the one ``return_sale`` just added)."""
+        made = ReturnOut.of(sale.returns[-1])
+        return cls(**made.model_dump(), sale_status=SaleStatus(sale.status))
+
+
 class SaleLineOut(BaseModel):
     line_no: int
     sku: str
     quantity: int
+    returned_quantity: int = Field(description="Units of this line returned so far (a SKU's "
+                                   "returns count against its lines in line order)")
     unit_price: MoneyOut
     total: MoneyOut
 
@@ -61,23 +119,29 @@ class SaleOut(BaseModel):
     lines: list[SaleLineOut]
     total: MoneyOut
     units: int
-    status: str
+    status: SaleStatus
     channel: Channel
     payment_status: PaymentStatus
     external_ref: str | None
     actor: str
     occurred_at: datetime
     created_at: datetime
+    returns: list[ReturnOut] = Field(description="Returns against this sale, oldest first")
 
     @classmethod
     def of(cls, s: Sale) -> SaleOut:
-        lines = [SaleLineOut(line_no=n, sku=ln.sku, quantity=ln.quantity,
-                             unit_price=MoneyOut(amount=ln.unit_price.format(),
-                                                 currency=s.currency),
-                             total=MoneyOut(amount=ln.total.format(), currency=s.currency))
-                 for n, ln in enumerate(s.lines, start=1)]
+        left = {ln.sku: s.returned(ln.sku) for ln in s.lines}
+        lines = []
+        for n, ln in enumerate(s.lines, start=1):
+            returned = min(ln.quantity, left[ln.sku])
+            left[ln.sku] -= returned
+            lines.append(SaleLineOut(
+                line_no=n, sku=ln.sku, quantity=ln.quantity, returned_quantity=returned,
+                unit_price=MoneyOut(amount=ln.unit_price.format(), currency=s.currency),
+                total=MoneyOut(amount=ln.total.format(), currency=s.currency)))
         return cls(id=s.id, location_id=s.location_id, lines=lines,
                    total=MoneyOut(amount=s.total.format(), currency=s.currency),
-                   units=s.units, status=s.status, channel=s.channel,
+                   units=s.units, status=SaleStatus(s.status), channel=s.channel,
                    payment_status=s.payment_status, external_ref=s.external_ref,
-                   actor=s.actor, occurred_at=s.occurred_at, created_at=s.created_at)
+                   actor=s.actor, occurred_at=s.occurred_at, created_at=s.created_at,
+                   returns=[ReturnOut.of(r) for r in s.returns])

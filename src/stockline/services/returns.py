@@ -1,0 +1,81 @@
+"""Returns against a sale: never more than was sold, restocked or written off."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stockline.domain.commands import ReturnSale
+from stockline.domain.errors import ExcessLine, InvalidInput, NotFound, QuantityExceeded
+from stockline.domain.events import Event, SaleReturned
+from stockline.domain.ids import new_id
+from stockline.domain.model import LedgerEntry, ReturnLine, Sale, SaleReturn
+from stockline.domain.values import MovementType, SaleStatus
+from stockline.services.executor import Context
+from stockline.services.ports import UnitOfWork
+from stockline.services.stock import append_records, put_stock, record_change
+
+
+def _quantities(cmd: ReturnSale) -> dict[str, int]:
+    if not cmd.lines:
+        raise InvalidInput("lines", "a return needs at least one line")
+    if any(line.quantity <= 0 for line in cmd.lines):
+        raise InvalidInput("lines", "every line needs a positive quantity")
+    totals: dict[str, int] = {}
+    for line in cmd.lines:
+        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+    return totals
+
+
+def _check_against(sale: Sale, quantities: dict[str, int]) -> None:
+    """Per SKU, at most what was sold less what has come back already."""
+    missing = [sku for sku in quantities if sale.sold(sku) == 0]
+    if missing:
+        raise InvalidInput("lines", f"not on sale '{sale.id}': {', '.join(missing)}")
+    excess = [ExcessLine(sku, quantity, sale.sold(sku) - sale.returned(sku))
+              for sku, quantity in quantities.items()
+              if quantity > sale.sold(sku) - sale.returned(sku)]
+    if excess:
+        raise QuantityExceeded("sale", sale.id, tuple(excess))
+
+
+def _status(sale: Sale) -> SaleStatus:
+    if all(sale.returned(line.sku) >= sale.sold(line.sku) for line in sale.lines):
+        return SaleStatus.RETURNED
+    return SaleStatus.PARTIALLY_RETURNED
+
+
+async def return_sale(uow: UnitOfWork, cmd: ReturnSale, ctx: Context) -> Sale:
+    """Take goods back against a sale; answers the sale with its returns, this one last.
+
+    The sale's row is locked first, so returns of one sale queue up and each sees those
+    before it. Per SKU, never more than was sold less what is already back: otherwise
+    QuantityExceeded names every line over, and nothing changes. A SKU the sale does not
+    hold is InvalidInput (no return of it could ever succeed). ``restock`` puts the units
+    back on hand at the sale's location (ledger type ``return``, the return reason as its
+    reason, the return's id as reference); without it they are written off: recorded on
+    the sale, but they never re-enter stock. The sale becomes ``returned`` once every
+    unit has come back, ``partially_returned`` until then.
+    """
+    quantities = _quantities(cmd)
+    sale = await uow.sales.get(cmd.sale_id, for_update=True)
+    if sale is None:
+        raise NotFound("sale", cmd.sale_id)
+    _check_against(sale, quantities)
+    sale_return = SaleReturn(
+        id=new_id("ret"), sale_id=sale.id, location_id=sale.location_id,
+        lines=tuple(ReturnLine(sku=ln.sku, quantity=ln.quantity) for ln in cmd.lines),
+        restock=cmd.restock, reason=cmd.reason, note=cmd.note, actor=ctx.actor,
+        created_at=ctx.now)
+    restocked: list[tuple[list[LedgerEntry], list[Event]]] = []
+    if cmd.restock:
+        for sku in sorted(quantities):  # SKU order, as every multi-level write
+            moved = await put_stock(uow, sale.location_id, sku, quantities[sku], ctx)
+            restocked.append(record_change(moved, ctx, type=MovementType.RETURN,
+                                           reason=cmd.reason.value, reference=sale_return.id,
+                                           note=cmd.note))
+    returned = replace(sale, returns=(*sale.returns, sale_return))
+    returned.status = _status(returned).value
+    await uow.sales.add_return(sale_return, returned.status)
+    await append_records(uow, restocked,
+                         SaleReturned(occurred_at=ctx.now, sale_return=sale_return))
+    return returned
