@@ -13,7 +13,6 @@ them or their time runs out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -25,11 +24,9 @@ from stockline.domain.commands import (
 )
 from stockline.domain.documents import Reservation, ReservationLine
 from stockline.domain.errors import (
-    InsufficientStock,
     InvalidInput,
     InvalidState,
     NotFound,
-    ShortLine,
 )
 from stockline.domain.events import (
     Event,
@@ -40,16 +37,16 @@ from stockline.domain.events import (
     SaleRecorded,
 )
 from stockline.domain.ids import new_id
-from stockline.domain.model import LedgerEntry, Sale, SaleLine
+from stockline.domain.model import Sale, SaleLine
 from stockline.domain.states import RESERVATIONS, ReservationStatus
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, Money, MovementType
 from stockline.services.executor import Caller, Context, Executor
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
-    Moved,
     append_records,
     level_events,
     record_change,
+    shortage,
     take_stock,
 )
 
@@ -117,21 +114,10 @@ async def create_reservation(uow: UnitOfWork, cmd: CreateReservation, ctx: Conte
             events += level_events(level, level.available + quantity, ctx,
                                    cause="reservation", reference=reservation.id)
     if short:
-        raise await _shortage(uow, cmd.location_id, short)
+        raise await shortage(uow, cmd.location_id, short)
     await uow.outbox.append([*events, ReservationCreated(occurred_at=ctx.now,
                                                          reservation=reservation)])
     return reservation
-
-
-async def _shortage(uow: UnitOfWork, location_id: str,
-                    wanted: Mapping[str, int]) -> InsufficientStock | NotFound:
-    lines = []
-    for sku, quantity in wanted.items():
-        level = await uow.levels.get(location_id, sku)
-        if level is None and not await uow.products.exists(sku):
-            return NotFound("product", sku)
-        lines.append(ShortLine(sku, quantity, level.available if level else 0))
-    return InsufficientStock(location_id, tuple(lines))
 
 
 async def commit_reservation(uow: UnitOfWork, cmd: CommitReservation, ctx: Context) -> Sale:
@@ -155,7 +141,9 @@ async def commit_reservation(uow: UnitOfWork, cmd: CommitReservation, ctx: Conte
     # The levels last: their rows are the hot ones, locked from here until the commit.
     moved = await take_stock(uow, reservation.location_id, reservation.quantities(), ctx,
                              from_reserved=True)
-    await append_records(uow, [_sale_record(m, sale, ctx) for m in moved],
+    await append_records(uow, [record_change(m, ctx, type=MovementType.SALE, reason="sale",
+                                             reference=sale.id, occurred_at=sale.occurred_at)
+                               for m in moved],
                          SaleRecorded(occurred_at=ctx.now, sale=sale),
                          ReservationCommitted(occurred_at=ctx.now, reservation=reservation))
     return sale
@@ -183,17 +171,6 @@ async def _priced_lines(uow: UnitOfWork,
     if sum(line.total.units for line in lines) >= _MAX_TOTAL_UNITS:
         raise InvalidInput("lines", "the sale's total is too large")
     return tuple(lines), currencies.pop()
-
-
-def _sale_record(moved: Moved, sale: Sale,
-                 ctx: Context) -> tuple[list[LedgerEntry], list[Event]]:
-    entries, _ = record_change(moved, ctx, type=MovementType.SALE, reason="sale",
-                               reference=sale.id, occurred_at=sale.occurred_at)
-    # The units left ``available`` when the hold was made: committing does not move it, so
-    # it cannot cross the reorder point now (record_change assumes it fell by the delta).
-    level = moved.level
-    return entries, level_events(level, level.available, ctx, cause=MovementType.SALE.value,
-                                 reference=sale.id, delta=moved.delta)
 
 
 async def release_reservation(uow: UnitOfWork, cmd: ReleaseReservation,

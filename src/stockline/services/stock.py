@@ -29,6 +29,11 @@ class Moved:
     level: Level
     delta: int
     pieces: tuple[LotPiece, ...] = ()
+    from_reserved: bool = False  # the units were held already: ``available`` did not move
+
+    @property
+    def available_change(self) -> int:
+        return 0 if self.from_reserved else self.delta
 
 
 async def ensure_exists(uow: UnitOfWork, location_id: str, sku: str) -> None:
@@ -68,8 +73,9 @@ async def take_stock(uow: UnitOfWork, location_id: str, quantities: Mapping[str,
         else:
             levels.append((level, quantity))
     if short:
-        raise await _shortage(uow, location_id, short)
-    return [Moved(level, -quantity, await _take_lots(uow, level, quantity, None))
+        raise await shortage(uow, location_id, short)
+    return [Moved(level, -quantity, await _take_lots(uow, level, quantity, None),
+                  from_reserved=from_reserved)
             for level, quantity in levels]
 
 
@@ -89,8 +95,9 @@ async def take_one(uow: UnitOfWork, location_id: str, sku: str, quantity: int, c
     return Moved(level, -quantity, await _take_lots(uow, level, quantity, lot))
 
 
-async def _shortage(uow: UnitOfWork, location_id: str,
-                    wanted: Mapping[str, int]) -> InsufficientStock | NotFound:
+async def shortage(uow: UnitOfWork, location_id: str,
+                   wanted: Mapping[str, int]) -> InsufficientStock | NotFound:
+    """Why guarded changes of these SKUs failed: an unknown key, or the short lines."""
     if not await uow.locations.exists(location_id):
         return NotFound("location", location_id)
     lines = []
@@ -209,8 +216,8 @@ def record_change(moved: Moved, ctx: Context, *, type: MovementType, reason: str
                                    balance_after=balance, type=type, reason=reason,
                                    reference=reference, actor=ctx.actor, occurred_at=when,
                                    note=note, lot=lot, recorded_at=ctx.now))
-    events = level_events(level, level.available - moved.delta, ctx, cause=type.value,
-                          reference=reference, delta=moved.delta)
+    events = level_events(level, level.available - moved.available_change, ctx,
+                          cause=type.value, reference=reference, delta=moved.delta)
     return entries, events
 
 
