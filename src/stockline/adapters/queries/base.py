@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockline.domain.errors import InvalidInput
@@ -58,6 +58,21 @@ def parse_time(value: str) -> datetime:
     return when
 
 
+
+
+def older_than_cursor(cursor: str | None, when: ColumnElement[datetime],
+                      key: ColumnElement[str]) -> list[ColumnElement[bool]]:
+    """The keyset condition of a newest-first list: rows after the cursor's (time, id)."""
+    if not cursor:
+        return []
+    at, after_id = decode_cursor(cursor, str, str)
+    moment = parse_time(at)
+    return [or_(when < moment, and_(when == moment, key < after_id))]
+
+
+def time_and_id(when: datetime, key: str) -> list[str]:
+    """The cursor key of an item of a newest-first list."""
+    return [when.isoformat(), key]
 
 
 class QueryBase:

@@ -11,7 +11,14 @@ from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, selec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
-from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.queries.base import (
+    Page,
+    QueryBase,
+    decode_cursor,
+    older_than_cursor,
+    page_of,
+    time_and_id,
+)
 from stockline.adapters.tables import (
     inventory_levels,
     inventory_lots,
@@ -151,15 +158,11 @@ class CoreQueries(QueryBase):
         if sku is not None:
             conditions.append(S.id.in_(select(sale_lines.c.sale_id)
                                        .where(sale_lines.c.sku == sku)))
-        if cursor:
-            at, after_id = decode_cursor(cursor, str, str)
-            when = parse_time(at)
-            conditions.append(or_(S.occurred_at < when,
-                                  and_(S.occurred_at == when, S.id < after_id)))
+        conditions += older_than_cursor(cursor, S.occurred_at, S.id)
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
             items = await load_sales(conn, list(found))
-        return page_of(items, limit, lambda s: [s.occurred_at.isoformat(), s.id])
+        return page_of(items, limit, lambda s: time_and_id(s.occurred_at, s.id))
 
     # -- the ledger ------------------------------------------------------------------
     async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,

@@ -9,7 +9,14 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
-from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.queries.base import (
+    Page,
+    QueryBase,
+    decode_cursor,
+    older_than_cursor,
+    page_of,
+    time_and_id,
+)
 from stockline.adapters.repositories.purchasing import (
     lines_of,
     products_of,
@@ -83,16 +90,12 @@ class PurchasingQueries(QueryBase):
         if sku is not None:
             conditions.append(PO.id.in_(select(purchase_order_lines.c.purchase_order_id)
                                         .where(purchase_order_lines.c.sku == sku)))
-        if cursor:
-            at, after_id = decode_cursor(cursor, str, str)
-            when = parse_time(at)
-            conditions.append(or_(PO.created_at < when,
-                                  and_(PO.created_at == when, PO.id < after_id)))
+        conditions += older_than_cursor(cursor, PO.created_at, PO.id)
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
             lines = await lines_of(conn, [r.id for r in found])
         return page_of([purchase_order_from_rows(r, lines[r.id]) for r in found], limit,
-                       lambda o: [o.created_at.isoformat(), o.id])
+                       lambda o: time_and_id(o.created_at, o.id))
 
     # -- replenishment ---------------------------------------------------------------
     async def suggestions(self, *, location_id: str | None, sku: str | None,

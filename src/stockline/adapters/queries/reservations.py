@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.queries.base import (
+    Page,
+    QueryBase,
+    older_than_cursor,
+    page_of,
+    time_and_id,
+)
 from stockline.adapters.rows import money_or_none
 from stockline.adapters.tables import reservation_lines, reservations
 from stockline.domain.documents import Reservation, ReservationLine
@@ -33,15 +39,11 @@ class ReservationQueries(QueryBase):
             conditions.append(R.status == status)
         if location_id is not None:
             conditions.append(R.location_id == location_id)
-        if cursor:
-            at, after_id = decode_cursor(cursor, str, str)
-            when = parse_time(at)
-            conditions.append(or_(R.created_at < when,
-                                  and_(R.created_at == when, R.id < after_id)))
+        conditions += older_than_cursor(cursor, R.created_at, R.id)
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
             items = await load_reservations(conn, list(found))
-        return page_of(items, limit, lambda r: [r.created_at.isoformat(), r.id])
+        return page_of(items, limit, lambda r: time_and_id(r.created_at, r.id))
 
 
 async def load_reservations(conn: AsyncConnection, rows: list[Any]) -> list[Reservation]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, or_, select
 
-from stockline.adapters.queries.base import Page, QueryBase, decode_cursor, page_of, parse_time
+from stockline.adapters.queries.base import (
+    Page,
+    QueryBase,
+    older_than_cursor,
+    page_of,
+    time_and_id,
+)
 from stockline.adapters.repositories.transfers import load_transfers
 from stockline.adapters.tables import transfer_lines, transfers
 from stockline.domain.documents import Transfer
@@ -36,14 +42,10 @@ class TransferQueries(QueryBase):
                                   T.to_location_id == location_id))
         if sku is not None:
             conditions.append(T.id.in_(select(TL.transfer_id).where(TL.sku == sku)))
-        if cursor:
-            at, after_id = decode_cursor(cursor, str, str)
-            when = parse_time(at)
-            conditions.append(or_(T.created_at < when,
-                                  and_(T.created_at == when, T.id < after_id)))
+        conditions += older_than_cursor(cursor, T.created_at, T.id)
         stmt = (select(transfers).where(*conditions)
                 .order_by(T.created_at.desc(), T.id.desc()).limit(limit + 1))
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt)).all()
             items = await load_transfers(conn, list(found))
-        return page_of(items, limit, lambda t: [t.created_at.isoformat(), t.id])
+        return page_of(items, limit, lambda t: time_and_id(t.created_at, t.id))
