@@ -48,34 +48,53 @@ async def _postgres_reachable() -> str | None:
     return None
 
 
+class Databases:
+    """Fresh, migrated databases for this session, dropped at its end."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._postgres: list[str] = []
+
+    async def new(self, backend: str) -> str:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{self._tmp.mktemp('sqlite') / 'stockline.db'}"
+        else:
+            problem = await _postgres_reachable()
+            if problem is not None:
+                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
+                if IN_CI:
+                    pytest.fail(message + " (required under CI)")
+                pytest.skip(message)
+            name = f"stockline_t_{uuid.uuid4().hex[:12]}"
+            admin = await asyncpg.connect(_plain(POSTGRES_URL))
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await admin.close()
+            self._postgres.append(name)
+            url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name
+                                             ).render_as_string(hide_password=False)
+        await migrate(url)
+        return url
+
+    async def drop_all(self) -> None:
+        if not self._postgres:
+            return
+        admin = await asyncpg.connect(_plain(POSTGRES_URL))
+        try:
+            for name in self._postgres:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
 @pytest.fixture(scope="session")
-async def postgres_database() -> AsyncIterator[str]:
-    """A new, empty, migrated PostgreSQL database for this session."""
-    problem = await _postgres_reachable()
-    if problem is not None:
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
-        if IN_CI:
-            pytest.fail(message + " (required under CI)")
-        pytest.skip(message)
-    name = f"stockline_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_plain(POSTGRES_URL))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    await migrate(rendered)
+async def databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Databases]:
+    made = Databases(tmp_path_factory)
     try:
-        yield rendered
+        yield made
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@pytest.fixture(scope="session")
-async def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("sqlite") / "stockline.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await migrate(url)
-    return url
+        await made.drop_all()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -84,9 +103,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str, request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_database" if backend == "sqlite" else "postgres_database"
-    return str(request.getfixturevalue(fixture))
+async def database_url(backend: str, databases: Databases) -> str:
+    """The database of the in-process app (``client``, ``container``)."""
+    return await databases.new(backend)
+
+
+@pytest.fixture(scope="session")
+async def server_database_url(backend: str, databases: Databases) -> str:
+    """The database of the live server processes: apart from the in-process app's, so
+    that their background jobs (the reservation sweeper, ...) never touch its tests."""
+    return await databases.new(backend)
 
 
 @pytest.fixture(scope="session")
@@ -171,10 +197,10 @@ def stop_server(server: LiveServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
+def live_server(server_database_url: str, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[LiveServer]:
     """The real app under uvicorn, in another process, on a free port of 127.0.0.1."""
-    server = start_server(database_url, tmp_path_factory.mktemp("live"))
+    server = start_server(server_database_url, tmp_path_factory.mktemp("live"))
     try:
         yield server
     finally:

@@ -306,11 +306,12 @@ async def _read_levels(client: httpx.AsyncClient, world: World
 
 async def test_stock_is_conserved_while_transfers_sales_and_returns_race(
         live: httpx.AsyncClient, live_server: LiveServer, backend: str,
-        database_url: str) -> None:
+        server_database_url: str) -> None:
     world = await _world(live)
     paths = (await live.get("/openapi.json")).json()["paths"]
     returns = "post" in paths.get(RETURNS_PATH, {})
-    deadlocks_before = await _deadlocks(database_url) if backend == "postgres" else 0
+    deadlocks_before = (await _deadlocks(server_database_url) if backend == "postgres"
+                        else 0)
     tally = Tally()
     rng = random.Random(20240917)
     work: list[Awaitable[None]] = [
@@ -385,4 +386,5 @@ async def test_stock_is_conserved_while_transfers_sales_and_returns_race(
 
     if backend == "postgres":
         await asyncio.sleep(1.5)  # backends flush their statistics about once a second
-        assert await _deadlocks(database_url) == deadlocks_before, "a deadlock was resolved"
+        assert await _deadlocks(server_database_url) == deadlocks_before, \
+            "a deadlock was resolved"

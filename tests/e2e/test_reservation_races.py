@@ -35,11 +35,11 @@ RACE_TIMEOUT_S = 60.0  # generous: a loaded machine is slow, not wrong
 
 
 @pytest.fixture(scope="module")
-def sweeping_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
+def sweeping_server(server_database_url: str, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[LiveServer]:
     # A small pool: the hot level rows serialise the writes anyway, and the PostgreSQL
     # server's connections are shared with every other suite running at the same time.
-    server = start_server(database_url, tmp_path_factory.mktemp("sweeping"), workers=2,
+    server = start_server(server_database_url, tmp_path_factory.mktemp("sweeping"), workers=2,
                           extra_env={"STOCKLINE_RESERVATION_SWEEP_INTERVAL_SECONDS":
                                      str(SWEEP_INTERVAL_S), "STOCKLINE_DB_POOL_SIZE": "5"})
     try:
