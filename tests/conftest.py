@@ -124,6 +124,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 @pytest.fixture(scope="session")
 async def container(settings: Settings) -> AsyncIterator[Container]:
     c = bootstrap(settings)
+    # The relay and hub run as in a server; the periodic jobs do not (tests drive them).
+    await c.start(jobs=False)
     try:
         yield c
     finally:

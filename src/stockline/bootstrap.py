@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import structlog
+
+from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.database import Database, open_database
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
+from stockline.adapters.hub import EventHub
 from stockline.adapters.queries import Queries
+from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.config import Settings
 from stockline.services import reservations
 from stockline.services.executor import Executor, utcnow
 from stockline.services.ports import UnitOfWorkFactory
+
+log = structlog.get_logger("stockline")
 
 
 @dataclass(slots=True)
@@ -21,16 +30,43 @@ class Container:
     database: Database
     executor: Executor
     queries: Queries
+    bus: EventBus
+    relay: Relay
+    hub: EventHub
     background: list[Periodic] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _started: list[str] = field(default_factory=list)
 
-    def start(self) -> None:
-        """Start the background jobs (called by the server process, not by tools)."""
-        for job in self.background:
-            job.start()
+    async def start(self, *, events: bool = True, jobs: bool = True) -> None:
+        """Start what a server process runs beside the requests (tools start nothing).
+
+        ``events``: the bus, this node's hub and the outbox relay; ``jobs``: the periodic
+        upkeep (reservation expiry, idempotency key purge). A bus that cannot be reached
+        does not stop the start: writes go on, and events flow once it answers.
+        """
+        if events:
+            try:
+                await self.bus.start()
+            except Exception as exc:
+                log.warning("bus_unavailable_at_start", bus=self.bus.name, error=str(exc))
+            await self.hub.start()
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+            self._started.append("events")
+        if jobs:
+            for job in self.background:
+                job.start()
 
     async def close(self) -> None:
         for job in self.background:
             await job.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if "events" in self._started:
+            await self.hub.close()
+            await self.bus.close()
         await self.database.dispose()
 
 
@@ -38,7 +74,16 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     """Wire the service; tests pass their own unit of work factory to run without a database."""
     database = open_database(settings.database_url, pool_size=settings.db_pool_size,
                              busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    executor = Executor(uow_factory or SqlUnitOfWorkFactory(database.write))
+    bus = open_bus(settings.bus_url, channel=settings.bus_channel)
+    relay = Relay(database, bus, node=settings.node_name, batch=settings.relay_batch,
+                  lease_seconds=settings.relay_lease_seconds,
+                  poll_seconds=settings.relay_poll_interval_seconds,
+                  retention=timedelta(days=settings.event_retention_days), clock=utcnow)
+    executor = Executor(uow_factory or SqlUnitOfWorkFactory(database.write),
+                        on_commit=relay.wake)
+    queries = Queries(database.read)
+    hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
+                   queue_size=settings.stream_queue_size)
     retention = timedelta(hours=settings.idempotency_retention_hours)
 
     async def purge() -> int:
@@ -48,7 +93,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         return await reservations.sweep_expired(executor)
 
     return Container(settings=settings, database=database, executor=executor,
-                     queries=Queries(database.read),
+                     queries=queries, bus=bus, relay=relay, hub=hub,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +49,18 @@ class Settings(BaseSettings):
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     reservation_sweep_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # Events: the outbox relay, the bus between API nodes, streams to clients.
+    bus_url: str | None = None  # nats://..., redis://..., or in-process when unset
+    bus_channel: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    event_retention_days: float = Field(default=7.0, gt=0)
+    relay_poll_interval_seconds: float = Field(default=0.02, gt=0, le=10)
+    relay_lease_seconds: float = Field(default=10.0, ge=1, le=300)
+    relay_batch: int = Field(default=500, ge=1, le=10_000)
+    hub_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    stream_queue_size: int = Field(default=10_000, ge=10, le=1_000_000)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    node_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     @field_validator("database_url")
     @classmethod

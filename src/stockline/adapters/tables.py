@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -339,4 +340,73 @@ purchase_order_lines = Table(
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("received_quantity >= 0 AND received_quantity <= quantity",
                     name="received_within_quantity"),
+)
+
+# The public event log. ``id`` is assigned by the one relay, in the order it moves committed
+# outbox rows: gap-free, and never visible to a reader before the ids below it.
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(48), nullable=False),
+    Column("location_id", Code),
+    Column("sku", Code),
+    Column("payload", Text, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("logged_at", UTCDateTime, nullable=False, index=True),
+    Index(None, "location_id", "id"),
+    Index(None, "sku", "id"),
+)
+
+# One row per relay: who holds the lease, how far ids, publishing and pruning have got.
+relay_state = Table(
+    "relay_state", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(100)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("last_event_id", BigInteger, nullable=False, server_default="0"),
+    Column("published_through", BigInteger, nullable=False, server_default="0"),
+    Column("pruned_through", BigInteger, nullable=False, server_default="0"),
+)
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("event_types", Json, nullable=False),
+    Column("location_ids", Json),
+    Column("secret", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("paused_reason", String(500)),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(40), ForeignKey("webhooks.id"), nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("delivered_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("webhook_id", "event_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigInteger, ForeignKey("webhook_deliveries.id"), nullable=False,
+           index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
 )

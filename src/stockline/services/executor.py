@@ -72,10 +72,13 @@ def utcnow() -> datetime:
 
 class Executor:
     def __init__(self, uow_factory: UnitOfWorkFactory, *, attempts: int = 5,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 on_commit: Callable[[], None] | None = None) -> None:
         self._uow_factory = uow_factory
         self._attempts = attempts
         self._clock = clock
+        # A hint to whoever forwards committed changes (the outbox relay): look now.
+        self._on_commit = on_commit or (lambda: None)
 
     async def run(self, handler: Handler[C, R], command: C, caller: Caller) -> R:
         """Run a use case and commit; a refusal raises its DomainError and changes nothing."""
@@ -84,6 +87,7 @@ class Executor:
                 async with self._uow_factory() as uow:
                     result = await handler(uow, command, Context(caller, self._clock()))
                     await uow.commit()
+                    self._on_commit()
                     return result
             except TransientStorageError:
                 if attempt == self._attempts:
@@ -119,6 +123,7 @@ class Executor:
                 except DomainError as error:
                     outcomes.append(error)
             await uow.commit()
+        self._on_commit()
         return outcomes
 
     async def respond(self, handler: Handler[C, R], command: C, caller: Caller,
@@ -153,6 +158,7 @@ class Executor:
                 response = responder.error(error)
             await uow.idempotency.complete(caller.principal, claim.key, response)
             await uow.commit()
+            self._on_commit()
             return response
 
 

@@ -41,6 +41,23 @@ class EventRecord:
                    location_id=body["location_id"], sku=body["sku"], data=body["data"])
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a subscriber wants: every set given must contain the event's value."""
+
+    location_ids: frozenset[str] | None = None
+    skus: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+
+    def matches(self, record: EventRecord) -> bool:
+        return ((self.location_ids is None or record.location_id in self.location_ids)
+                and (self.skus is None or record.sku in self.skus)
+                and (self.types is None or record.type in self.types))
+
+
+EVERYTHING = EventFilter()
+
+
 class EventBus(Protocol):
     """Publishing from the relay, hearing on every node."""
 

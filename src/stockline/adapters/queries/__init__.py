@@ -2,12 +2,14 @@
 
 from stockline.adapters.queries.base import Page, decode_cursor, encode_cursor
 from stockline.adapters.queries.core import CoreQueries
+from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
 from stockline.adapters.queries.reservations import ReservationQueries
 from stockline.adapters.queries.transfers import TransferQueries
 
 
-class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries):
+class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
+              EventQueries):
     """Every read the API makes, over the read engine."""
 
 

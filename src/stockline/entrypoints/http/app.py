@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *,
         owned = container is None
         app.state.container = container or bootstrap(settings)
         if owned:
-            app.state.container.start()
+            await app.state.container.start()
         try:
             yield
         finally:

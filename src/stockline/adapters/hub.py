@@ -1,0 +1,160 @@
+"""Each API node's hub: hears the bus, fills gaps from the event log, feeds its subscribers.
+
+The hub delivers every logged event to its subscribers exactly once and in id order: a
+repeat from the bus is dropped (ids only grow), an id that skips ahead makes the hub read
+the missing ones from the event log first, and a slow poll of the log catches up whatever
+the bus never brought (a bus outage, or the in-process bus of a node that is not the relay).
+A subscriber that cannot keep up is cut off with a reason instead of buffering without
+bound; it resumes from the log like any reconnecting client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from stockline.adapters.bus.base import EVERYTHING, EventBus, EventFilter, EventRecord
+from stockline.adapters.queries.events import EventQueries
+
+log = structlog.get_logger("stockline.hub")
+
+
+class SubscriptionClosed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Subscription:
+    """A bounded queue of the events one client wants, in id order."""
+
+    def __init__(self, hub: EventHub, wanted: EventFilter, size: int) -> None:
+        self._hub, self.wanted = hub, wanted
+        self._queue: asyncio.Queue[EventRecord] = asyncio.Queue(maxsize=size)
+        self.closed_reason: str | None = None
+        self._closed = asyncio.Event()
+
+    def offer(self, record: EventRecord) -> None:
+        if self.closed_reason is None and self.wanted.matches(record):
+            try:
+                self._queue.put_nowait(record)
+            except asyncio.QueueFull:
+                self.close(f"slow_consumer: more than {self._queue.maxsize} events unread; "
+                           "reconnect with Last-Event-ID to resume")
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self._closed.set()
+            self._hub.unsubscribe(self)
+
+    async def next(self, within: float) -> EventRecord | None:
+        """The next event, or None after ``within`` seconds; SubscriptionClosed once closed."""
+        if self.closed_reason is not None:
+            raise SubscriptionClosed(self.closed_reason)
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        getter = asyncio.ensure_future(self._queue.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        try:
+            done, _ = await asyncio.wait({getter, closer}, timeout=within,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (getter, closer):
+                if not task.done():
+                    task.cancel()
+        if getter in done:
+            return getter.result()
+        if closer in done:
+            raise SubscriptionClosed(self.closed_reason or "closed")
+        return None
+
+
+class EventHub:
+    def __init__(self, reader: EventQueries, bus: EventBus, *, poll_seconds: float = 0.25,
+                 queue_size: int = 10_000) -> None:
+        self._reader, self._bus = reader, bus
+        self._poll, self._queue_size = poll_seconds, queue_size
+        self._subscribers: set[Subscription] = set()
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.last_id = 0
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        _, self.last_id = await self._reader.event_log_bounds()
+        self._tasks = [asyncio.create_task(self._listen(), name="hub-listen"),
+                       asyncio.create_task(self._poll_log(), name="hub-poll")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for subscription in list(self._subscribers):
+            subscription.close("server_shutdown: reconnect with Last-Event-ID to resume")
+
+    def subscribe(self, wanted: EventFilter) -> Subscription:
+        """Events from now on (anything after ``last_id`` at this moment) matching ``wanted``."""
+        subscription = Subscription(self, wanted, self._queue_size)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    async def receive(self, record: EventRecord) -> None:
+        """An event heard on the bus: delivered once, after any it skipped."""
+        if record.id <= self.last_id:
+            return
+        async with self._lock:
+            if record.id > self.last_id + 1:
+                await self._catch_up_locked()
+            if record.id == self.last_id + 1:
+                self._deliver(record)
+
+    async def catch_up(self) -> None:
+        """Deliver whatever the event log holds beyond ``last_id``."""
+        async with self._lock:
+            await self._catch_up_locked()
+
+    async def _catch_up_locked(self) -> None:
+        while True:
+            records = await self._reader.events_after(self.last_id, EVERYTHING, 1000)
+            for record in records:
+                self._deliver(record)
+            if len(records) < 1000:
+                return
+
+    def _deliver(self, record: EventRecord) -> None:
+        self.last_id = record.id
+        for subscription in list(self._subscribers):
+            subscription.offer(record)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async for record in await self._bus.listen():
+                    await self.receive(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the log poll covers the gap; try the bus again soon
+                log.warning("hub_bus_lost", bus=self._bus.name, error=str(exc))
+            await asyncio.sleep(1.0)
+
+    async def _poll_log(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll)
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("hub_poll_failed", error=str(exc))

@@ -1,0 +1,197 @@
+"""The outbox relay: committed outbox rows become the public event log, then go on the bus.
+
+Writes append outbox rows in their own transactions; their sequence values are assigned at
+insert time, not commit time, so on PostgreSQL a reader could see outbox row 11 committed
+before row 10. The relay therefore assigns the public ids itself, in the order it moves
+committed rows, inside one transaction that also deletes them from the outbox: readers of
+the event log never see id N+1 before N, and ids have no gaps. Exactly one relay moves at a
+time (a lease in ``relay_state``, re-checked under a row lock in every move).
+
+Publishing comes after the move has committed and is at least once: the bus may see an id
+twice (its consumers drop repeats), and while the bus is down the events wait in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+import orjson
+import structlog
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockline.adapters.bus.base import EVERYTHING, EventBus, EventRecord
+from stockline.adapters.bus.nats import BusUnavailable
+from stockline.adapters.database import Database
+from stockline.adapters.queries.events import EventQueries
+from stockline.adapters.tables import events, outbox, relay_state, webhook_deliveries
+
+log = structlog.get_logger("stockline.relay")
+
+# Called in the move's transaction with the events it logged (e.g. to queue webhook deliveries).
+LoggedHook = Callable[[AsyncConnection, list[EventRecord]], Awaitable[None]]
+RELAY = relay_state.c.name == "relay"
+
+
+class Relay:
+    def __init__(self, database: Database, bus: EventBus, *, node: str, batch: int = 500,
+                 lease_seconds: float = 10.0, poll_seconds: float = 0.02,
+                 retention: timedelta = timedelta(days=7),
+                 clock: Callable[[], datetime], on_logged: Sequence[LoggedHook] = ()) -> None:
+        self._db, self._bus, self.node = database, bus, node
+        self._batch, self._lease, self._poll = batch, lease_seconds, poll_seconds
+        self._retention, self._clock, self._on_logged = retention, clock, list(on_logged)
+        self._reader = EventQueries(database.read)
+        self._wake = asyncio.Event()
+        self._lease_until: datetime | None = None
+        self._next_prune: datetime | None = None
+        self._bus_down_logged = False
+
+    def add_hook(self, hook: LoggedHook) -> None:
+        self._on_logged.append(hook)
+
+    def wake(self) -> None:
+        """A hint that something was committed: move now instead of at the next poll."""
+        self._wake.set()
+
+    @property
+    def leading(self) -> bool:
+        return self._lease_until is not None and self._clock() < self._lease_until
+
+    async def run(self) -> None:
+        """Move and publish until cancelled; a failing round is logged, and retried."""
+        while True:
+            try:
+                busy = await self.step()
+            except Exception:
+                log.exception("relay_round_failed", node=self.node)
+                busy = False
+                await asyncio.sleep(1.0)
+            if not busy:
+                await self._idle()
+
+    async def step(self) -> bool:
+        """One round: hold the lease, move a batch, publish, prune. True when it did work."""
+        if not await self._hold_lease():
+            return False
+        moved = await self._move()
+        published = await self._publish()
+        await self._prune_when_due()
+        return moved > 0 or published > 0
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        self._wake.clear()
+
+    # -- the lease ------------------------------------------------------------------------
+    async def _hold_lease(self) -> bool:
+        now = self._clock()
+        if self._lease_until is not None and now < self._lease_until - timedelta(
+                seconds=self._lease / 3):
+            return True
+        until = now + timedelta(seconds=self._lease)
+        async with self._db.write.begin() as conn:
+            result = await conn.execute(
+                update(relay_state)
+                .where(RELAY, (relay_state.c.holder == self.node)
+                       | relay_state.c.holder.is_(None)
+                       | (relay_state.c.lease_expires_at < now))
+                .values(holder=self.node, lease_expires_at=until))
+        held = result.rowcount == 1
+        if held and self._lease_until is None:
+            log.info("relay_leading", node=self.node)
+        self._lease_until = until if held else None
+        return held
+
+    # -- moving ---------------------------------------------------------------------------
+    async def _move(self) -> int:
+        async with self._db.read.connect() as conn:  # cheap look before taking a write lock
+            if (await conn.execute(select(outbox.c.id).limit(1))).first() is None:
+                return 0
+        now = self._clock()
+        async with self._db.write.begin() as conn:
+            state = (await conn.execute(select(relay_state).where(RELAY)
+                                        .with_for_update())).one()
+            if state.holder != self.node or state.lease_expires_at < now:
+                self._lease_until = None  # another relay took over: stand down
+                return 0
+            rows = (await conn.execute(select(outbox).order_by(outbox.c.id)
+                                       .limit(self._batch))).all()
+            if not rows:
+                return 0
+            first = int(state.last_event_id) + 1
+            logged = [{"id": first + n, "type": r.type, "location_id": r.location_id,
+                       "sku": r.sku, "payload": r.payload, "occurred_at": r.occurred_at,
+                       "logged_at": now} for n, r in enumerate(rows)]
+            await conn.execute(events.insert(), logged)
+            await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+            await conn.execute(update(relay_state).where(RELAY)
+                               .values(last_event_id=first + len(rows) - 1))
+            if self._on_logged:
+                records = [EventRecord(id=v["id"], type=v["type"], occurred_at=v["occurred_at"],
+                                       location_id=v["location_id"], sku=v["sku"],
+                                       data=orjson.loads(v["payload"])) for v in logged]
+                for hook in self._on_logged:
+                    await hook(conn, records)
+        return len(rows)
+
+    # -- publishing -----------------------------------------------------------------------
+    async def _publish(self) -> int:
+        async with self._db.read.connect() as conn:
+            state = (await conn.execute(select(relay_state.c.published_through,
+                                               relay_state.c.last_event_id).where(RELAY))).one()
+        if state.published_through >= state.last_event_id:
+            return 0
+        records = await self._reader.events_after(int(state.published_through), EVERYTHING,
+                                                  self._batch)
+        if not records:
+            return 0
+        try:
+            await self._bus.publish(records)
+        except BusUnavailable as exc:
+            if not self._bus_down_logged:
+                log.warning("bus_unavailable", bus=self._bus.name, error=str(exc))
+                self._bus_down_logged = True
+            return 0
+        if self._bus_down_logged:
+            log.info("bus_available", bus=self._bus.name)
+            self._bus_down_logged = False
+        last = records[-1].id
+        async with self._db.write.begin() as conn:
+            await conn.execute(update(relay_state)
+                               .where(RELAY, relay_state.c.published_through < last)
+                               .values(published_through=last))
+        return len(records)
+
+    # -- retention ------------------------------------------------------------------------
+    async def _prune_when_due(self) -> None:
+        now = self._clock()
+        if self._next_prune is not None and now < self._next_prune:
+            return
+        self._next_prune = now + timedelta(minutes=1)
+        await self.prune(now)
+
+    async def prune(self, now: datetime) -> int:
+        """Forget events older than the retention, once published and delivered to webhooks."""
+        async with self._db.write.begin() as conn:
+            state = (await conn.execute(select(relay_state).where(RELAY)
+                                        .with_for_update())).one()
+            cut = (await conn.execute(select(func.max(events.c.id))
+                                      .where(events.c.logged_at < now - self._retention))
+                   ).scalar()
+            pending = (await conn.execute(
+                select(func.min(webhook_deliveries.c.event_id))
+                .where(webhook_deliveries.c.status != "delivered"))).scalar()
+            limits = [int(state.published_through)] + ([int(pending) - 1] if pending else [])
+            if cut is None or min([int(cut), *limits]) <= state.pruned_through:
+                return 0
+            cut = min([int(cut), *limits])
+            result = await conn.execute(delete(events).where(events.c.id <= cut))
+            await conn.execute(update(relay_state).where(RELAY).values(pruned_through=cut))
+        log.info("events_pruned", through=cut, count=result.rowcount)
+        return int(result.rowcount or 0)
+
