@@ -16,6 +16,7 @@ from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from stockline.entrypoints.http.routers import (
+    events,
     health,
     inventory,
     locations,
@@ -25,6 +26,7 @@ from stockline.entrypoints.http.routers import (
     reservations,
     sales,
     transfers,
+    webhooks,
 )
 
 DESCRIPTION = """\
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, *,
     install_error_handlers(app)
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
-                   movements, purchasing):
+                   movements, purchasing, events, webhooks):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
