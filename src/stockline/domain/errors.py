@@ -102,6 +102,16 @@ class InvalidInput(DomainError):
 
 
 @dataclass(slots=True)
+class Forbidden(DomainError):
+    """The caller is who it says, but its role or location scope does not allow this."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(slots=True)
 class IdempotencyKeyReused(DomainError):
     key: str
 
