@@ -157,6 +157,7 @@ sales = Table(
     Column("channel", String(24), nullable=False),
     Column("payment_status", String(24), nullable=False),
     Column("external_ref", String(100), index=True),
+    Column("customer_ref", String(100), index=True),
     Column("currency", String(3), nullable=False),
     Column("total_amount", BigInteger, nullable=False),
     Column("units", BigInteger, nullable=False),
@@ -409,4 +410,50 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("error", String(500)),
     Column("duration_ms", Integer, nullable=False),
+)
+
+# API keys: the secret is shown once at creation; only its SHA-256 is kept. The prefix is
+# what a key is recognised by (in lists and logs) and looked up with.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("prefix", String(24), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("location_ids", Json),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The audit trail: append-only (the application never updates or deletes a row).
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("principal_id", String(100)),
+    Column("principal_name", String(200)),
+    Column("role", String(24)),
+    Column("method", String(8), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("route", String(200)),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("request_id", String(128)),
+    Column("ip", String(64)),
+    Column("detail", String(500)),
+    Index(None, "principal_id", "id"),
+)
+
+# Customers stay apart from sales lines; erasing one pseudonymizes the reference everywhere.
+customers = Table(
+    "customers", metadata,
+    Column("ref", String(100), primary_key=True),
+    Column("contact", Text),
+    Column("erased_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
