@@ -266,3 +266,19 @@ async def return_items(client: httpx.AsyncClient, sale_id: str, lines: list[dict
     """Return ``lines`` (``{"sku", "quantity"}``) of a sale; the 201 answer."""
     return _ok(await client.post(f"/v1/sales/{sale_id}/returns", json={
         "lines": lines, "restock": restock, "reason": reason, **fields}))
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+async def create_webhook(client: httpx.AsyncClient, url: str, event_types: list[str] | None = None,
+                         **fields: Any) -> dict[str, Any]:
+    """A webhook (the 201 answer, with its secret) for ``event_types`` (default: all)."""
+    return _ok(await client.post("/v1/webhooks", json={
+        "url": url, "event_types": event_types or ["*"], **fields}))
+
+
+async def deliveries(client: httpx.AsyncClient, webhook_id: str,
+                     **params: Any) -> list[dict[str, Any]]:
+    """A webhook's whole delivery log, oldest event first."""
+    found = await collect(client, f"/v1/webhooks/{webhook_id}/deliveries", params)
+    return sorted(found, key=lambda d: int(d["event_id"]))

@@ -39,6 +39,7 @@ from stockline.services.ports import IdempotencyRecord, StoredResponse
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
 from tests.fakes_reservations import FakeReservations
 from tests.fakes_transfers import FakeTransfers
+from tests.fakes_webhooks import FakeWebhooks
 
 
 class IntegrityError(Exception):
@@ -362,6 +363,7 @@ class FakeUnitOfWork:
         self.reservations = FakeReservations(self)
         self.suppliers = FakeSuppliers(self)
         self.purchase_orders = FakePurchaseOrders(self)
+        self.webhooks = FakeWebhooks(self)
         self.idempotency = FakeIdempotency(self)
 
     @property

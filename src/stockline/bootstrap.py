@@ -16,7 +16,9 @@ from stockline.adapters.hub import EventHub
 from stockline.adapters.queries import Queries
 from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
+from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
 from stockline.config import Settings
+from stockline.domain.webhooks import RetryPolicy
 from stockline.services import reservations
 from stockline.services.executor import Executor, utcnow
 from stockline.services.ports import UnitOfWorkFactory
@@ -33,6 +35,7 @@ class Container:
     bus: EventBus
     relay: Relay
     hub: EventHub
+    webhooks: WebhookDispatcher
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: list[str] = field(default_factory=list)
@@ -40,7 +43,8 @@ class Container:
     async def start(self, *, events: bool = True, jobs: bool = True) -> None:
         """Start what a server process runs beside the requests (tools start nothing).
 
-        ``events``: the bus, this node's hub and the outbox relay; ``jobs``: the periodic
+        ``events``: the bus, this node's hub, the outbox relay and the webhook dispatcher
+        (which sends only while this node leads the relay); ``jobs``: the periodic
         upkeep (reservation expiry, idempotency key purge). A bus that cannot be reached
         does not stop the start: writes go on, and events flow once it answers.
         """
@@ -51,6 +55,7 @@ class Container:
                 log.warning("bus_unavailable_at_start", bus=self.bus.name, error=str(exc))
             await self.hub.start()
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+            self._tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
             self._started.append("events")
         if jobs:
             for job in self.background:
@@ -79,6 +84,17 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                   lease_seconds=settings.relay_lease_seconds,
                   poll_seconds=settings.relay_poll_interval_seconds,
                   retention=timedelta(days=settings.event_retention_days), clock=utcnow)
+    deliveries = DeliveryQueue(clock=utcnow)
+    relay.add_hook(deliveries)  # deliveries are queued in the transaction logging events
+    dispatcher = WebhookDispatcher(
+        database, leading=lambda: relay.leading, clock=utcnow,
+        policy=RetryPolicy(base=timedelta(seconds=settings.webhook_retry_base_seconds),
+                           cap=timedelta(seconds=settings.webhook_retry_cap_seconds),
+                           give_up=timedelta(hours=settings.webhook_give_up_after_hours)),
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        poll_seconds=settings.webhook_poll_interval_seconds)
+    deliveries.on_queued = dispatcher.wake
     executor = Executor(uow_factory or SqlUnitOfWorkFactory(database.write),
                         on_commit=relay.wake)
     queries = Queries(database.read)
@@ -93,7 +109,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         return await reservations.sweep_expired(executor)
 
     return Container(settings=settings, database=database, executor=executor,
-                     queries=queries, bus=bus, relay=relay, hub=hub,
+                     queries=queries, bus=bus, relay=relay, hub=hub, webhooks=dispatcher,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])

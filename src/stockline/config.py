@@ -70,3 +70,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # Webhooks: each delivery is a POST; a failing one is retried with exponential backoff
+    # (base doubling up to the cap, with jitter) until it has failed for the give-up span,
+    # then its subscription is paused with a reason (nothing is dropped).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_give_up_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)

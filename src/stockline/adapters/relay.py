@@ -83,8 +83,12 @@ class Relay:
         return moved > 0 or published > 0
 
     async def _idle(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives once the wake-up is set but before this task ran again (a commit
+        # just before shutdown), and run() would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            async with asyncio.timeout(self._poll):
+                await self._wake.wait()
         self._wake.clear()
 
     # -- the lease ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from stockline.adapters.repositories import (
     SqlSales,
     SqlSuppliers,
     SqlTransfers,
+    SqlWebhooks,
 )
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
     reservations: SqlReservations
     suppliers: SqlSuppliers
     purchase_orders: SqlPurchaseOrders
+    webhooks: SqlWebhooks
     outbox: SqlOutbox
     idempotency: SqlIdempotency
 
@@ -89,6 +91,7 @@ class SqlUnitOfWork:
         self.reservations = SqlReservations(conn)
         self.suppliers = SqlSuppliers(conn)
         self.purchase_orders = SqlPurchaseOrders(conn)
+        self.webhooks = SqlWebhooks(conn)
         self.outbox = SqlOutbox(conn)
         self.idempotency = SqlIdempotency(conn)
         return self

@@ -13,6 +13,7 @@ from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Tra
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
+from stockline.domain.webhooks import Delivery, Webhook
 
 
 class ProductRepository(Protocol):
@@ -169,6 +170,46 @@ class PurchaseOrderRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    async def add(self, webhook: Webhook) -> None: ...
+
+    async def get(self, webhook_id: str, *, for_update: bool = False) -> Webhook | None:
+        """The subscription, deleted ones included; ``for_update`` locks it."""
+        ...
+
+    async def update(self, webhook: Webhook) -> None:
+        """Store status, paused reason and updated_at."""
+        ...
+
+    async def schedule_pending(self, webhook_id: str, at: datetime | None) -> int:
+        """Set when the undelivered deliveries are due: ``at`` on resume, None on pause
+        (a paused subscription's deliveries wait, due at no time). The count set."""
+        ...
+
+    async def discard_pending(self, webhook_id: str) -> int:
+        """Remove the undelivered deliveries (and their attempts) of a deleted
+        subscription; delivered ones stay in the log. The count removed."""
+        ...
+
+    async def get_delivery(self, webhook_id: str, delivery_id: int) -> Delivery | None:
+        """A delivery of this subscription (None for another subscription's)."""
+        ...
+
+    async def hold_retention(self) -> None:
+        """Keep the event log's retention from pruning until this transaction ends, so an
+        event found in the log stays there for a delivery made pending. Take it before
+        locking a subscription (the relay takes the same two locks in that order)."""
+        ...
+
+    async def requeue(self, delivery_id: int, at: datetime) -> bool:
+        """Make a delivery pending and due at ``at`` (delivered ones are sent again).
+
+        False, and nothing changed, when its event is no longer in the event log:
+        retention pruned it, so there is nothing left to send.
+        """
+        ...
+
+
 class Outbox(Protocol):
     async def append(self, events: Sequence[Event]) -> None: ...
 
@@ -221,6 +262,8 @@ class UnitOfWork(Protocol):
     def suppliers(self) -> SupplierRepository: ...
     @property
     def purchase_orders(self) -> PurchaseOrderRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

@@ -6,10 +6,11 @@ from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
 from stockline.adapters.queries.reservations import ReservationQueries
 from stockline.adapters.queries.transfers import TransferQueries
+from stockline.adapters.queries.webhooks import WebhookQueries
 
 
 class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
-              EventQueries):
+              EventQueries, WebhookQueries):
     """Every read the API makes, over the read engine."""
 
 

@@ -14,9 +14,10 @@ from stockline.adapters.repositories.core import (
 from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
 from stockline.adapters.repositories.reservations import SqlReservations
 from stockline.adapters.repositories.transfers import SqlTransfers
+from stockline.adapters.repositories.webhooks import SqlWebhooks
 
 __all__ = [
     "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations", "SqlLots", "SqlOutbox",
     "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
-    "SqlTransfers", "upsert",
+    "SqlTransfers", "SqlWebhooks", "upsert",
 ]
