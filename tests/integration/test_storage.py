@@ -14,8 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from stockline.adapters.tables import inventory_levels, metadata
 from stockline.adapters.uow import SqlUnitOfWork
 from stockline.bootstrap import Container
-from stockline.domain.commands import CreateLocation, CreateProduct, ReceiveStock
-from stockline.domain.values import LocationType
+from stockline.domain.commands import (
+    CreateLocation,
+    CreateProduct,
+    ReceiveStock,
+    UpdateInventory,
+)
+from stockline.domain.values import LocationType, Reason
 from stockline.services import catalog, inventory, locations
 from stockline.services.executor import Caller
 from stockline.services.ports import StoredResponse
@@ -147,3 +152,17 @@ async def test_concurrent_bulk_receipts_of_new_levels_all_land(container: Contai
                                                end=None, limit=500, cursor=None)
     for sku in skus:
         assert sum(e.delta for e in ledger.items if e.sku == sku) == on_hand[sku]
+
+
+async def test_concurrent_first_receipts_of_a_new_level_all_add_up(container: Container) -> None:
+    """Receipts racing to create one level: the losers add to the winner's, none is refused."""
+    loc, sku = random_location(), random_sku()
+    await container.executor.run(locations.create_location, CreateLocation(
+        code=loc, type=LocationType.RETAIL, name="n"), CALLER)
+    await container.executor.run(catalog.create_product, CreateProduct(
+        sku=sku, name="n", category="c", attributes={}, price=None), CALLER)
+    receipt = UpdateInventory(location_id=loc, sku=sku, delta=1, reason=Reason.RECEIPT)
+    await asyncio.gather(*(container.executor.run(inventory.update_inventory, receipt, CALLER)
+                           for _ in range(12)))
+    level = await container.queries.level(loc, sku)
+    assert level is not None and level.on_hand == 12

@@ -17,8 +17,6 @@ from stockline.adapters.credentials import (
     split_api_key,
 )
 
-NOW = datetime.now(UTC)
-
 
 def test_a_new_key_is_found_by_its_prefix_and_checked_by_its_hash() -> None:
     issued = new_api_key()
@@ -45,7 +43,8 @@ def issuer(request: pytest.FixtureRequest) -> TokenIssuer:
 
 
 def test_an_issued_token_verifies_with_its_claims(issuer: TokenIssuer) -> None:
-    token, ttl = issuer.issue(subject="key_1", role="store_staff", locations=["S1"], now=NOW)
+    token, ttl = issuer.issue(subject="key_1", role="store_staff", locations=["S1"],
+                              now=datetime.now(UTC))
     claims = issuer.verify(token)
     assert (claims.subject, claims.role, claims.locations, ttl) == (
         "key_1", "store_staff", ["S1"], 900)
@@ -53,7 +52,7 @@ def test_an_issued_token_verifies_with_its_claims(issuer: TokenIssuer) -> None:
 
 def test_expired_tokens_are_refused(issuer: TokenIssuer) -> None:
     token, _ = issuer.issue(subject="k", role="admin", locations=None,
-                            now=NOW - timedelta(hours=1))
+                            now=datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(TokenError, match="expired"):
         issuer.verify(token)
 
@@ -63,21 +62,21 @@ def test_tokens_for_another_audience_or_issuer_are_refused(issuer: TokenIssuer) 
                               ttl=timedelta(minutes=5), secret="t" * 48),
                   TokenIssuer(issuer="evil", audience="stockline-api",
                               ttl=timedelta(minutes=5), secret="t" * 48)):
-        token, _ = other.issue(subject="k", role="admin", locations=None, now=NOW)
+        token, _ = other.issue(subject="k", role="admin", locations=None, now=datetime.now(UTC))
         with pytest.raises(TokenError):
             issuer.verify(token)
 
 
 def test_alg_none_and_forged_signatures_are_refused(issuer: TokenIssuer) -> None:
     claims = {"iss": "stockline", "aud": "stockline-api", "sub": "k", "role": "admin",
-              "exp": int((NOW + timedelta(minutes=5)).timestamp())}
+              "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
     unsigned = jwt.encode(claims, key=None, algorithm="none")
     with pytest.raises(TokenError):
         issuer.verify(unsigned)
     forged = jwt.encode(claims, "not-the-secret" * 4, algorithm="HS256")
     with pytest.raises(TokenError):
         issuer.verify(forged)
-    token, _ = issuer.issue(subject="k", role="admin", locations=None, now=NOW)
+    token, _ = issuer.issue(subject="k", role="admin", locations=None, now=datetime.now(UTC))
     head, body, signature = token.split(".")
     tampered = f"{head}.{body[:-2]}AA.{signature}"
     with pytest.raises(TokenError):
@@ -89,7 +88,7 @@ def test_rs256_publishes_its_public_key_and_hs256_none() -> None:
                      private_key_pem=new_rsa_key_pem())
     (key,) = rs.jwks()["keys"]
     assert (key["kty"], key["alg"], key["kid"]) == ("RSA", "RS256", rs.key_id)
-    token, _ = rs.issue(subject="k", role="admin", locations=None, now=NOW)
+    token, _ = rs.issue(subject="k", role="admin", locations=None, now=datetime.now(UTC))
     public = jwt.PyJWK(key).key
     assert jwt.decode(token, public, algorithms=["RS256"], audience="a")["sub"] == "k"
     hs = TokenIssuer(issuer="i", audience="a", ttl=timedelta(minutes=1), secret="x" * 48)

@@ -161,20 +161,20 @@ async def put_stock(uow: UnitOfWork, location_id: str, sku: str, quantity: int, 
 
 async def _first_receipt(uow: UnitOfWork, location_id: str, sku: str, quantity: int,
                          ctx: Context, expected_version: int | None) -> Level:
-    existing = await uow.levels.get(location_id, sku)
-    if existing is None:
+    """The receipt's guarded update found no level (or not at ``expected_version``)."""
+    if await uow.levels.get(location_id, sku) is None:
         await ensure_exists(uow, location_id, sku)
         if expected_version not in (None, 0):
             raise VersionConflict(location_id, sku, expected_version, 0)
         created = await uow.levels.create(location_id, sku, quantity, now=ctx.now)
         if created is not None:
             return created
-        # Another transaction created it first: add to theirs, unless a version was pinned.
-        existing = await uow.levels.get(location_id, sku)
-        if expected_version is None:
-            level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=quantity)
-            if level is not None:
-                return level
+    if expected_version is None:
+        # Created by another transaction since our update looked: add to it.
+        level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=quantity)
+        if level is not None:
+            return level
+    existing = await uow.levels.get(location_id, sku)
     actual = existing.version if existing is not None else 0
     raise VersionConflict(location_id, sku,
                           expected_version if expected_version is not None else actual, actual)
