@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
+import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import nats
+import pytest
+from nats.errors import Error as NatsError
+from nats.js.errors import NotFoundError
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
+from stockline.adapters.bus.nats import NatsBus
+from stockline.adapters.bus.redis import RedisBus
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
 
@@ -282,3 +297,232 @@ async def deliveries(client: httpx.AsyncClient, webhook_id: str,
     """A webhook's whole delivery log, oldest event first."""
     found = await collect(client, f"/v1/webhooks/{webhook_id}/deliveries", params)
     return sorted(found, key=lambda d: int(d["event_id"]))
+
+
+# -- event streams ------------------------------------------------------------------------
+
+EVENT_KEYS = {"id", "type", "occurred_at", "location_id", "sku", "data"}
+
+
+@dataclass(frozen=True)
+class SseMessage:
+    """One Server-Sent Event as a client sees it; ``event`` is "comment" for a comment."""
+
+    event: str
+    data: str
+    id: str | None = None
+    at: float = field(default_factory=time.monotonic, compare=False)  # when it arrived
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def sse_messages(response: httpx.Response) -> AsyncIterator[SseMessage]:
+    """The events (and comments) of a text/event-stream response, as they arrive."""
+    event, event_id, data = "message", None, []
+    async for line in response.aiter_lines():
+        if not line:
+            if data or event != "message" or event_id is not None:
+                yield SseMessage(event, "\n".join(data), event_id)
+            event, event_id, data = "message", None, []
+        elif line.startswith(":"):
+            yield SseMessage("comment", line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+            elif name == "id":
+                event_id = value
+
+
+async def event_log(client: httpx.AsyncClient, after: int | None = None,
+                    **filters: Any) -> list[dict[str, Any]]:
+    """Every event of GET /v1/events after ``after`` matching ``filters``, oldest first."""
+    items: list[dict[str, Any]] = []
+    while True:
+        params = {**filters, "limit": 500, **({"after": after} if after is not None else {})}
+        page = _ok(await client.get("/v1/events", params=params))
+        items.extend(page["items"])
+        if page["next_cursor"] is None:
+            return items
+        after = int(page["next_cursor"])
+
+
+async def wait_for_log(client: httpx.AsyncClient, count: int, *, within: float = 10.0,
+                       **filters: Any) -> list[dict[str, Any]]:
+    """The log matching ``filters`` once it holds at least ``count`` events (the relay moves
+    committed changes a moment after they commit)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await event_log(client, **filters)
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, (len(found), count, filters)
+            return found
+        await asyncio.sleep(0.05)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``values`` fall (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+class EventStream:
+    """An open GET /v1/events/stream: its messages are read in the background, so waiting
+    for one with a timeout never breaks the stream."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.after = -1  # "subscribed after N": where the stream starts
+        self._queue: asyncio.Queue[SseMessage | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for message in sse_messages(self.response):
+                await self._queue.put(message)
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._queue.put_nowait(None)
+
+    async def next(self, within: float = 10.0, *, comments: bool = False) -> SseMessage | None:
+        """The next message (comments skipped unless asked for); None once the stream ended."""
+        while True:
+            message = await asyncio.wait_for(self._queue.get(), within)
+            if message is None:
+                self._queue.put_nowait(None)
+                return None
+            if comments or message.event != "comment":
+                return message
+
+    async def events(self, count: int, within: float = 10.0) -> list[dict[str, Any]]:
+        """The next ``count`` change events (each checked: SSE id equals the event's id)."""
+        found = []
+        for _ in range(count):
+            message = await self.next(within)
+            assert message is not None and message.event == "message", message
+            event = message.json()
+            assert message.id == str(event["id"]) and set(event) == EVENT_KEYS, message
+            found.append(event)
+        return found
+
+    async def quiet(self, seconds: float) -> list[SseMessage]:
+        """Whatever (but comments) arrives within ``seconds``."""
+        found: list[SseMessage] = []
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(TimeoutError):
+            while (left := deadline - time.monotonic()) > 0:
+                message = await self.next(left)
+                if message is None:
+                    break
+                found.append(message)
+        return found
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+@contextlib.asynccontextmanager
+async def open_event_stream(client: httpx.AsyncClient, params: Any = None,
+                            headers: dict[str, str] | None = None
+                            ) -> AsyncIterator[EventStream]:
+    """GET /v1/events/stream, once the server has subscribed (its first comment)."""
+    async with client.stream("GET", "/v1/events/stream", params=params, headers=headers,
+                             timeout=httpx.Timeout(10.0, read=None)) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = EventStream(response)
+        try:
+            first = await stream.next(comments=True)
+            assert first is not None and first.data.startswith("subscribed after "), first
+            stream.after = int(first.data.rsplit(" ", 1)[1])
+            yield stream
+        finally:
+            await stream.close()
+
+
+async def sale_to_streams(writer: httpx.AsyncClient, store: str, sku: str,
+                          streams: list[EventStream]) -> list[float]:
+    """One sale through ``writer``; for each stream (filtered to the store's sales), the
+    seconds from the sale's 201 to its ``sale.recorded`` there (0 when it came first)."""
+    sale = await record_sale(writer, store, [line(sku)])
+    answered = time.monotonic()
+    delays = []
+    for stream in streams:
+        message = await stream.next(5.0)
+        assert message is not None and message.event == "message", message
+        event = message.json()
+        assert (event["type"], event["data"]["sale_id"]) == ("sale.recorded", sale["id"]), event
+        delays.append(max(0.0, message.at - answered))
+    return delays
+
+
+# -- event buses ------------------------------------------------------------------------------
+
+BROKERS = {"nats": os.environ.get("STOCKLINE_TEST_NATS_URL", "nats://127.0.0.1:4222"),
+           "redis": os.environ.get("STOCKLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")}
+
+
+async def _unreachable(url: str) -> str | None:
+    """Why the broker at ``url`` cannot serve as the bus, or None when it can."""
+    try:
+        if url.startswith("nats"):
+            # nats.connect retries a refused first connection for ever: bound it.
+            client = await asyncio.wait_for(nats.connect(url, connect_timeout=2,
+                                                         allow_reconnect=False), 5)
+            try:
+                await client.jetstream(timeout=2).account_info()  # JetStream enabled
+            finally:
+                await client.close()
+        else:
+            redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+            try:
+                await redis.ping()
+            finally:
+                await redis.aclose()
+    except TimeoutError:
+        return "no answer within 5 s"
+    except (OSError, NatsError, RedisError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+async def require_broker(url: str) -> None:
+    problem = await _unreachable(url)
+    if problem is not None:
+        message = f"no event bus at {url}: {problem}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (required under CI)")
+        pytest.skip(message)
+
+
+async def forget_channel(url: str, channel: str) -> None:
+    """Remove what a test's channel left in the broker (the NATS stream, the Redis key)."""
+    if url.startswith("nats"):
+        client = await asyncio.wait_for(nats.connect(url, connect_timeout=2,
+                                                     allow_reconnect=False), 5)
+        try:
+            await client.jetstream(timeout=2).delete_stream(NatsBus(url, channel=channel).stream)
+        except NotFoundError:
+            pass
+        finally:
+            await client.close()
+    else:
+        redis = aioredis.from_url(url)
+        try:
+            await redis.delete(RedisBus(url, channel=channel).key)
+        finally:
+            await redis.aclose()
+
+
+def bus_env(url: str, channel: str) -> dict[str, str]:
+    """A server's settings for a bus; its hub's fallback poll of the log slowed to 30 s,
+    so that events reach it in time only through the bus."""
+    return {"STOCKLINE_BUS_URL": url, "STOCKLINE_BUS_CHANNEL": channel,
+            "STOCKLINE_HUB_POLL_INTERVAL_SECONDS": "30"}

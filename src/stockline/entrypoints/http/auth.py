@@ -2,6 +2,8 @@
 
 Authentication happens in ASGI middleware, before the router reads any body, so a caller
 without a valid credential learns nothing but 401 (not even whether its body parses).
+A WebSocket handshake is authenticated the same way before it is accepted; since browsers
+cannot set headers on one, it may also carry the key as ``?api_key=``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket, WebSocketException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -66,21 +69,32 @@ class AuthMiddleware:
         self.app, self.authenticator = app, authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
         api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+        given = api_key.decode("latin-1") if api_key is not None else None
+        if given is None and authorization is None and scope["type"] == "websocket":
+            given = _query_api_key(scope)
         try:
             principal = self.authenticator.authenticate(
-                api_key.decode("latin-1") if api_key is not None else None,
-                authorization.decode("latin-1") if authorization is not None else None)
+                given, authorization.decode("latin-1") if authorization is not None else None)
         except ProblemError as refused:
+            if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+                    "extensions", {}):
+                await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+                return
             response = problem_response(refused.code, refused.detail, refused.headers)
-            await response(scope, receive, send)
+            await response(scope, receive, send)  # a WebSocket gets it as its denial response
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+def _query_api_key(scope: Scope) -> str | None:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return next((v for k, v in parse_qsl(query) if k == "api_key"), None)
 
 
 async def authenticate(
@@ -97,3 +111,14 @@ async def authenticate(
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def authenticate_websocket(websocket: WebSocket) -> Principal:
+    """The caller of a WebSocket, as the middleware found it at the handshake."""
+    principal = getattr(websocket.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "unauthorized")
+    return principal
+
+
+SocketPrincipalDep = Annotated[Principal, Depends(authenticate_websocket)]

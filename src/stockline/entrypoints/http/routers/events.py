@@ -1,7 +1,474 @@
-"""Events: the log as a list, and live streams (Server-Sent Events, WebSocket) with resume."""
+"""Events: the log as a list, and live streams (Server-Sent Events, WebSocket) with resume.
+
+Every stream follows one algorithm (HARD-PARTS §5): subscribe to this node's hub first,
+so that it buffers whatever is delivered meanwhile; replay from the event log, in pages,
+every matching event after the client's point up to the newest; then drain the
+subscription, dropping the ids already sent. Ids only grow, so "id <= last sent" is the
+whole duplicate test, and nothing between the replay and the live feed can fall through.
+
+A subscription is bounded (``stream_queue_size``): a client that does not keep up is cut
+off with a reason and resumes from the log like any reconnecting client, instead of the
+server buffering for it without bound.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, WebSocket
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from stockline.adapters.bus import EventFilter, EventRecord
+from stockline.adapters.hub import EventHub, Subscription, SubscriptionClosed
+from stockline.adapters.queries.events import EventQueries
+from stockline.domain.values import CODE_PATTERN
+from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
+from stockline.entrypoints.http.schemas.common import problems
+from stockline.entrypoints.http.schemas.events import (
+    ClientMessage,
+    EventPage,
+    EventType,
+    SubscribeMessage,
+)
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+log = structlog.get_logger("stockline.events")
+
+REPLAY_PAGE = 500  # events per replay query (and per chunk written)
+LIVE_BATCH = 200  # live events already queued are written together, up to this many
+MAX_FILTER_VALUES = 100
+MAX_ID = 2**63 - 1
+_CODE = re.compile(CODE_PATTERN)
+_TYPES = frozenset(t.value for t in EventType)
+
+
+# -- what a stream carries ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Subscribed: the stream goes on after ``after``."""
+
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """The point asked for cannot be resumed exactly; the stream goes on after ``resumes_after``."""
+
+    reason: str
+    detail: str
+    requested_after: int
+    resumes_after: int
+
+    def body(self) -> dict[str, Any]:
+        return {"reason": self.reason, "detail": self.detail,
+                "requested_after": self.requested_after, "resumes_after": self.resumes_after}
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The server ends the stream; a client resumes after ``last_id``."""
+
+    reason: str
+    last_id: int
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.reason.split(":", 1)[0], "reason": self.reason,
+                "last_id": self.last_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Nothing to send for a heartbeat interval."""
+
+
+IDLE = Idle()
+UNAVAILABLE = "unavailable: the event log cannot be read now; reconnect to resume"
+FeedItem = Opened | Reset | Closed | Idle | list[EventRecord]
+
+
+def reset_for(after: int, pruned_through: int, last_id: int) -> Reset | None:
+    """A reset when ``after`` cannot be resumed exactly: pruned, or beyond the log's end."""
+    if after < pruned_through:
+        return Reset("pruned", f"events {after + 1} to {pruned_through} are past the retention "
+                               f"and were dropped; rebuild state from the API, then follow on",
+                     after, pruned_through)
+    if after > last_id:
+        return Reset("ahead_of_log", f"this log has no event {after} (its newest is {last_id}); "
+                                     "was the position taken from another deployment?",
+                     after, last_id)
+    return None
+
+
+class EventFeed:
+    """One client's events: replay after its point, then live; each id once, in order."""
+
+    def __init__(self, hub: EventHub, log_reader: EventQueries, wanted: EventFilter) -> None:
+        self._hub, self._log, self._wanted = hub, log_reader, wanted
+
+    async def items(self, after: int | None, *, idle: float) -> AsyncGenerator[FeedItem, None]:
+        """From ``after`` (None: from now on); ends with a Closed when cut off."""
+        subscription = self._hub.subscribe(self._wanted)  # first: it buffers during the replay
+        sent = self._hub.last_id  # the subscription brings every id above this one
+        try:
+            reset = None
+            if after is not None:
+                try:
+                    reset = reset_for(after, *await self._log.event_log_bounds())
+                except Exception:
+                    log.exception("event_log_unreadable")
+                    yield Closed(UNAVAILABLE, after)
+                    return
+                sent = after if reset is None else reset.resumes_after
+            yield Opened(sent)
+            if reset is not None:
+                yield reset
+            while after is not None:  # the replay, up to the newest logged event
+                try:
+                    page = await self._log.events_after(sent, self._wanted, REPLAY_PAGE)
+                except Exception:
+                    log.exception("event_log_unreadable")
+                    yield Closed(UNAVAILABLE, sent)
+                    return
+                if page:
+                    sent = page[-1].id
+                    yield page
+                if len(page) == REPLAY_PAGE:
+                    continue
+                if subscription.closed_reason is None:
+                    break
+                # It overflowed while the replay was behind; the log stays the source and a
+                # fresh subscription buffers from here on.
+                subscription = self._hub.subscribe(self._wanted)
+            while True:
+                batch, reason = await self._take(subscription, sent, idle)
+                if batch:
+                    sent = batch[-1].id
+                    yield batch
+                if reason is not None:
+                    yield Closed(reason, sent)
+                    return
+                if batch is None:
+                    yield IDLE
+        finally:
+            subscription.close("stream ended")
+
+    async def _take(self, subscription: Subscription, sent: int, idle: float
+                    ) -> tuple[list[EventRecord] | None, str | None]:
+        """What the subscription holds (waiting up to ``idle`` for the first), ids above
+        ``sent`` only: (None, None) when idle; a reason once it is closed."""
+        batch: list[EventRecord] = []
+        try:
+            record = await subscription.next(within=idle)
+            if record is None:
+                return None, None
+            while record is not None:
+                if record.id > sent:
+                    batch.append(record)
+                    sent = record.id
+                if len(batch) >= LIVE_BATCH:
+                    break
+                record = await subscription.next(within=0)
+        except SubscriptionClosed as closed:
+            return batch, closed.reason
+        return batch, None
+
+
+# -- filters from the query string --------------------------------------------------------
+
+def _split(given: list[str] | None) -> list[str]:
+    """Repeated and/or comma-separated values."""
+    return [v.strip() for item in given or [] for v in item.split(",") if v.strip()]
+
+
+def _refuse(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", name), "msg": message,
+                                    "type": "value_error"}])
+
+
+def _codes(name: str, given: list[str] | None) -> frozenset[str] | None:
+    values = _split(given)
+    if wrong := [v for v in values if not _CODE.fullmatch(v)]:
+        raise _refuse(name, f"not a code (1-64 of A-Z a-z 0-9 - _ .): {', '.join(wrong[:5])}")
+    if len(values) > MAX_FILTER_VALUES:
+        raise _refuse(name, f"at most {MAX_FILTER_VALUES} values")
+    return frozenset(values) or None
+
+
+def _types(given: list[str] | None) -> frozenset[str] | None:
+    values = frozenset(_split(given))
+    if wrong := values - _TYPES:
+        raise _refuse("types", f"unknown event types: {', '.join(sorted(wrong)[:5])} "
+                               f"(known: {', '.join(sorted(_TYPES))})")
+    return values or None
+
+
+def event_filter(
+    location_id: Annotated[list[str] | None, Query(
+        description="Only events of these locations (repeat, or separate with commas)")] = None,
+    sku: Annotated[list[str] | None, Query(
+        description="Only events of these SKUs (repeat, or separate with commas)")] = None,
+    types: Annotated[list[str] | None, Query(
+        description="Only these event types (repeat, or separate with commas), e.g. "
+                    "`types=sale.recorded,inventory.low_stock`")] = None,
+) -> EventFilter:
+    return EventFilter(location_ids=_codes("location_id", location_id),
+                       skus=_codes("sku", sku), types=_types(types))
+
+
+FilterDep = Annotated[EventFilter, Depends(event_filter)]
+After = Annotated[int | None, Query(ge=0, le=MAX_ID, description=(
+    "Start after this event id (replays every stored matching event after it)"))]
+
+
+def _event_id(location: str, name: str, value: str | None) -> int | None:
+    if value is None or not value.strip():  # an empty Last-Event-ID: no point given
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+        raise RequestValidationError([{"loc": (location, name), "type": "int_parsing",
+                                       "msg": "must be an event id (a non-negative integer)"}])
+    return int(value)
+
+
+# -- the list -------------------------------------------------------------------------------
+
+@router.get("", response_model=EventPage, responses=problems(),
+            summary="The event log, oldest first",
+            description="Pages of the log the streams serve: `?after=<id>` (or the previous "
+                        "page's `next_cursor` as `?cursor=`), filters as the stream. When "
+                        "`after` is older than the retention, the page starts at the oldest "
+                        "event kept and `reset` says what was skipped (as the stream's "
+                        "`reset` event does); it is null otherwise.")
+async def list_events(container: ContainerDep, _p: PrincipalDep, wanted: FilterDep,
+                      after: After = None, cursor: Cursor = None,
+                      limit: Limit = 50) -> Response:
+    from_cursor = _event_id("query", "cursor", cursor)
+    if after is not None and from_cursor is not None and after != from_cursor:
+        raise RequestValidationError([{"loc": ("query", "cursor"), "type": "value_error",
+                                       "msg": "give after or cursor, not two different points"}])
+    start = after if after is not None else from_cursor
+    reset = None
+    if start is not None:
+        reset = reset_for(start, *await container.queries.event_log_bounds())
+    position = (start or 0) if reset is None else reset.resumes_after
+    records = await container.queries.events_after(position, wanted, limit + 1)
+    more = len(records) > limit
+    records = records[:limit]
+    body = b"".join((b'{"items":[', b",".join(r.to_json() for r in records),
+                     b'],"next_cursor":',
+                     orjson.dumps(str(records[-1].id) if more else None),
+                     b',"reset":', orjson.dumps(reset.body() if reset else None), b"}"))
+    return Response(body, media_type="application/json")
+
+
+# -- Server-Sent Events ---------------------------------------------------------------------
+
+class EventStreamResponse(EventSourceResponse):
+    """sse-starlette's response: a client that has stopped reading is dropped when a write
+    waits longer than the send timeout (the stream ends; nothing more is buffered)."""
+
+    media_type = "text/event-stream"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            log.info("event_stream_dropped", reason="the client stopped reading")
+
+
+def _sse(record: EventRecord) -> bytes:
+    return b"id: %d\ndata: %s\n\n" % (record.id, record.to_json())
+
+
+async def _sse_frames(items: AsyncGenerator[FeedItem, None]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(items):
+        async for item in items:
+            match item:
+                case list():
+                    yield b"".join(_sse(r) for r in item)
+                case Idle():
+                    yield b": heartbeat\n\n"
+                case Opened(after=after):
+                    yield b": subscribed after %d\n\n" % after
+                case Reset():
+                    yield b"id: %d\nevent: reset\ndata: %s\n\n" % (item.resumes_after,
+                                                                  orjson.dumps(item.body()))
+                case Closed():
+                    yield b"event: close\ndata: %s\n\n" % orjson.dumps(item.body())
+                    return
+
+
+STREAM_DESCRIPTION = """\
+Server-Sent Events of every logged change. Each change is an unnamed SSE event (type
+`message`) whose `id:` is the event id and whose `data:` is the event as JSON
+(`{"id", "type", "occurred_at", "location_id", "sku", "data"}`).
+
+Resume: reconnect with `Last-Event-ID` (browsers send it by themselves) or `?after=<id>`;
+`Last-Event-ID` wins when both are sent, since a browser repeats the first URL. Every
+stored matching event after that id is replayed first, then the stream goes on live, with
+no gap and no duplicate. Without either, the stream starts with the next change.
+
+Control events: `reset` (`{reason, detail, requested_after, resumes_after}`, its `id:` is
+`resumes_after`) when the point was pruned by retention (`pruned`) or is beyond the newest
+event (`ahead_of_log`): the stream goes on after `resumes_after`. `close`
+(`{code, reason, last_id}`) just before the server ends the stream, e.g. `slow_consumer`
+when the client fell too far behind: reconnect with `Last-Event-ID` to resume. (Not named
+`error`: that name is EventSource's own connection-failure event.)
+
+A comment (`: heartbeat`) is sent after every idle interval (15 s by default).
+
+The same stream over WebSocket is `GET /v1/events/ws` (OpenAPI cannot describe it): send
+`{"action": "subscribe", "location_id": [...], "sku": [...], "types": [...], "after": N}`
+(every field optional) to start or replace the subscription, `{"action": "unsubscribe"}`
+to stop it; the server sends `{"type": "subscribed", ...}`, `{"type": "event", "event":
+{...}}`, `{"type": "reset", ...}`, `{"type": "unsubscribed"}` and `{"type": "error", "code",
+"reason"}`. The key may also come as `?api_key=` there, since browsers cannot set headers on
+a WebSocket."""
+
+
+@router.get("/stream", response_model=None, response_class=EventStreamResponse,
+            summary="Live events (Server-Sent Events)", description=STREAM_DESCRIPTION,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "An endless event stream"}, **problems()})
+async def stream_events(
+    container: ContainerDep, _p: PrincipalDep, wanted: FilterDep, after: After = None,
+    last_event_id: Annotated[str | None, Header(
+        alias="Last-Event-ID", description="The last id received; wins over ?after=")] = None,
+) -> EventSourceResponse:
+    resume = _event_id("header", "Last-Event-ID", last_event_id)
+    start = resume if resume is not None else after
+    heartbeat = container.settings.stream_heartbeat_seconds
+    feed = EventFeed(container.hub, container.queries, wanted)
+    return EventStreamResponse(_sse_frames(feed.items(start, idle=heartbeat)), ping=0,
+                               sep="\n", send_timeout=max(30.0, 2 * heartbeat))
+
+
+# -- WebSocket ------------------------------------------------------------------------------
+
+class EventSocket:
+    """One WebSocket: client messages set or drop the subscription; a pump task sends what
+    the feed yields. A client too slow for the feed gets an error and the socket closes."""
+
+    def __init__(self, websocket: WebSocket, hub: EventHub, log_reader: EventQueries,
+                 heartbeat: float) -> None:
+        self._ws, self._hub, self._log, self._heartbeat = websocket, hub, log_reader, heartbeat
+        self._send_timeout = max(30.0, 2 * heartbeat)
+        self._lock = asyncio.Lock()
+        self._done = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+
+    async def serve(self) -> None:
+        reader = asyncio.create_task(self._read())
+        try:
+            await self._done.wait()
+        finally:
+            reader.cancel()
+            await self._stop_pump()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self._ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._handle(message.get("text") or message.get("bytes") or b"")
+        except Exception as exc:  # a broken socket ends the session, nothing else
+            log.debug("event_socket_read_failed", error=str(exc))
+        finally:
+            self._done.set()
+
+    async def _handle(self, raw: str | bytes) -> None:
+        try:
+            message = ClientMessage.validate_json(raw)
+        except ValidationError as exc:
+            await self._send({"type": "error", "code": "invalid_message",
+                              "reason": "invalid_message: send {\"action\": \"subscribe\", ...}"
+                                        " or {\"action\": \"unsubscribe\"}",
+                              "errors": [{"field": ".".join(map(str, e["loc"])) or "message",
+                                          "message": e["msg"]} for e in exc.errors()]})
+            return
+        await self._stop_pump()
+        if isinstance(message, SubscribeMessage):
+            self._pump = asyncio.create_task(self._run(message))
+        else:
+            await self._send({"type": "unsubscribed"})
+
+    async def _stop_pump(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pump
+            self._pump = None
+
+    async def _run(self, message: SubscribeMessage) -> None:
+        def values(given: list[str] | list[EventType] | None) -> frozenset[str] | None:
+            return frozenset(given) if given else None
+
+        wanted = EventFilter(location_ids=values(message.location_id),
+                             skus=values(message.sku), types=values(message.types))
+        filters = {"location_id": sorted(wanted.location_ids or []) or None,
+                   "sku": sorted(wanted.skus or []) or None,
+                   "types": sorted(wanted.types or []) or None}
+        items = EventFeed(self._hub, self._log, wanted).items(message.after,
+                                                              idle=self._heartbeat)
+        try:
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    match item:
+                        case list():
+                            for record in item:
+                                await self._send_raw(
+                                    b'{"type":"event","event":' + record.to_json() + b"}")
+                        case Opened(after=after):
+                            await self._send({"type": "subscribed", **filters, "after": after})
+                        case Reset():
+                            await self._send({"type": "reset", **item.body()})
+                        case Closed():
+                            await self._send({"type": "error", **item.body()})
+                            async with asyncio.timeout(self._send_timeout):
+                                await self._ws.close(1013, item.reason[:120])
+                            self._done.set()
+                            return
+        except Exception as exc:  # the socket broke or stopped taking data: end the session
+            log.debug("event_socket_send_failed", error=repr(exc))
+            self._done.set()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_raw(orjson.dumps(message))
+
+    async def _send_raw(self, text: bytes) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+        # cancellation of an unsubscribe that lands as the send completes.
+        async with self._lock, asyncio.timeout(self._send_timeout):
+            await self._ws.send_text(text.decode())
+
+
+@router.websocket("/ws", name="event_socket")
+async def event_socket(websocket: WebSocket, _p: SocketPrincipalDep) -> None:
+    """The stream over WebSocket. Send ``{"action": "subscribe", "location_id": [...],
+    "sku": [...], "types": [...], "after": N}`` (every field optional) to start or replace
+    the subscription, ``{"action": "unsubscribe"}`` to stop it. The server sends
+    ``{"type": "subscribed", ..., "after"}``, ``{"type": "event", "event": {...}}``,
+    ``{"type": "reset", ...}``, ``{"type": "unsubscribed"}`` and ``{"type": "error",
+    "code", "reason", ...}``; after an error with code ``slow_consumer`` the socket closes
+    (1013): subscribe again with ``after`` set to the last id received."""
+    container = websocket.app.state.container
+    await websocket.accept()
+    await EventSocket(websocket, container.hub, container.queries,
+                      container.settings.stream_heartbeat_seconds).serve()
