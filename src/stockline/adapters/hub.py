@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 
 import structlog
 
@@ -31,45 +32,44 @@ class Subscription:
     """A bounded queue of the events one client wants, in id order."""
 
     def __init__(self, hub: EventHub, wanted: EventFilter, size: int) -> None:
-        self._hub, self.wanted = hub, wanted
-        self._queue: asyncio.Queue[EventRecord] = asyncio.Queue(maxsize=size)
+        self._hub, self.wanted, self._size = hub, wanted, size
+        self._queue: deque[EventRecord] = deque()
+        self._ready = asyncio.Event()  # set while the queue holds events, or once closed
         self.closed_reason: str | None = None
-        self._closed = asyncio.Event()
 
     def offer(self, record: EventRecord) -> None:
-        if self.closed_reason is None and self.wanted.matches(record):
-            try:
-                self._queue.put_nowait(record)
-            except asyncio.QueueFull:
-                self.close(f"slow_consumer: more than {self._queue.maxsize} events unread; "
-                           "reconnect with Last-Event-ID to resume")
+        if self.closed_reason is not None or not self.wanted.matches(record):
+            return
+        if len(self._queue) >= self._size:
+            self.close(f"slow_consumer: more than {self._size} events unread; "
+                       "reconnect with Last-Event-ID to resume")
+            return
+        self._queue.append(record)
+        self._ready.set()
 
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
-            self._closed.set()
+            self._ready.set()
             self._hub.unsubscribe(self)
+
+    def pending(self) -> int:
+        return len(self._queue)
 
     async def next(self, within: float) -> EventRecord | None:
         """The next event, or None after ``within`` seconds; SubscriptionClosed once closed."""
+        if not self._queue and self.closed_reason is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await self._ready.wait()
         if self.closed_reason is not None:
             raise SubscriptionClosed(self.closed_reason)
-        if not self._queue.empty():
-            return self._queue.get_nowait()
-        getter = asyncio.ensure_future(self._queue.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            done, _ = await asyncio.wait({getter, closer}, timeout=within,
-                                         return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (getter, closer):
-                if not task.done():
-                    task.cancel()
-        if getter in done:
-            return getter.result()
-        if closer in done:
-            raise SubscriptionClosed(self.closed_reason or "closed")
-        return None
+        if not self._queue:
+            return None
+        record = self._queue.popleft()
+        if not self._queue:
+            self._ready.clear()
+        return record
 
 
 class EventHub:
@@ -128,8 +128,10 @@ class EventHub:
     async def _catch_up_locked(self) -> None:
         while True:
             records = await self._reader.events_after(self.last_id, EVERYTHING, 1000)
-            for record in records:
+            for n, record in enumerate(records, start=1):
                 self._deliver(record)
+                if n % 100 == 0:
+                    await asyncio.sleep(0)  # let readers drain between parts of a burst
             if len(records) < 1000:
                 return
 

@@ -34,25 +34,61 @@ class NatsBus:
         self._duplicate_window, self._max_age = duplicate_window, max_age
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._retry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._nc = await nats.connect(self._url, max_reconnect_attempts=-1,
-                                      reconnect_time_wait=0.5, connect_timeout=2,
-                                      allow_reconnect=True)
-        self._js = self._nc.jetstream(timeout=5)
+        """Connect within a few seconds, or keep trying in the background.
+
+        The server must start whether or not the broker answers: until it does, publishing
+        raises BusUnavailable (events wait in the log) and listening is retried.
+        """
+        try:
+            await asyncio.wait_for(self._connect(), timeout=5)
+        except (TimeoutError, NatsError, OSError) as exc:
+            log.warning("nats_unavailable", url=self._url, error=str(exc) or type(exc).__name__)
+            self._retry = asyncio.create_task(self._connect_until_up(), name="nats-connect")
+
+    async def _connect(self) -> None:
+        nc = await nats.connect(self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                connect_timeout=2, allow_reconnect=True,
+                                error_cb=self._on_error, disconnected_cb=self._on_disconnect,
+                                reconnected_cb=self._on_reconnect)
+        js = nc.jetstream(timeout=5)
         config = StreamConfig(name=self.stream, subjects=[self.subject],
                               duplicate_window=self._duplicate_window, max_age=self._max_age,
                               storage=StorageType.FILE)
         try:
-            await self._js.add_stream(config)
+            await js.add_stream(config)
         except BadRequestError:  # exists with other settings: bring them in line
-            await self._js.update_stream(config)
+            await js.update_stream(config)
+        self._nc, self._js = nc, js
+
+    async def _on_error(self, error: Exception) -> None:
+        log.debug("nats_error", url=self._url, error=str(error) or type(error).__name__)
+
+    async def _on_disconnect(self) -> None:
+        log.warning("nats_disconnected", url=self._url)
+
+    async def _on_reconnect(self) -> None:
+        log.info("nats_reconnected", url=self._url)
+
+    async def _connect_until_up(self) -> None:
+        while self._js is None:
+            await asyncio.sleep(2.0)
+            with contextlib.suppress(TimeoutError, NatsError, OSError):
+                await asyncio.wait_for(self._connect(), timeout=5)
+        log.info("nats_available", url=self._url)
 
     async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+            self._retry = None
         if self._nc is not None:
-            with contextlib.suppress(NatsError, asyncio.TimeoutError):
+            with contextlib.suppress(NatsError, TimeoutError):
                 await self._nc.drain()
-            self._nc = None
+            self._nc, self._js = None, None
 
     async def publish(self, records: list[EventRecord]) -> None:
         if self._js is None:
