@@ -29,13 +29,13 @@ from websockets.exceptions import InvalidStatus
 from stockline.adapters.bus import EVERYTHING, EventFilter, EventRecord
 from stockline.adapters.bus.memory import MemoryBus
 from stockline.adapters.database import open_database
+from stockline.adapters.feed import EventFeed, Idle, Opened
 from stockline.adapters.hub import EventHub
 from stockline.adapters.tables import events, relay_state
 from stockline.bootstrap import bootstrap
 from stockline.config import Settings
 from stockline.domain.commands import CreateProduct
 from stockline.domain.events import Event
-from stockline.entrypoints.http.routers.events import EventFeed, Idle, Opened
 from stockline.entrypoints.http.schemas.events import EventType
 from stockline.services import catalog
 from stockline.services.executor import Caller

@@ -1,0 +1,164 @@
+"""The feed of a stream, whatever carries it (SSE, WebSocket): replay, then live.
+
+Every stream follows one algorithm (HARD-PARTS §5): subscribe to this node's hub first,
+so that it buffers whatever is delivered meanwhile; replay from the event log, in pages,
+every matching event after the client's point up to the newest; then drain the
+subscription, dropping the ids already sent. Ids only grow, so "id <= last sent" is the
+whole duplicate test, and nothing between the replay and the live feed can fall through.
+
+A subscription is bounded: a client that does not keep up is cut off with a reason and
+resumes from the log like any reconnecting client, instead of the server buffering for it
+without bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from stockline.adapters.bus import EventFilter, EventRecord
+from stockline.adapters.hub import EventHub, Subscription, SubscriptionClosed
+from stockline.adapters.queries.events import EventQueries
+
+log = structlog.get_logger("stockline.events")
+
+REPLAY_PAGE = 500  # events per replay query (and per chunk written)
+LIVE_BATCH = 200  # live events already queued are written together, up to this many
+
+
+# -- what a stream carries ------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Subscribed: the stream goes on after ``after``."""
+
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """The point asked for cannot be resumed exactly; the stream goes on after ``resumes_after``."""
+
+    reason: str
+    detail: str
+    requested_after: int
+    resumes_after: int
+
+    def body(self) -> dict[str, Any]:
+        return {"reason": self.reason, "detail": self.detail,
+                "requested_after": self.requested_after, "resumes_after": self.resumes_after}
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The server ends the stream; a client resumes after ``last_id``."""
+
+    reason: str
+    last_id: int
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.reason.split(":", 1)[0], "reason": self.reason,
+                "last_id": self.last_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Nothing to send for a heartbeat interval."""
+
+
+IDLE = Idle()
+UNAVAILABLE = "unavailable: the event log cannot be read now; reconnect to resume"
+FeedItem = Opened | Reset | Closed | Idle | list[EventRecord]
+
+
+def reset_for(after: int, pruned_through: int, last_id: int) -> Reset | None:
+    """A reset when ``after`` cannot be resumed exactly: pruned, or beyond the log's end."""
+    if after < pruned_through:
+        return Reset("pruned", f"events {after + 1} to {pruned_through} are past the retention "
+                               f"and were dropped; rebuild state from the API, then follow on",
+                     after, pruned_through)
+    if after > last_id:
+        return Reset("ahead_of_log", f"this log has no event {after} (its newest is {last_id}); "
+                                     "was the position taken from another deployment?",
+                     after, last_id)
+    return None
+
+
+class EventFeed:
+    """One client's events: replay after its point, then live; each id once, in order."""
+
+    def __init__(self, hub: EventHub, log_reader: EventQueries, wanted: EventFilter) -> None:
+        self._hub, self._log, self._wanted = hub, log_reader, wanted
+
+    async def items(self, after: int | None, *, idle: float) -> AsyncGenerator[FeedItem, None]:
+        """From ``after`` (None: from now on); ends with a Closed when cut off."""
+        subscription = self._hub.subscribe(self._wanted)  # first: it buffers during the replay
+        sent = self._hub.last_id  # the subscription brings every id above this one
+        try:
+            reset = None
+            if after is not None:
+                try:
+                    reset = reset_for(after, *await self._log.event_log_bounds())
+                except Exception:
+                    log.exception("event_log_unreadable")
+                    yield Closed(UNAVAILABLE, after)
+                    return
+                sent = after if reset is None else reset.resumes_after
+            yield Opened(sent)
+            if reset is not None:
+                yield reset
+            while after is not None:  # the replay, up to the newest logged event
+                try:
+                    page = await self._log.events_after(sent, self._wanted, REPLAY_PAGE)
+                except Exception:
+                    log.exception("event_log_unreadable")
+                    yield Closed(UNAVAILABLE, sent)
+                    return
+                if page:
+                    sent = page[-1].id
+                    yield page
+                if len(page) == REPLAY_PAGE:
+                    continue
+                if subscription.closed_reason is None:
+                    break
+                # It overflowed while the replay was behind; the log stays the source and a
+                # fresh subscription buffers from here on.
+                subscription = self._hub.subscribe(self._wanted)
+            while True:
+                batch, reason = await self._take(subscription, sent, idle)
+                if batch:
+                    sent = batch[-1].id
+                    yield batch
+                if reason is not None:
+                    yield Closed(reason, sent)
+                    return
+                if batch is None:
+                    yield IDLE
+        finally:
+            subscription.close("stream ended")
+
+    async def _take(self, subscription: Subscription, sent: int, idle: float
+                    ) -> tuple[list[EventRecord] | None, str | None]:
+        """What the subscription holds (waiting up to ``idle`` for the first), ids above
+        ``sent`` only: (None, None) when idle; a reason once it is closed."""
+        batch: list[EventRecord] = []
+        try:
+            record = await subscription.next(within=idle)
+            if record is None:
+                return None, None
+            while record is not None:
+                if record.id > sent:
+                    batch.append(record)
+                    sent = record.id
+                if len(batch) >= LIVE_BATCH:
+                    break
+                record = await subscription.next(within=0)
+        except SubscriptionClosed as closed:
+            return batch, closed.reason
+        return batch, None
+
+
+# -- filters from the query string --------------------------------------------------------
