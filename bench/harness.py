@@ -27,7 +27,7 @@ from stockline.domain.values import LocationType, Money
 from stockline.services import catalog, inventory, locations
 from stockline.services.executor import Caller
 
-BENCH_KEY = "bench-admin-key"
+BENCH_KEY = "bench-admin-key-" + "0123456789abcdef" * 2  # production wants 32+ chars
 STORE = "BENCH-STORE"
 POSTGRES_URL = os.environ.get("STOCKLINE_BENCH_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
@@ -121,6 +121,7 @@ def served(url: str, workdir: Path, *, workers: int) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "STOCKLINE_DATABASE_URL": url, "STOCKLINE_ADMIN_KEY": BENCH_KEY,
            "STOCKLINE_LOG_LEVEL": "warning", "STOCKLINE_ENV": "production",
+           "STOCKLINE_TOKEN_SECRET": "bench-token-secret-" + "x" * 32,
            "STOCKLINE_VAR_DIR": str(workdir)}
     process = subprocess.Popen([sys.executable, "-m", "stockline.entrypoints.cli", "serve",
                                 "--port", str(port), "--workers", str(workers)],

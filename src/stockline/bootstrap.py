@@ -9,10 +9,13 @@ from datetime import timedelta
 
 import structlog
 
+from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
+from stockline.adapters.credentials import ExternalTokens, TokenIssuer
 from stockline.adapters.database import Database, open_database
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
+from stockline.adapters.keys import KeyStore
 from stockline.adapters.queries import Queries
 from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
@@ -35,6 +38,7 @@ class Container:
     bus: EventBus
     relay: Relay
     hub: EventHub
+    authenticator: Authenticator
     webhooks: WebhookDispatcher
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -101,6 +105,12 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
     retention = timedelta(hours=settings.idempotency_retention_hours)
+    authenticator = Authenticator(
+        admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
+        keys=KeyStore(database.read, database.write, ttl=settings.key_cache_seconds),
+        tokens=token_issuer(settings), external=external_tokens(settings), clock=utcnow,
+        role_claim=settings.external_role_claim,
+        locations_claim=settings.external_locations_claim)
 
     async def purge() -> int:
         return await purge_idempotency_keys(database.write, now=utcnow(), retention=retention)
@@ -109,7 +119,29 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         return await reservations.sweep_expired(executor)
 
     return Container(settings=settings, database=database, executor=executor,
-                     queries=queries, bus=bus, relay=relay, hub=hub, webhooks=dispatcher,
+                     queries=queries, bus=bus, relay=relay, hub=hub,
+                     authenticator=authenticator, webhooks=dispatcher,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])
+
+
+def token_issuer(settings: Settings) -> TokenIssuer | None:
+    """Stockline's own access tokens: RS256 with a key file, else HS256 with a secret."""
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    if settings.token_private_key_file is not None:
+        return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
+                           ttl=ttl, private_key_pem=settings.token_private_key_file.read_bytes())
+    if settings.token_secret is not None:
+        return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
+                           ttl=ttl, secret=settings.token_secret.get_secret_value())
+    return None
+
+
+def external_tokens(settings: Settings) -> ExternalTokens | None:
+    """An external identity provider's tokens, when its JWKS URL, issuer and audience are set."""
+    if settings.external_jwks_url and settings.external_issuer and settings.external_audience:
+        return ExternalTokens(jwks_url=settings.external_jwks_url,
+                              issuer=settings.external_issuer,
+                              audience=settings.external_audience)
+    return None

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/stockline.db"
@@ -80,3 +80,48 @@ class Settings(BaseSettings):
     webhook_give_up_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
     webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+
+    # Access: API keys, access tokens (OAuth2 client credentials), external identity provider.
+    token_secret: SecretStr | None = None  # HS256 signing secret
+    token_private_key_file: Path | None = None  # RS256: a PEM RSA private key (JWKS published)
+    token_issuer: str = "stockline"
+    token_audience: str = "stockline-api"
+    token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    external_jwks_url: str | None = None
+    external_issuer: str | None = None
+    external_audience: str | None = None
+    external_role_claim: str = "role"
+    external_locations_claim: str = "locations"
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    # Rate limits: a token bucket per principal, shared between processes through Redis.
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, float] = Field(default_factory=lambda: {
+        "admin": 2000.0, "manager": 1000.0, "warehouse_staff": 300.0, "store_staff": 300.0,
+        "partner": 50.0})  # requests per second by role; a key may set its own
+    rate_limit_burst_seconds: float = Field(default=2.0, gt=0, le=60)
+    max_streams_per_principal: int = Field(default=20, ge=1, le=100_000)
+
+    # TLS (uvicorn serves it directly; HSTS is sent when it is on).
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        """In production no default or weak secret is accepted."""
+        if self.env != "production":
+            return self
+        problems = []
+        if self.admin_key is None or len(self.admin_key.get_secret_value()) < 32:
+            problems.append("STOCKLINE_ADMIN_KEY must be set to at least 32 characters")
+        if self.token_secret is not None and len(self.token_secret.get_secret_value()) < 32:
+            problems.append("STOCKLINE_TOKEN_SECRET must be at least 32 characters")
+        if self.token_secret is None and self.token_private_key_file is None:
+            problems.append("set STOCKLINE_TOKEN_SECRET or STOCKLINE_TOKEN_PRIVATE_KEY_FILE "
+                            "(access tokens need a signing key)")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            problems.append("STOCKLINE_SSL_CERTFILE and STOCKLINE_SSL_KEYFILE go together")
+        if problems:
+            raise ValueError("production settings refused: " + "; ".join(problems))
+        return self

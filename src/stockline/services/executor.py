@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from stockline.domain.errors import DomainError, IdempotencyKeyReused
+from stockline.domain.security import Permission, Principal
 from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
 
 C = TypeVar("C")
@@ -34,10 +35,15 @@ class StorageUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asks: ``principal`` scopes idempotency keys, ``actor`` is written to the ledger."""
+    """Who asks: ``principal`` scopes idempotency keys, ``actor`` is written to the ledger.
+
+    ``access`` is the authenticated principal whose role and locations limit what it may
+    do; None for Stockline's own jobs and tools (the demo loader, the expiry sweeper).
+    """
 
     principal: str
     actor: str
+    access: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,11 @@ class Context:
     @property
     def actor(self) -> str:
         return self.caller.actor
+
+    def require(self, permission: Permission, *location_ids: str) -> None:
+        """Forbidden unless the caller may do this at every location given."""
+        if self.caller.access is not None:
+            self.caller.access.require(permission, *location_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from stockline import __version__
 from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.http.auth import Authenticator, AuthMiddleware
+from stockline.entrypoints.http.auth import AuthMiddleware
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -68,8 +68,7 @@ def create_app(settings: Settings | None = None, *,
                    movements, purchasing, events, webhooks):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
-    app.add_middleware(AuthMiddleware, authenticator=Authenticator(admin_key))
+    app.add_middleware(AuthMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer
     return app
 

@@ -8,8 +8,6 @@ cannot set headers on one, it may also carry the key as ``?api_key=``.
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -17,6 +15,8 @@ from fastapi import Depends, Request, WebSocket, WebSocketException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from stockline.adapters.authentication import AuthenticationFailed, Authenticator
+from stockline.domain.security import Principal
 from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, problem_response
 from stockline.services.executor import Caller
 
@@ -28,59 +28,25 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="The admin key, or a token")
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    id: str
-    name: str
-    role: str
-
-    @property
-    def caller(self) -> Caller:
-        return Caller(principal=self.id, actor=self.name)
-
-
-ADMIN = Principal(id="admin", name="admin", role="admin")
-
-
-class Authenticator:
-    """Turns the credential a request carries into a Principal."""
-
-    def __init__(self, admin_key: str | None) -> None:
-        self._admin_key = admin_key.encode() if admin_key else None
-
-    def authenticate(self, api_key: str | None, authorization: str | None) -> Principal:
-        given = api_key
-        if given is None and authorization is not None:
-            scheme, _, token = authorization.partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-        if given is None:
-            raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
-                               {"WWW-Authenticate": "Bearer"})
-        if self._admin_key is not None and hmac.compare_digest(self._admin_key, given.encode()):
-            return ADMIN
-        raise ProblemError(UNAUTHORIZED, "the credential is not valid",
-                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+def caller_of(principal: Principal) -> Caller:
+    """The caller the services see: id for idempotency, name for the ledger, the scope."""
+    return Caller(principal=principal.id, actor=principal.name, access=principal)
 
 
 class AuthMiddleware:
     """Answers 401 before routing; puts the Principal in the request state otherwise."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
-        self.app, self.authenticator = app, authenticator
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
-        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
-        api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
-        given = api_key.decode("latin-1") if api_key is not None else None
-        if given is None and authorization is None and scope["type"] == "websocket":
-            given = _query_api_key(scope)
         try:
-            principal = self.authenticator.authenticate(
-                given, authorization.decode("latin-1") if authorization is not None else None)
+            principal = await self._authenticate(scope)
         except ProblemError as refused:
+            scope.setdefault("state", {})["auth_failure"] = refused.detail
             if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
                     "extensions", {}):
                 await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
@@ -90,6 +56,28 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> Principal:
+        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
+        api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+        given = api_key.decode("latin-1") if api_key is not None else None
+        if given is None and authorization is not None:
+            scheme, _, token = authorization.decode("latin-1").partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            if given is None:
+                raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
+                                   "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
+        if given is None and scope["type"] == "websocket":
+            given = _query_api_key(scope)
+        if not given:
+            raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
+                               {"WWW-Authenticate": "Bearer"})
+        authenticator: Authenticator = scope["app"].state.container.authenticator
+        try:
+            return await authenticator.authenticate(given)
+        except AuthenticationFailed as exc:
+            raise ProblemError(UNAUTHORIZED, str(exc),
+                               {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
 def _query_api_key(scope: Scope) -> str | None:

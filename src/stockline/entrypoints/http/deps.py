@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from stockline.bootstrap import Container
 from stockline.domain.errors import DomainError
-from stockline.entrypoints.http.auth import Principal, PrincipalDep
+from stockline.domain.security import Principal
+from stockline.entrypoints.http.auth import PrincipalDep, caller_of
 from stockline.entrypoints.http.errors import (
     PROBLEM_JSON,
     UNSUPPORTED_MEDIA_TYPE,
@@ -92,7 +93,7 @@ class Writer:
         if self.key is not None:
             claim = IdempotencyClaim(self.key, self._fingerprint(body))
         responder = JsonResponder(render, status)
-        stored = await self.container.executor.respond(handler, command, self.principal.caller,
+        stored = await self.container.executor.respond(handler, command, caller_of(self.principal),
                                                        responder, claim)
         if on_success is not None and responder.result is not None and not stored.replayed:
             on_success(responder.result)

@@ -1,0 +1,88 @@
+"""From a credential to a Principal: the admin key, an API key, or a bearer access token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+
+from stockline.adapters.credentials import (
+    ExternalTokens,
+    TokenError,
+    TokenIssuer,
+    secret_matches,
+    split_api_key,
+)
+from stockline.adapters.keys import KeyRecord, KeyStore
+from stockline.domain.security import Principal, Role
+
+ADMIN = Principal(id="admin", name="admin", role=Role.ADMIN)
+
+
+class AuthenticationFailed(Exception):
+    """No valid credential: the caller gets a 401 and learns nothing more."""
+
+
+def principal_of(key: KeyRecord) -> Principal:
+    return Principal(id=key.id, name=key.name, role=Role(key.role),
+                     locations=frozenset(key.location_ids) if key.location_ids else None)
+
+
+class Authenticator:
+    def __init__(self, *, admin_key: str | None, keys: KeyStore,
+                 tokens: TokenIssuer | None, external: ExternalTokens | None,
+                 clock: Callable[[], datetime], role_claim: str = "role",
+                 locations_claim: str = "locations") -> None:
+        self._admin = admin_key.encode() if admin_key else None
+        self.keys, self.tokens, self._external, self._clock = keys, tokens, external, clock
+        self._role_claim, self._locations_claim = role_claim, locations_claim
+
+    async def authenticate(self, credential: str) -> Principal:
+        if self._admin is not None and hmac.compare_digest(self._admin, credential.encode()):
+            return ADMIN
+        parts = split_api_key(credential)
+        if parts is not None:
+            return await self._api_key(*parts)
+        if credential.count(".") == 2:
+            return await self._token(credential)
+        raise AuthenticationFailed("the credential is not valid")
+
+    async def _api_key(self, prefix: str, secret: str) -> Principal:
+        key = await self.keys.by_prefix(prefix)
+        now = self._clock()
+        if key is None or not secret_matches(secret, key.secret_hash) or not key.usable(now):
+            raise AuthenticationFailed("the API key is not valid (unknown, revoked or expired)")
+        await self.keys.touch(key, now)
+        return principal_of(key)
+
+    async def _token(self, token: str) -> Principal:
+        errors = []
+        if self.tokens is not None:
+            try:
+                claims = self.tokens.verify(token)
+            except TokenError as exc:
+                errors.append(str(exc))
+            else:  # our own token: the key it was issued to must still be usable
+                key = await self.keys.by_id(claims.subject)
+                if key is None or not key.usable(self._clock()):
+                    raise AuthenticationFailed("the token's key was revoked or has expired")
+                return principal_of(key)
+        if self._external is not None:
+            try:
+                claims = self._external.verify(token)
+            except TokenError as exc:
+                errors.append(str(exc))
+            else:
+                return self._external_principal(claims.subject, claims.raw)
+        raise AuthenticationFailed("the token is not valid: " + ("; ".join(errors) or
+                                                                 "tokens are not enabled"))
+
+    def _external_principal(self, subject: str, claims: dict[str, object]) -> Principal:
+        try:
+            role = Role(str(claims.get(self._role_claim)))
+        except ValueError as exc:
+            raise AuthenticationFailed("the token names no Stockline role") from exc
+        locations = claims.get(self._locations_claim)
+        scope = (frozenset(str(x) for x in locations) if isinstance(locations, list)
+                 else None)
+        return Principal(id=f"ext:{subject}", name=subject, role=role, locations=scope)
