@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from stockline import __version__
 from stockline.adapters.logging import configure_logging
@@ -15,6 +15,7 @@ from stockline.entrypoints.http.auth import AuthMiddleware
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from stockline.entrypoints.http.permissions import authorize
 from stockline.entrypoints.http.routers import (
     events,
     health,
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *,
                 await app.state.container.close()
 
     app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(authorize)])
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)

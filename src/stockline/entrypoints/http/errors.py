@@ -17,6 +17,7 @@ from starlette.responses import Response
 from stockline.domain.errors import (
     AlreadyExists,
     DomainError,
+    Forbidden,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     InsufficientStock,
@@ -66,6 +67,7 @@ DOMAIN_CODES: dict[type[DomainError], Code] = {
     InsufficientStock: INSUFFICIENT_STOCK,
     VersionConflict: VERSION_CONFLICT,
     InvalidState: INVALID_STATE,
+    Forbidden: FORBIDDEN,
     QuantityExceeded: QUANTITY_EXCEEDED,
     InvalidInput: VALIDATION_ERROR,
     IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
