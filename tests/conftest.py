@@ -163,8 +163,10 @@ class LiveServer:
 
 
 def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
-                 extra_env: dict[str, str] | None = None) -> LiveServer:
-    """``stockline serve`` in its own process on a free port; returns once it is ready."""
+                 extra_env: dict[str, str] | None = None, scheme: str = "http") -> LiveServer:
+    """``stockline serve`` in its own process on a free port; returns once it is ready.
+    ``scheme="https"`` when ``extra_env`` gives it a certificate (readiness is then
+    checked without verifying it)."""
     port = free_port()
     env = {**os.environ, "STOCKLINE_DATABASE_URL": database_url,
            "STOCKLINE_ADMIN_KEY": ADMIN_KEY, "STOCKLINE_LOG_LEVEL": "warning",
@@ -174,13 +176,14 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
     process = subprocess.Popen(
         [sys.executable, "-m", "stockline.entrypoints.cli", "serve", "--port", str(port),
          "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}/readyz", timeout=1,
+                         verify=scheme == "http").status_code == 200:
                 return LiveServer(base_url, ADMIN_KEY, process, log_path)
         except httpx.TransportError:
             pass

@@ -526,3 +526,73 @@ def bus_env(url: str, channel: str) -> dict[str, str]:
     so that events reach it in time only through the bus."""
     return {"STOCKLINE_BUS_URL": url, "STOCKLINE_BUS_CHANNEL": channel,
             "STOCKLINE_HUB_POLL_INTERVAL_SECONDS": "30"}
+
+
+# -- API keys and access tokens -----------------------------------------------------------
+
+async def create_api_key(client: httpx.AsyncClient, role: str = "store_staff",
+                         name: str | None = None, **fields: Any) -> dict[str, Any]:
+    """An API key (the 201 answer, with the key itself as ``key``)."""
+    return _ok(await client.post("/v1/api-keys", json={
+        "name": name or random_code("KEY"), "role": role, **fields}))
+
+
+async def as_key(client: httpx.AsyncClient, key: str, method: str, url: str, *,
+                 bearer: bool = False, **kwargs: Any) -> httpx.Response:
+    """Send through ``client`` with ``key`` (an API key or a token) instead of the admin key:
+    as X-API-Key, or as ``Authorization: Bearer``."""
+    header = {"Authorization": f"Bearer {key}"} if bearer else {"X-API-Key": key}
+    return await without_credentials(client, method, url, header, **kwargs)
+
+
+# -- API keys (made straight in the database, as `POST /v1/api-keys` would) ---------------
+
+@dataclass(frozen=True)
+class MadeKey:
+    id: str
+    key: str  # the secret to send as X-API-Key
+    role: str
+
+
+async def insert_api_key(database_url: str, role: str, *, rate_limit: float | None = None,
+                         location_ids: list[str] | None = None,
+                         name: str | None = None) -> MadeKey:
+    """An API key of ``role`` (with its own rate limit, in requests a second, if given)."""
+    from datetime import UTC, datetime
+
+    from stockline.adapters.credentials import new_api_key
+    from stockline.adapters.tables import api_keys
+    from stockline.domain.ids import new_id
+
+    issued, key_id = new_api_key(), new_id("key")
+    database = open_database(database_url)
+    try:
+        async with database.write.begin() as conn:
+            await conn.execute(api_keys.insert().values(
+                id=key_id, prefix=issued.prefix, secret_hash=issued.secret_hash,
+                name=name or f"test {role} key", role=role, location_ids=location_ids,
+                rate_limit=rate_limit, created_by="tests", created_at=datetime.now(UTC)))
+    finally:
+        await database.dispose()
+    return MadeKey(key_id, issued.key, role)
+
+
+# -- requests as another key ------------------------------------------------------------
+
+async def send_as(client: httpx.AsyncClient, key: str | None, method: str, url: str,
+                  **kwargs: Any) -> httpx.Response:
+    """One request through ``client`` with ``key`` instead of its own (None: no credential).
+
+    A 429 (the caller's rate limit) is waited out and sent again: the suites that use this
+    are about who may do what, not about how often.
+    """
+    for _ in range(20):
+        request = client.build_request(method, url, **kwargs)
+        del request.headers["X-API-Key"]
+        if key is not None:
+            request.headers["X-API-Key"] = key
+        response = await client.send(request)
+        if response.status_code != 429:
+            return response
+        await asyncio.sleep(min(2.0, float(response.headers.get("Retry-After", "0.2"))))
+    return response

@@ -36,6 +36,7 @@ from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.services.ports import IdempotencyRecord, StoredResponse
+from tests.fakes_keys import FakeApiKeys
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
 from tests.fakes_reservations import FakeReservations
 from tests.fakes_transfers import FakeTransfers
@@ -364,6 +365,7 @@ class FakeUnitOfWork:
         self.suppliers = FakeSuppliers(self)
         self.purchase_orders = FakePurchaseOrders(self)
         self.webhooks = FakeWebhooks(self)
+        self.api_keys = FakeApiKeys(self)
         self.idempotency = FakeIdempotency(self)
 
     @property

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from stockline.adapters.audit import AuditTrail
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
@@ -17,6 +18,7 @@ from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
 from stockline.adapters.queries import Queries
+from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
@@ -40,6 +42,8 @@ class Container:
     hub: EventHub
     authenticator: Authenticator
     webhooks: WebhookDispatcher
+    audit: AuditTrail
+    limiter: RateLimiter
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: list[str] = field(default_factory=list)
@@ -51,7 +55,11 @@ class Container:
         (which sends only while this node leads the relay); ``jobs``: the periodic
         upkeep (reservation expiry, idempotency key purge). A bus that cannot be reached
         does not stop the start: writes go on, and events flow once it answers.
+        The audit trail's writer and the rate limiter always start: whoever starts a
+        container serves requests.
         """
+        self.audit.start()
+        await self.limiter.start()
         if events:
             try:
                 await self.bus.start()
@@ -76,6 +84,8 @@ class Container:
         if "events" in self._started:
             await self.hub.close()
             await self.bus.close()
+        await self.limiter.close()
+        await self.audit.close()  # flushes what is still queued
         await self.database.dispose()
 
 
@@ -105,12 +115,17 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
     retention = timedelta(hours=settings.idempotency_retention_hours)
+    keys = KeyStore(database.read, database.write, ttl=settings.key_cache_seconds)
     authenticator = Authenticator(
         admin_key=settings.admin_key.get_secret_value() if settings.admin_key else None,
-        keys=KeyStore(database.read, database.write, ttl=settings.key_cache_seconds),
+        keys=keys,
         tokens=token_issuer(settings), external=external_tokens(settings), clock=utcnow,
         role_claim=settings.external_role_claim,
         locations_claim=settings.external_locations_claim)
+    limiter = RateLimiter(per_role=settings.rate_limits,
+                          burst_seconds=settings.rate_limit_burst_seconds,
+                          own_limit=keys.limit_of, enabled=settings.rate_limit_enabled,
+                          redis_url=settings.redis_url, prefix=settings.rate_limit_prefix)
 
     async def purge() -> int:
         return await purge_idempotency_keys(database.write, now=utcnow(), retention=retention)
@@ -121,6 +136,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     return Container(settings=settings, database=database, executor=executor,
                      queries=queries, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
+                     audit=AuditTrail(database.write), limiter=limiter,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])

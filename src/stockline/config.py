@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
+    # Rate limits in Redis live under "<prefix>:ratelimit:<principal id>".
+    rate_limit_prefix: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_.:-]{1,60}$")
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips: comma-separated addresses or networks, "*" for any). Unset: the
+    # client address is the peer's, and those headers are ignored.
+    trusted_proxies: str | None = None
+    hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)  # two years
+
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:
         """In production no default or weak secret is accepted."""
@@ -122,6 +130,34 @@ class Settings(BaseSettings):
                             "(access tokens need a signing key)")
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
             problems.append("STOCKLINE_SSL_CERTFILE and STOCKLINE_SSL_KEYFILE go together")
+        problems += _weak_secrets(self)
         if problems:
             raise ValueError("production settings refused: " + "; ".join(problems))
         return self
+
+
+# Placeholders a copy-pasted example or test setup would carry into production.
+PLACEHOLDERS = ("changeme", "change-me", "change_me", "password", "test-admin-key",
+                "example", "replace-me", "your-")
+
+
+def _weak_secrets(settings: Settings) -> list[str]:
+    """Secrets long enough but still guessable, one secret used twice, missing files."""
+    problems = []
+    named = (("STOCKLINE_ADMIN_KEY", settings.admin_key),
+             ("STOCKLINE_TOKEN_SECRET", settings.token_secret))
+    for name, secret in named:
+        value = secret.get_secret_value() if secret is not None else ""
+        if len(value) >= 32 and (len(set(value)) < 8 or
+                                 any(p in value.lower() for p in PLACEHOLDERS)):
+            problems.append(f"{name} is too easy to guess (use a random value, such as "
+                            "the output of `openssl rand -base64 32`)")
+    admin, token = (s.get_secret_value() if s is not None else None for _, s in named)
+    if admin and admin == token:
+        problems.append("STOCKLINE_TOKEN_SECRET must differ from STOCKLINE_ADMIN_KEY")
+    for name, path in (("STOCKLINE_SSL_CERTFILE", settings.ssl_certfile),
+                       ("STOCKLINE_SSL_KEYFILE", settings.ssl_keyfile),
+                       ("STOCKLINE_TOKEN_PRIVATE_KEY_FILE", settings.token_private_key_file)):
+        if path is not None and not path.is_file():
+            problems.append(f"{name} names no readable file: {path}")
+    return problems

@@ -3,6 +3,11 @@
 Requests only hand their record to a queue; a writer task appends queued records in one
 statement every few milliseconds, so auditing costs the request path a queue put, not a
 transaction. Records still queued when the process stops are flushed on shutdown.
+
+What is recorded is who (principal id, name, role), what (method, path, route, status,
+outcome), the request id, the client address and the time; never a body, a credential or
+customer data. The application only ever appends (migration 0005 adds triggers that
+refuse UPDATE and DELETE).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import structlog
+from sqlalchemy import String
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockline.adapters.tables import audit_log
@@ -53,6 +59,7 @@ class AuditTrail:
         self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=capacity)
         self._pending: list[dict[str, object]] = []  # taken off the queue, not yet written
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # the writer task and a reader's flush never both write
 
     def record(self, record: AuditRecord) -> None:
         try:
@@ -75,13 +82,14 @@ class AuditTrail:
     async def flush(self) -> int:
         """Append everything queued now; the number of records written."""
         written = 0
-        while self._pending or not self._queue.empty():
-            while not self._queue.empty() and len(self._pending) < self._batch:
-                self._pending.append(asdict(self._queue.get_nowait()))
-            async with self._engine.begin() as conn:
-                await conn.execute(audit_log.insert(), self._pending)
-            written += len(self._pending)
-            self._pending = []
+        async with self._lock:
+            while self._pending or not self._queue.empty():
+                while not self._queue.empty() and len(self._pending) < self._batch:
+                    self._pending.append(_row(self._queue.get_nowait()))
+                async with self._engine.begin() as conn:
+                    await conn.execute(audit_log.insert(), self._pending)
+                written += len(self._pending)
+                self._pending = []
         return written
 
     async def _run(self) -> None:
@@ -93,3 +101,18 @@ class AuditTrail:
                 raise
             except Exception:  # kept pending: written by the next flush that succeeds
                 log.exception("audit_flush_failed", pending=len(self._pending))
+
+
+_LENGTHS = {c.name: c.type.length for c in audit_log.columns
+            if isinstance(c.type, String) and c.type.length}
+
+
+def _row(record: AuditRecord) -> dict[str, object]:
+    """The record as a row that always fits: text clipped to its column, no NUL (which
+    PostgreSQL refuses). One unfit row would otherwise fail its whole batch for ever."""
+    row: dict[str, object] = asdict(record)
+    for name, length in _LENGTHS.items():
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = value.replace("\x00", "\ufffd")[:length]
+    return row

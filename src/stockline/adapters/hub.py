@@ -6,6 +6,9 @@ the missing ones from the event log first, and a slow poll of the log catches up
 the bus never brought (a bus outage, or the in-process bus of a node that is not the relay).
 A subscriber that cannot keep up is cut off with a reason instead of buffering without
 bound; it resumes from the log like any reconnecting client.
+
+The hub also counts the streams each principal has open on this node, so that one
+caller cannot hold an unbounded number of them (``open_stream``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,27 @@ class SubscriptionClosed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TooManyStreams(Exception):
+    """The owner has ``limit`` streams open on this node already."""
+
+    def __init__(self, owner: str, limit: int) -> None:
+        super().__init__(f"at most {limit} event streams may be open at once per caller")
+        self.owner, self.limit = owner, limit
+
+
+class StreamSlot:
+    """One open stream of an owner; ``release`` (idempotent) when the stream ends."""
+
+    def __init__(self, hub: EventHub, owner: str) -> None:
+        self._hub, self.owner = hub, owner
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._hub._release(self.owner)
 
 
 class Subscription:
@@ -80,6 +104,7 @@ class EventHub:
         self._subscribers: set[Subscription] = set()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._streams: dict[str, int] = {}  # owner -> streams open on this node
         self.last_id = 0
 
     @property
@@ -100,6 +125,28 @@ class EventHub:
         self._tasks = []
         for subscription in list(self._subscribers):
             subscription.close("server_shutdown: reconnect with Last-Event-ID to resume")
+
+    def open_stream(self, owner: str, limit: int) -> StreamSlot:
+        """A slot for one more stream of ``owner``; TooManyStreams when it has ``limit``.
+
+        Counted apart from subscriptions: a stream keeps its slot while it replays, and
+        across the fresh subscriptions it takes after an overflow or a resubscribe.
+        """
+        open_now = self._streams.get(owner, 0)
+        if open_now >= limit:
+            raise TooManyStreams(owner, limit)
+        self._streams[owner] = open_now + 1
+        return StreamSlot(self, owner)
+
+    def streams_of(self, owner: str) -> int:
+        return self._streams.get(owner, 0)
+
+    def _release(self, owner: str) -> None:
+        left = self._streams.get(owner, 0) - 1
+        if left > 0:
+            self._streams[owner] = left
+        else:
+            self._streams.pop(owner, None)
 
     def subscribe(self, wanted: EventFilter) -> Subscription:
         """Events from now on (anything after ``last_id`` at this moment) matching ``wanted``."""

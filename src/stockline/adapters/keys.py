@@ -29,6 +29,7 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    rate_limit: float | None = None  # requests a second; None: the role's limit
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
@@ -40,6 +41,7 @@ class KeyStore:
         self._by_prefix: dict[str, tuple[float, KeyRecord | None]] = {}
         self._by_id: dict[str, tuple[float, KeyRecord | None]] = {}
         self._touched: dict[str, datetime] = {}
+        self._limits: dict[str, float | None] = {}  # by key id, as last loaded
 
     async def by_prefix(self, prefix: str) -> KeyRecord | None:
         return await self._cached(self._by_prefix, prefix, api_keys.c.prefix == prefix)
@@ -47,9 +49,15 @@ class KeyStore:
     async def by_id(self, key_id: str) -> KeyRecord | None:
         return await self._cached(self._by_id, key_id, api_keys.c.id == key_id)
 
+    def limit_of(self, key_id: str) -> float | None:
+        """The key's own rate limit, as loaded when it last authenticated (no database
+        read: the rate limiter asks on every request, always after authentication)."""
+        return self._limits.get(key_id)
+
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after revoking it)."""
         self._by_id.pop(key_id, None)
+        self._limits.pop(key_id, None)
         for prefix, (_, record) in list(self._by_prefix.items()):
             if record is not None and record.id == key_id:
                 del self._by_prefix[prefix]
@@ -74,8 +82,13 @@ class KeyStore:
         record = None if row is None else KeyRecord(
             id=row.id, prefix=row.prefix, secret_hash=row.secret_hash, name=row.name,
             role=row.role, location_ids=tuple(row.location_ids) if row.location_ids else None,
-            expires_at=row.expires_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at)
+            expires_at=row.expires_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at,
+            rate_limit=row.rate_limit)
         if len(cache) > 10_000:
             cache.clear()
+        if record is not None:
+            if len(self._limits) > 10_000:
+                self._limits.clear()
+            self._limits[record.id] = record.rate_limit
         cache[key] = (time.monotonic(), record)
         return record

@@ -427,9 +427,11 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
     Column("created_by", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("rate_limit", Float),  # requests a second; NULL: the role's limit
 )
 
-# The audit trail: append-only (the application never updates or deletes a row).
+# The audit trail: append-only. The application never updates or deletes a row, and
+# triggers (migration 0005) refuse UPDATE and DELETE on both backends.
 audit_log = Table(
     "audit_log", metadata,
     Column("id", SerialId, primary_key=True, autoincrement=True),
@@ -446,6 +448,7 @@ audit_log = Table(
     Column("ip", String(64)),
     Column("detail", String(500)),
     Index(None, "principal_id", "id"),
+    comment="Append-only audit trail: rows are never updated or deleted",
 )
 
 # Customers stay apart from sales lines; erasing one pseudonymizes the reference everywhere.

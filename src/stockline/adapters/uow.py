@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockline.adapters.repositories import (
+    SqlApiKeys,
     SqlIdempotency,
     SqlLedger,
     SqlLevels,
@@ -59,6 +60,7 @@ class SqlUnitOfWork:
     suppliers: SqlSuppliers
     purchase_orders: SqlPurchaseOrders
     webhooks: SqlWebhooks
+    api_keys: SqlApiKeys
     outbox: SqlOutbox
     idempotency: SqlIdempotency
 
@@ -92,6 +94,7 @@ class SqlUnitOfWork:
         self.suppliers = SqlSuppliers(conn)
         self.purchase_orders = SqlPurchaseOrders(conn)
         self.webhooks = SqlWebhooks(conn)
+        self.api_keys = SqlApiKeys(conn)
         self.outbox = SqlOutbox(conn)
         self.idempotency = SqlIdempotency(conn)
         return self

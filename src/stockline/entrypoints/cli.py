@@ -1,4 +1,4 @@
-"""The ``stockline`` command: serve, migrate, demo, relay."""
+"""The ``stockline`` command: serve, migrate, demo, relay, keys."""
 
 from __future__ import annotations
 
@@ -8,26 +8,41 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from stockline.adapters.credentials import new_api_key
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
-from stockline.bootstrap import bootstrap
+from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
+from stockline.domain.errors import DomainError
+from stockline.domain.keys import ApiKey, CreateApiKey, RevokeApiKey
+from stockline.domain.security import Role
 from stockline.entrypoints.demo import DemoLoadError, DemoReport, load_demo
+from stockline.services import keys as key_service
+from stockline.services.executor import Caller, StorageUnavailable, utcnow
 
 app = typer.Typer(help="Stockline: real-time inventory and sales.", no_args_is_help=True,
                   add_completion=False)
 console = Console(stderr=True)
+stdout = Console()  # what a command answers (a key, a list), apart from its messages
+T = TypeVar("T")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -79,10 +94,21 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
     admin_key: Annotated[str | None, typer.Option(help="The admin API key")] = None,
     database_url: Annotated[str | None, typer.Option(help="Database URL")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(
+        help="Serve HTTPS with this certificate chain (PEM); needs --ssl-keyfile")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(
+        help="The certificate's private key (PEM)")] = None,
 ) -> None:
-    """Serve the API (and /docs). Prints the admin key to use."""
-    settings = _settings(host=host, port=port, workers=workers, admin_key=admin_key,
-                         database_url=database_url)
+    """Serve the API (and /docs). Prints the admin key to use (outside production)."""
+    try:
+        settings = _settings(host=host, port=port, workers=workers, admin_key=admin_key,
+                             database_url=database_url, ssl_certfile=ssl_certfile,
+                             ssl_keyfile=ssl_keyfile)
+    except ValidationError as error:
+        _refuse_to_serve("the settings are refused", _problems(error))
+    tls = _tls_problem(settings)
+    if tls is not None:
+        _refuse_to_serve("TLS cannot start", [tls])
     key, source = ensure_admin_key(settings)
     os.environ["STOCKLINE_ADMIN_KEY"] = key
     if settings.workers > 1:
@@ -90,17 +116,56 @@ def serve(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
-    base = f"http://{settings.host}:{settings.port}"
+    scheme = "https" if settings.ssl_certfile else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    shown = (f"[bold]{key}[/bold]" if settings.env != "production"
+             else "(set; not printed in production)")
     console.print(Panel.fit(
         f"Stockline on [bold]{base}[/bold]  (API docs: {base}/docs)\n"
         f"Database: {_redacted(settings.database_url)}\n"
-        f"Admin key: [bold]{key}[/bold]\n  from {source}\n"
-        f"Try:  curl -H 'X-API-Key: {key}' {base}/v1/warehouses",
+        f"Admin key: {shown}\n  from {source}\n"
+        f"Try:  curl -H 'X-API-Key: <admin key>' {base}/v1/warehouses",
         title="stockline serve"))
     uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
-                timeout_keep_alive=settings.keep_alive_seconds)
+                timeout_keep_alive=settings.keep_alive_seconds,
+                ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
+                # X-Forwarded-For/-Proto are believed only from the proxies named.
+                proxy_headers=settings.trusted_proxies is not None,
+                forwarded_allow_ips=settings.trusted_proxies)
+
+
+def _problems(error: ValidationError) -> list[str]:
+    found = []
+    for item in error.errors():
+        message = str(item.get("msg", "")).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        if where:  # one field's value: named, never shown (it may be a secret)
+            found.append(f"STOCKLINE_{where.upper()}: {message}")
+        else:  # the production rules: each problem on its own line
+            found.extend(message.removeprefix("production settings refused: ").split("; "))
+    return found
+
+
+def _tls_problem(settings: Settings) -> str | None:
+    """Why the TLS settings cannot work, found before uvicorn fails with a traceback."""
+    cert, key = settings.ssl_certfile, settings.ssl_keyfile
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        return "--ssl-certfile and --ssl-keyfile (STOCKLINE_SSL_CERTFILE/KEYFILE) go together"
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        return f"cannot load the certificate {cert} with the key {key}: {error}"
+    return None
+
+
+def _refuse_to_serve(what: str, problems: list[str]) -> NoReturn:
+    console.print(f"[red]stockline serve: {what}:[/red]\n" +
+                  "\n".join(f"  - {escape(p)}" for p in problems))
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -190,6 +255,134 @@ async def _relay(settings: Settings) -> None:
         await container.bus.close()
         await container.close()
     console.print("relay stopped")
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+# The keys commands act as Stockline itself (no principal to limit them): whoever can run
+# them can reach the database anyway.
+CLI_CALLER = Caller(principal="cli", actor="cli")
+DatabaseUrl = Annotated[str | None, typer.Option(help="Overrides STOCKLINE_DATABASE_URL")]
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    role: Annotated[Role, typer.Option(help="What the key may do")],
+    location: Annotated[list[str] | None, typer.Option(
+        help="Limit the key to this location (repeat for several)")] = None,
+    expires_at: Annotated[str | None, typer.Option(
+        help="When it stops working: ISO 8601 with an offset, e.g. 2027-01-31T00:00:00Z")]
+    = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key and print it: it is shown this once and never stored."""
+    expiry = _parse_expiry(expires_at)
+    issued = new_api_key()
+    command = CreateApiKey(name=name, role=role.value,
+                           location_ids=tuple(location) if location else None,
+                           expires_at=expiry, prefix=issued.prefix,
+                           secret_hash=issued.secret_hash)
+    created = _keys_run(database_url, lambda c: c.executor.run(
+        key_service.create_key, command, CLI_CALLER))
+    stdout.print(Panel.fit(
+        f"id:        {created.id}\nname:      {escape(created.name)}\n"
+        f"role:      {created.role.value}\n"
+        f"locations: {', '.join(created.locations) if created.locations else 'every location'}"
+        f"\nexpires:   {created.expires_at.isoformat() if created.expires_at else 'never'}\n\n"
+        "The key, on the last line, is shown this once: Stockline keeps only its hash.",
+        title="stockline keys create"))
+    # On a line of its own, never folded, so it copies (or pipes: `| tail -1`) whole.
+    stdout.print(issued.key, soft_wrap=True, highlight=False, markup=False)
+
+
+@keys_app.command("list")
+def keys_list(
+    role: Annotated[Role | None, typer.Option(help="Only keys of this role")] = None,
+    revoked: Annotated[bool | None, typer.Option(
+        "--revoked/--not-revoked", help="Only revoked keys, or only the others")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List API keys, newest first (never their secrets)."""
+    found = _keys_run(database_url, lambda c: _all_keys(c, role, revoked))
+    now = utcnow()
+    table = Table(title=f"{len(found)} API keys (times in UTC)", box=box.SIMPLE_HEAD)
+    for column in ("id", "prefix"):  # never folded: they are what one copies
+        table.add_column(column, no_wrap=True)
+    for column in ("name", "role", "status", "locations", "expires", "last used"):
+        table.add_column(column)
+    for k in found:
+        table.add_row(k.id, k.prefix, escape(k.name), k.role.value, k.status(now).value,
+                      ", ".join(k.locations) if k.locations else "all",
+                      _when(k.expires_at), _when(k.last_used_at))
+    # Piped (to grep, a file): one line per key, not folded to a default 80 columns.
+    (stdout if stdout.is_terminal else Console(width=250)).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...)")],
+                database_url: DatabaseUrl = None) -> None:
+    """Revoke an API key and its access tokens. Running servers stop accepting it within
+    STOCKLINE_KEY_CACHE_SECONDS (a few seconds)."""
+    revoked = _keys_run(database_url, lambda c: c.executor.run(
+        key_service.revoke_key, RevokeApiKey(key_id=key_id), CLI_CALLER))
+    when = revoked.revoked_at.isoformat() if revoked.revoked_at else "?"
+    stdout.print(f"[green]revoked[/green] {revoked.id} ({escape(revoked.name)}) at {when}")
+
+
+def _keys_run(database_url: str | None, work: Callable[[Container], Awaitable[T]]) -> T:
+    settings = Settings(database_url=database_url) if database_url else Settings()
+
+    async def run() -> T:
+        container = bootstrap(settings)
+        try:
+            return await work(container)
+        finally:
+            await container.close()
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        console.print(f"[red]refused:[/red] {escape(str(error))}")
+        raise typer.Exit(1) from error
+    except (DBAPIError, OSError, StorageUnavailable) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        console.print(f"[red]cannot use the database[/red] "
+                      f"({_redacted(settings.database_url)}): {escape(str(reason))}\n"
+                      "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+        raise typer.Exit(1) from error
+
+
+async def _all_keys(container: Container, role: Role | None,
+                    revoked: bool | None) -> list[ApiKey]:
+    found: list[ApiKey] = []
+    cursor = None
+    while True:
+        page = await container.queries.api_keys(role=role.value if role else None,
+                                                revoked=revoked, limit=500, cursor=cursor)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def _parse_expiry(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise typer.BadParameter("give an ISO 8601 time with an offset, e.g. "
+                                 "2027-01-31T00:00:00Z", param_hint="--expires-at")
+    return when
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def _redacted(url: str) -> str:

@@ -6,12 +6,14 @@ from stockline.domain.commands import CreateProduct, UpdateProduct
 from stockline.domain.errors import AlreadyExists, NotFound
 from stockline.domain.events import ProductChanged
 from stockline.domain.model import Product
+from stockline.domain.security import Permission
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 
 
 async def create_product(uow: UnitOfWork, cmd: CreateProduct, ctx: Context) -> Product:
     """A SKU is created once; a second create of the same SKU is refused."""
+    ctx.require(Permission.CATALOG_WRITE)
     product = Product(sku=cmd.sku, name=cmd.name, category=cmd.category,
                       attributes=dict(cmd.attributes), price=cmd.price,
                       created_at=ctx.now, updated_at=ctx.now)
@@ -23,6 +25,7 @@ async def create_product(uow: UnitOfWork, cmd: CreateProduct, ctx: Context) -> P
 
 async def update_product(uow: UnitOfWork, cmd: UpdateProduct, ctx: Context) -> Product:
     """Change only the fields given; attributes merge (a null value removes the key)."""
+    ctx.require(Permission.CATALOG_WRITE)
     product = await uow.products.get(cmd.sku)
     if product is None:
         raise NotFound("product", cmd.sku)

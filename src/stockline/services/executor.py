@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from stockline.domain.errors import DomainError, IdempotencyKeyReused
+from stockline.domain.errors import DomainError, Forbidden, IdempotencyKeyReused
 from stockline.domain.security import Permission, Principal
 from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
 
@@ -59,6 +59,17 @@ class Context:
         """Forbidden unless the caller may do this at every location given."""
         if self.caller.access is not None:
             self.caller.access.require(permission, *location_ids)
+
+    def require_of(self, permission: Permission, what: str, location_id: str) -> None:
+        """As ``require``, for an object the caller named by its id (a sale, a hold, ...):
+        the refusal does not say where the object is, which the caller may not know."""
+        access = self.caller.access
+        if access is None:
+            return
+        access.require(permission)
+        if not access.may_at(permission, location_id):
+            raise Forbidden(f"{permission.value} is limited to this key's locations, and "
+                            f"this {what} is not at one of them")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from stockline.domain.events import Event, InventoryChanged, LowStock
 from stockline.domain.lots import LotPiece
 from stockline.domain.model import Level
 from stockline.domain.rules import check_inventory_change
-from stockline.domain.values import MovementType
+from stockline.domain.security import Permission
+from stockline.domain.values import MovementType, Reason
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
@@ -30,8 +31,10 @@ async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) 
 
     A level springs into being on its first increase; ``expected_version`` makes the
     change a compare-and-set (a level that does not exist yet is at version 0). With a
-    ``lot``, the change (or the count) is of that lot.
+    ``lot``, the change (or the count) is of that lot. The reason names the permission
+    needed at the location (``permission_for``).
     """
+    ctx.require(permission_for(cmd.reason), cmd.location_id)
     check_inventory_change(cmd.reason, cmd.delta, cmd.quantity)
     if cmd.expires_on is not None and cmd.lot is None:
         raise InvalidInput("expires_on", "an expiry belongs to a lot: give 'lot' too")
@@ -48,6 +51,16 @@ async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) 
                            reason=cmd.reason.value, reference=None, note=cmd.note)
     await append_records(uow, [record])
     return moved.level
+
+
+def permission_for(reason: Reason) -> Permission:
+    """A receipt needs ``inventory:receive``, a count ``inventory:count``; every other
+    reason (adjustment, damage, loss, found, return) is an adjustment."""
+    if reason is Reason.RECEIPT:
+        return Permission.INVENTORY_RECEIVE
+    if reason is Reason.COUNT:
+        return Permission.INVENTORY_COUNT
+    return Permission.INVENTORY_ADJUST
 
 
 async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Moved:
@@ -86,6 +99,7 @@ async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Co
     A level that the new settings put at or under its reorder point raises
     ``inventory.low_stock`` as if stock had fallen to it.
     """
+    ctx.require(Permission.INVENTORY_SETTINGS, cmd.location_id)
     before = await uow.levels.get(cmd.location_id, cmd.sku, for_update=True)
     if before is None:
         await ensure_exists(uow, cmd.location_id, cmd.sku)
@@ -107,6 +121,7 @@ async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> lis
     Levels are touched in SKU order; missing levels are created. Unknown SKUs or a
     non-positive quantity refuse the whole receipt.
     """
+    ctx.require(Permission.INVENTORY_RECEIVE, cmd.location_id)
     if any(q <= 0 for q in cmd.quantities.values()):
         raise InvalidInput("quantities", "every received quantity must be positive")
     if not await uow.locations.exists(cmd.location_id):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from stockline.domain.commands import CreateLocation
 from stockline.domain.errors import AlreadyExists
 from stockline.domain.model import Location
+from stockline.domain.security import Permission
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 
 
 async def create_location(uow: UnitOfWork, cmd: CreateLocation, ctx: Context) -> Location:
     """A code names one location, warehouse or store, for good."""
+    ctx.require(Permission.LOCATIONS_WRITE)
     location = Location(code=cmd.code, type=cmd.type, name=cmd.name, region=cmd.region,
                         address=cmd.address, latitude=cmd.latitude, longitude=cmd.longitude,
                         capacity=cmd.capacity, operating_hours=cmd.operating_hours,

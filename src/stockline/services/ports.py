@@ -11,6 +11,7 @@ from typing import Protocol
 
 from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
 from stockline.domain.events import Event
+from stockline.domain.keys import ApiKey
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.domain.webhooks import Delivery, Webhook
@@ -210,6 +211,18 @@ class WebhookRepository(Protocol):
         ...
 
 
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey, secret_hash: str) -> None:
+        """Insert a key with the hash of its secret (the secret itself is never stored)."""
+        ...
+
+    async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None: ...
+
+    async def revoke(self, key_id: str, at: datetime) -> None:
+        """Set ``revoked_at`` unless the key is revoked already."""
+        ...
+
+
 class Outbox(Protocol):
     async def append(self, events: Sequence[Event]) -> None: ...
 
@@ -264,6 +277,8 @@ class UnitOfWork(Protocol):
     def purchase_orders(self) -> PurchaseOrderRepository: ...
     @property
     def webhooks(self) -> WebhookRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

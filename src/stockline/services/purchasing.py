@@ -33,6 +33,7 @@ from stockline.domain.events import Event
 from stockline.domain.ids import new_id
 from stockline.domain.lots import LotPiece
 from stockline.domain.model import LedgerEntry
+from stockline.domain.security import Permission
 from stockline.domain.states import PURCHASE_ORDERS, PurchaseOrderStatus, after_receipt
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, UNLABELLED_LOT, MovementType
 from stockline.services.executor import Context
@@ -56,6 +57,7 @@ async def create_supplier(uow: UnitOfWork, cmd: CreateSupplier, ctx: Context) ->
 
     The lead time, when given, is a whole number of days from 0 up to ten years.
     """
+    ctx.require(Permission.SUPPLIERS_WRITE)
     if cmd.lead_time_days is not None and not 0 <= cmd.lead_time_days <= MAX_LEAD_TIME_DAYS:
         raise InvalidInput("lead_time_days", f"must be between 0 and {MAX_LEAD_TIME_DAYS}")
     skus = [p.sku for p in cmd.products]
@@ -87,6 +89,7 @@ async def create_purchase_order(uow: UnitOfWork, cmd: CreatePurchaseOrder,
     created empty where needed, ``expected_at`` is the supplier's lead time from now when
     known), or kept as a ``draft`` that changes no level until it is placed.
     """
+    ctx.require(Permission.PURCHASING_WRITE, cmd.location_id)
     if not cmd.lines:
         raise InvalidInput("lines", "a purchase order needs at least one line")
     if any(line.quantity <= 0 for line in cmd.lines):
@@ -123,6 +126,7 @@ async def place_purchase_order(uow: UnitOfWork, cmd: PlacePurchaseOrder,
     """Send a draft to its supplier: status ``ordered``, and its quantities become
     ``incoming`` on their levels. Only a draft can be placed (else 409 invalid_state)."""
     order = await _get(uow, cmd.purchase_order_id)
+    ctx.require_of(Permission.PURCHASING_WRITE, KIND, order.location_id)
     PURCHASE_ORDERS.check(order.id, order.status, "order")
     supplier = await uow.suppliers.get(order.supplier_id)
     assert supplier is not None, "a purchase order refers to an existing supplier"
@@ -144,6 +148,7 @@ async def receive_purchase_order(uow: UnitOfWork, cmd: ReceivePurchaseOrder,
     ``ordered`` or ``partially_received`` order can be received.
     """
     order = await _get(uow, cmd.purchase_order_id)
+    ctx.require_of(Permission.PURCHASING_RECEIVE, KIND, order.location_id)
     PURCHASE_ORDERS.check(order.id, order.status, "receive")
     receipt = _receipt(order, cmd.lines)
     quantities: Counter[str] = Counter()
@@ -176,6 +181,7 @@ async def cancel_purchase_order(uow: UnitOfWork, cmd: CancelPurchaseOrder,
     (409 invalid_state).
     """
     order = await _get(uow, cmd.purchase_order_id)
+    ctx.require_of(Permission.PURCHASING_WRITE, KIND, order.location_id)
     PURCHASE_ORDERS.check(order.id, order.status, "cancel")
     events: list[Event] = []
     if order.status is not PurchaseOrderStatus.DRAFT:

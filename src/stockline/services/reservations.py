@@ -38,6 +38,7 @@ from stockline.domain.events import (
 )
 from stockline.domain.ids import new_id
 from stockline.domain.model import Sale, SaleLine
+from stockline.domain.security import Permission
 from stockline.domain.states import RESERVATIONS, ReservationStatus
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, Money, MovementType
 from stockline.services.executor import Caller, Context, Executor
@@ -91,6 +92,7 @@ async def create_reservation(uow: UnitOfWork, cmd: CreateReservation, ctx: Conte
     ``available >= quantity``), so two holds cannot deadlock and none can oversell. When
     any line is short, InsufficientStock names every short line and nothing changes.
     """
+    ctx.require(Permission.RESERVATIONS_WRITE, cmd.location_id)
     ttl = _check(cmd)
     if not await uow.locations.exists(cmd.location_id):
         raise NotFound("location", cmd.location_id)
@@ -205,10 +207,12 @@ async def expire_reservation(uow: UnitOfWork, cmd: ExpireReservation,
 
 async def _locked(uow: UnitOfWork, reservation_id: str, action: str,
                   ctx: Context) -> Reservation:
-    """The hold, locked for this transaction, if ``action`` may happen to it now."""
+    """The hold, locked for this transaction, if ``action`` may happen to it now (and
+    the caller may change holds at its location)."""
     reservation = await uow.reservations.get(reservation_id, for_update=True)
     if reservation is None:
         raise NotFound("reservation", reservation_id)
+    ctx.require_of(Permission.RESERVATIONS_WRITE, "reservation", reservation.location_id)
     RESERVATIONS.check(reservation_id, reservation.status, action)
     due = ctx.now >= reservation.expires_at
     if action == "expire" and not due:

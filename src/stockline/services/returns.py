@@ -9,6 +9,7 @@ from stockline.domain.errors import ExcessLine, InvalidInput, NotFound, Quantity
 from stockline.domain.events import Event, SaleReturned
 from stockline.domain.ids import new_id
 from stockline.domain.model import LedgerEntry, ReturnLine, Sale, SaleReturn
+from stockline.domain.security import Permission
 from stockline.domain.values import MovementType, SaleStatus
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
@@ -54,12 +55,14 @@ async def return_sale(uow: UnitOfWork, cmd: ReturnSale, ctx: Context) -> Sale:
     back on hand at the sale's location (ledger type ``return``, the return reason as its
     reason, the return's id as reference); without it they are written off: recorded on
     the sale, but they never re-enter stock. The sale becomes ``returned`` once every
-    unit has come back, ``partially_returned`` until then.
+    unit has come back, ``partially_returned`` until then. Only a caller that may take
+    returns at the sale's location may return against it.
     """
     quantities = _quantities(cmd)
     sale = await uow.sales.get(cmd.sale_id, for_update=True)
     if sale is None:
         raise NotFound("sale", cmd.sale_id)
+    ctx.require_of(Permission.RETURNS_WRITE, "sale", sale.location_id)
     _check_against(sale, quantities)
     sale_return = SaleReturn(
         id=new_id("ret"), sale_id=sale.id, location_id=sale.location_id,

@@ -10,6 +10,7 @@ from stockline.domain.events import SaleRecorded
 from stockline.domain.ids import new_id
 from stockline.domain.model import Sale, SaleLine
 from stockline.domain.rules import check_occurred_at
+from stockline.domain.security import Permission
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
@@ -36,8 +37,10 @@ async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
     """Take every line from the location's available stock, or nothing at all.
 
     Lines of the same SKU are summed before the stock check. Each SKU gets a ledger
-    entry referencing the sale (one per lot on a lotted level); events follow.
+    entry referencing the sale (one per lot on a lotted level); events follow. Only a
+    caller that may sell at the location may record it (Forbidden, nothing changes).
     """
+    ctx.require(Permission.SALES_WRITE, cmd.location_id)
     currency = _check(cmd, ctx)
     quantities: Counter[str] = Counter()
     for line in cmd.lines:

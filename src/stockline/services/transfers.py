@@ -9,6 +9,11 @@ transfer and arrive (or return) as the same lots.
 
 Levels of several locations are changed in one global order, sorted by (location, SKU),
 so two transfers in opposite directions cannot deadlock.
+
+Location scope: shipping is the origin's act (``transfers:ship`` there); the destination
+need not be one of the caller's locations, since a warehouse ships to stores it does not
+run. The goods stay the origin's until received: only the destination receives
+(``transfers:receive`` there) and only the origin cancels (``transfers:cancel`` there).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from stockline.domain.events import Event, TransferCancelled, TransferReceived, 
 from stockline.domain.ids import new_id
 from stockline.domain.lots import LotPiece, split_in_order
 from stockline.domain.model import LedgerEntry
+from stockline.domain.security import Permission
 from stockline.domain.states import TRANSFERS, TransferStatus, after_receipt
 from stockline.domain.values import MovementType
 from stockline.services.executor import Context
@@ -110,7 +116,9 @@ async def ship_transfer(uow: UnitOfWork, cmd: ShipTransfer, ctx: Context) -> Tra
     and the destination's ``in_transit`` rises (its level is created empty when missing),
     in one transaction. If any line is short, InsufficientStock names every short line
     and nothing changes. Origin and destination must differ; each SKU is on one line.
+    The caller must be allowed to ship from the origin (any destination may be named).
     """
+    ctx.require(Permission.TRANSFERS_SHIP, cmd.from_location_id)
     quantities = _check_lines(cmd.lines, "a transfer")
     if cmd.from_location_id == cmd.to_location_id:
         raise InvalidInput("to_location_id", "a transfer needs two different locations")
@@ -220,6 +228,7 @@ async def receive_transfer(uow: UnitOfWork, cmd: ReceiveTransfer, ctx: Context) 
     received transfer can receive (InvalidState otherwise).
     """
     transfer = await _locked(uow, cmd.transfer_id)
+    ctx.require_of(Permission.TRANSFERS_RECEIVE, "transfer", transfer.to_location_id)
     TRANSFERS.check(transfer.id, transfer.status, "receive")
     quantities = _to_receive(transfer, cmd.lines)
     lines = {line.sku: line for line in transfer.lines}
@@ -275,6 +284,7 @@ async def cancel_transfer(uow: UnitOfWork, cmd: CancelTransfer, ctx: Context) ->
     the destination's ``in_transit`` falls, levels in the global lock order.
     """
     transfer = await _locked(uow, cmd.transfer_id)
+    ctx.require_of(Permission.TRANSFERS_CANCEL, "transfer", transfer.from_location_id)
     TRANSFERS.check(transfer.id, transfer.status, "cancel")
     lines = {line.sku: line for line in transfer.lines}
     quantities = {line.sku: line.in_transit for line in transfer.lines}

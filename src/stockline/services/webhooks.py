@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from stockline.domain.errors import InvalidState, NotFound
 from stockline.domain.ids import new_id
+from stockline.domain.security import Permission
 from stockline.domain.webhooks import (
     WEBHOOKS,
     CreateWebhook,
@@ -41,8 +42,10 @@ async def create_webhook(uow: UnitOfWork, cmd: CreateWebhook, ctx: Context) -> W
 
     The URL is http(s); the types are known ones; each location named exists. Without a
     secret a random one is made; the caller sees it in this answer only. Events logged
-    from now on that match are delivered; earlier ones are not.
+    from now on that match are delivered; earlier ones are not. Managing webhooks is
+    one permission, whatever locations a webhook filters on.
     """
+    ctx.require(Permission.WEBHOOKS_MANAGE)
     location_ids = check_location_ids(cmd.location_ids)
     webhook = Webhook(id=new_id("whk"), url=check_url(cmd.url),
                       event_types=check_event_types(cmd.event_types),
@@ -71,6 +74,7 @@ async def delete_webhook(uow: UnitOfWork, cmd: DeleteWebhook, ctx: Context) -> D
     the deliveries it had not received yet are discarded, so they do not hold events
     back from retention. The answer counts them.
     """
+    ctx.require(Permission.WEBHOOKS_MANAGE)
     webhook = (await _live(uow, cmd.webhook_id)).deleted(ctx.now)
     await uow.webhooks.update(webhook)
     discarded = await uow.webhooks.discard_pending(webhook.id)
@@ -84,6 +88,7 @@ async def resume_webhook(uow: UnitOfWork, cmd: ResumeWebhook, ctx: Context) -> W
     delivery fails for the whole give-up span again before the subscription is paused
     again. Only a paused subscription can be resumed (409 ``invalid_state``).
     """
+    ctx.require(Permission.WEBHOOKS_MANAGE)
     webhook = (await _live(uow, cmd.webhook_id)).resumed(ctx.now)
     await uow.webhooks.update(webhook)
     await uow.webhooks.schedule_pending(webhook.id, ctx.now)
@@ -97,6 +102,7 @@ async def redeliver(uow: UnitOfWork, cmd: RedeliverDelivery, ctx: Context) -> De
     one still pending. The subscription must be active (resume a paused one instead);
     an event that retention has pruned can no longer be sent (409 ``invalid_state``).
     """
+    ctx.require(Permission.WEBHOOKS_MANAGE)
     await uow.webhooks.hold_retention()
     webhook = await _live(uow, cmd.webhook_id)
     WEBHOOKS.check(webhook.id, webhook.status, "redeliver")

@@ -43,14 +43,21 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which events a subscriber wants: every set given must contain the event's value."""
+    """Which events a subscriber wants: every set given must contain the event's value.
+
+    ``include_unlocated`` lets events of no location (``product.changed``) through a
+    ``location_ids`` set: a stream limited to a caller's locations still hears about the
+    catalog, while a client that filters on locations itself gets only those.
+    """
 
     location_ids: frozenset[str] | None = None
     skus: frozenset[str] | None = None
     types: frozenset[str] | None = None
+    include_unlocated: bool = False
 
     def matches(self, record: EventRecord) -> bool:
-        return ((self.location_ids is None or record.location_id in self.location_ids)
+        return ((self.location_ids is None or record.location_id in self.location_ids
+                 or (self.include_unlocated and record.location_id is None))
                 and (self.skus is None or record.sku in self.skus)
                 and (self.types is None or record.type in self.types))
 

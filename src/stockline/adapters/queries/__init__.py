@@ -1,8 +1,10 @@
 """The read side: filtered, keyset-paginated lists and single lookups for the API."""
 
+from stockline.adapters.queries.audit import AuditQueries
 from stockline.adapters.queries.base import Page, decode_cursor, encode_cursor
 from stockline.adapters.queries.core import CoreQueries
 from stockline.adapters.queries.events import EventQueries
+from stockline.adapters.queries.keys import KeyQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
 from stockline.adapters.queries.reservations import ReservationQueries
 from stockline.adapters.queries.transfers import TransferQueries
@@ -10,7 +12,7 @@ from stockline.adapters.queries.webhooks import WebhookQueries
 
 
 class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
-              EventQueries, WebhookQueries):
+              EventQueries, WebhookQueries, KeyQueries, AuditQueries):
     """Every read the API makes, over the read engine."""
 
 

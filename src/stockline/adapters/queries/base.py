@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stockline.domain.errors import InvalidInput
 
 T = TypeVar("T")
+# The locations a list may show (the caller's scope): None, all of them.
+Within = frozenset[str] | None
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):

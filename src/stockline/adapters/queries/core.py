@@ -14,6 +14,7 @@ from stockline.adapters import rows
 from stockline.adapters.queries.base import (
     Page,
     QueryBase,
+    Within,
     decode_cursor,
     older_than_cursor,
     page_of,
@@ -89,9 +90,11 @@ class CoreQueries(QueryBase):
         return rows.location_from_row(row) if row else None
 
     async def locations(self, *, type: LocationType, region: str | None, limit: int,
-                        cursor: str | None) -> Page[Location]:
+                        cursor: str | None, within: Within = None) -> Page[Location]:
         stmt = (select(locations).where(LOC.type == type.value).order_by(LOC.code)
                 .limit(limit + 1))
+        if within is not None:
+            stmt = stmt.where(LOC.code.in_(sorted(within)))
         if region is not None:
             stmt = stmt.where(LOC.region == region)
         if cursor:
@@ -113,8 +116,10 @@ class CoreQueries(QueryBase):
 
     async def levels(self, *, sku: str | None, location_id: str | None,
                      location_type: LocationType | None, below_reorder_point: bool | None,
-                     limit: int, cursor: str | None) -> Page[Level]:
+                     limit: int, cursor: str | None, within: Within = None) -> Page[Level]:
         stmt = select(inventory_levels).order_by(L.location_id, L.sku).limit(limit + 1)
+        if within is not None:
+            stmt = stmt.where(L.location_id.in_(sorted(within)))
         if sku is not None:
             stmt = stmt.where(L.sku == sku)
         if location_id is not None:
@@ -143,10 +148,12 @@ class CoreQueries(QueryBase):
 
     async def sales(self, *, start: datetime | None, end: datetime | None,
                     location_id: str | None, sku: str | None, channel: str | None,
-                    limit: int, cursor: str | None) -> Page[Sale]:
+                    limit: int, cursor: str | None, within: Within = None) -> Page[Sale]:
         """Newest first (by ``occurred_at``), ``start`` inclusive, ``end`` exclusive."""
         stmt = select(sales).order_by(S.occurred_at.desc(), S.id.desc()).limit(limit + 1)
         conditions: list[ColumnElement[bool]] = []
+        if within is not None:
+            conditions.append(S.location_id.in_(sorted(within)))
         if start is not None:
             conditions.append(S.occurred_at >= start)
         if end is not None:
@@ -167,9 +174,11 @@ class CoreQueries(QueryBase):
     # -- the ledger ------------------------------------------------------------------
     async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,
                         start: datetime | None, end: datetime | None, limit: int,
-                        cursor: str | None) -> Page[LedgerEntry]:
+                        cursor: str | None, within: Within = None) -> Page[LedgerEntry]:
         """Oldest first, in the order the changes were recorded."""
         stmt = select(stock_movements).order_by(M.id).limit(limit + 1)
+        if within is not None:
+            stmt = stmt.where(M.location_id.in_(sorted(within)))
         if location_id is not None:
             stmt = stmt.where(M.location_id == location_id)
         if sku is not None:

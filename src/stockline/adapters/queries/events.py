@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 
 from stockline.adapters.bus.base import EventFilter, EventRecord
 from stockline.adapters.queries.base import QueryBase
@@ -22,7 +22,9 @@ def event_from_row(row: Any) -> EventRecord:
 def filter_conditions(wanted: EventFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if wanted.location_ids is not None:
-        conditions.append(E.location_id.in_(sorted(wanted.location_ids)))
+        located = E.location_id.in_(sorted(wanted.location_ids))
+        conditions.append(or_(located, E.location_id.is_(None)) if wanted.include_unlocated
+                          else located)
     if wanted.skus is not None:
         conditions.append(E.sku.in_(sorted(wanted.skus)))
     if wanted.types is not None:

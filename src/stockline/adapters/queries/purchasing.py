@@ -12,6 +12,7 @@ from stockline.adapters import rows
 from stockline.adapters.queries.base import (
     Page,
     QueryBase,
+    Within,
     decode_cursor,
     older_than_cursor,
     page_of,
@@ -76,11 +77,14 @@ class PurchasingQueries(QueryBase):
 
     async def purchase_orders(self, *, status: str | None, supplier_id: str | None,
                               location_id: str | None, sku: str | None, limit: int,
-                              cursor: str | None) -> Page[PurchaseOrder]:
+                              cursor: str | None, within: Within = None
+                              ) -> Page[PurchaseOrder]:
         """Newest first (by ``created_at``)."""
         stmt = (select(purchase_orders).order_by(PO.created_at.desc(), PO.id.desc())
                 .limit(limit + 1))
         conditions: list[ColumnElement[bool]] = []
+        if within is not None:
+            conditions.append(PO.location_id.in_(sorted(within)))
         if status is not None:
             conditions.append(PO.status == status)
         if supplier_id is not None:
@@ -100,7 +104,7 @@ class PurchasingQueries(QueryBase):
     # -- replenishment ---------------------------------------------------------------
     async def suggestions(self, *, location_id: str | None, sku: str | None,
                           source_type: str | None, limit: int,
-                          cursor: str | None) -> Page[Suggestion]:
+                          cursor: str | None, within: Within = None) -> Page[Suggestion]:
         """A suggestion for every low level that is not covered, by location then SKU.
 
         The rules are ``domain.replenishment``'s; this gathers their data a batch of low
@@ -108,7 +112,8 @@ class PurchasingQueries(QueryBase):
         one for the suppliers' offers: three queries a batch, whatever its size. When the
         rules or the filter leave too few, the next batch is twice as large (up to 500).
         ``source_type`` (``supplier``, ``transfer`` or ``none``) keeps only suggestions
-        with that kind of source.
+        with that kind of source. ``within`` limits the low levels to those locations (a
+        transfer's source may still be any location).
         """
         after = tuple(decode_cursor(cursor, str, str)) if cursor else None
         batch = min(limit + 1, SUGGESTION_BATCH)
@@ -117,7 +122,7 @@ class PurchasingQueries(QueryBase):
         offers: dict[str, list[Offer]] = {}
         async with self._engine.connect() as conn:
             while len(found) <= limit:
-                levels = await _low_levels(conn, location_id, sku, after, batch)
+                levels = await _low_levels(conn, location_id, sku, after, batch, within)
                 # Batches go location by location, so most SKUs come back: look each up once.
                 skus = sorted({lv.sku for lv in levels} - offers.keys())
                 donors.update(await _donors(conn, skus))
@@ -143,11 +148,14 @@ def _source_is(suggestion: Suggestion, source_type: str | None) -> bool:
 
 
 async def _low_levels(conn: AsyncConnection, location_id: str | None, sku: str | None,
-                      after: tuple[str, ...] | None, limit: int) -> list[Level]:
+                      after: tuple[str, ...] | None, limit: int,
+                      within: Within) -> list[Level]:
     """Levels at or under their reorder point (as ``below_reorder_point=true`` lists them)."""
     stmt = (select(inventory_levels)
             .where(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
             .order_by(L.location_id, L.sku).limit(limit))
+    if within is not None:
+        stmt = stmt.where(L.location_id.in_(sorted(within)))
     if location_id is not None:
         stmt = stmt.where(L.location_id == location_id)
     if sku is not None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stockline.adapters.queries.base import (
     Page,
     QueryBase,
+    Within,
     older_than_cursor,
     page_of,
     time_and_id,
@@ -31,10 +32,12 @@ class ReservationQueries(QueryBase):
             return (await load_reservations(conn, [row]))[0] if row else None
 
     async def reservations(self, *, status: str | None, location_id: str | None, limit: int,
-                           cursor: str | None) -> Page[Reservation]:
+                           cursor: str | None, within: Within = None) -> Page[Reservation]:
         """Newest first (by ``created_at``)."""
         stmt = select(reservations).order_by(R.created_at.desc(), R.id.desc()).limit(limit + 1)
         conditions: list[ColumnElement[bool]] = []
+        if within is not None:
+            conditions.append(R.location_id.in_(sorted(within)))
         if status is not None:
             conditions.append(R.status == status)
         if location_id is not None:

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, or_, select
 from stockline.adapters.queries.base import (
     Page,
     QueryBase,
+    Within,
     older_than_cursor,
     page_of,
     time_and_id,
@@ -28,9 +29,14 @@ class TransferQueries(QueryBase):
 
     async def transfers(self, *, status: str | None, from_location_id: str | None,
                         to_location_id: str | None, location_id: str | None, sku: str | None,
-                        limit: int, cursor: str | None) -> Page[Transfer]:
-        """Newest first (by ``created_at``); ``location_id`` matches either end."""
+                        limit: int, cursor: str | None, within: Within = None
+                        ) -> Page[Transfer]:
+        """Newest first (by ``created_at``); ``location_id`` matches either end, and so does
+        ``within`` (a transfer is seen from both of its ends)."""
         conditions: list[ColumnElement[bool]] = []
+        if within is not None:
+            seen = sorted(within)
+            conditions.append(or_(T.from_location_id.in_(seen), T.to_location_id.in_(seen)))
         if status is not None:
             conditions.append(T.status == status)
         if from_location_id is not None:

@@ -11,13 +11,14 @@ from stockline.adapters.repositories.core import (
     SqlSales,
     upsert,
 )
+from stockline.adapters.repositories.keys import SqlApiKeys
 from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
 from stockline.adapters.repositories.reservations import SqlReservations
 from stockline.adapters.repositories.transfers import SqlTransfers
 from stockline.adapters.repositories.webhooks import SqlWebhooks
 
 __all__ = [
-    "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations", "SqlLots", "SqlOutbox",
-    "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
+    "SqlApiKeys", "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations", "SqlLots",
+    "SqlOutbox", "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
     "SqlTransfers", "SqlWebhooks", "upsert",
 ]

@@ -14,14 +14,23 @@ from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
-from stockline.entrypoints.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from stockline.entrypoints.http.middleware import (
+    AuditMiddleware,
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from stockline.entrypoints.http.permissions import authorize
 from stockline.entrypoints.http.routers import (
+    audit,
     events,
     health,
     inventory,
+    keys,
     locations,
     movements,
+    oauth,
     products,
     purchasing,
     reservations,
@@ -66,10 +75,16 @@ def create_app(settings: Settings | None = None, *,
     install_error_handlers(app)
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
-                   movements, purchasing, events, webhooks):
+                   movements, purchasing, events, webhooks, keys, oauth, audit):
         app.include_router(module.router)
+    # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
+    # rate limit (needs the principal) -> body limit -> the app.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuthMiddleware)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer
     return app
 

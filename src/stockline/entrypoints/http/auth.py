@@ -21,7 +21,9 @@ from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, proble
 from stockline.services.executor import Caller
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
-                          "/docs/oauth2-redirect", "/redoc"})
+                          "/docs/oauth2-redirect", "/redoc",
+                          # the token route authenticates its client itself (RFC 6749 §2.3)
+                          "/v1/oauth/token", "/.well-known/jwks.json"})
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="An API key; the admin key is printed by `stockline serve`")

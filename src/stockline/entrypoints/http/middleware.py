@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, problem_response
+from stockline.adapters.audit import AuditRecord, outcome_of
+from stockline.adapters.ratelimit import RateLimiter
+from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, RATE_LIMITED, problem_response
 from stockline.entrypoints.http.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -92,3 +95,159 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+
+class RateLimitMiddleware:
+    """A token bucket per principal (placed after authentication, which names it).
+
+    Every answer to a limited principal carries RateLimit-Limit, -Remaining and -Reset
+    (draft-ietf-httpapi-ratelimit-headers); an empty bucket answers 429 ``rate_limited``
+    with Retry-After. Unauthenticated requests never get here (401), and the public
+    probes (/healthz, /readyz) have no principal, so they are never limited.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("state", {}).get("principal") if scope["type"] == "http" else None
+        if principal is None:
+            await self.app(scope, receive, send)
+            return
+        limiter: RateLimiter = scope["app"].state.container.limiter
+        decision = await limiter.check(principal.id, principal.role.value)
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        fields = decision.headers()
+        if not decision.allowed:
+            headers = {k.decode(): v.decode() for k, v in fields}
+            headers["Retry-After"] = str(decision.retry_after)
+            detail = (f"over the rate limit of {decision.limit} requests at once; "
+                      f"retry in {decision.retry_after} s")
+            await problem_response(RATE_LIMITED, detail, headers,
+                                   retry_after=decision.retry_after)(scope, receive, send)
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *fields]
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Paths that may name a customer: their route template is recorded instead.
+_REDACTED_PREFIXES = ("/v1/customers",)
+
+
+class AuditMiddleware:
+    """One audit record for every write and every refused credential or permission.
+
+    Placed outside authentication (to see its 401s) and inside the request context (for
+    the request id). Records who, what, outcome, request id, client address and time;
+    never a body, a credential, or a query string (a WebSocket may carry its key there).
+    The client address is the ASGI peer: uvicorn puts X-Forwarded-For there only for
+    the proxies named in STOCKLINE_TRUSTED_PROXIES.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        at = datetime.now(UTC)
+        status = 500 if kind == "http" else 0
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            kind_of_message = message["type"]
+            if kind_of_message in ("http.response.start", "websocket.http.response.start"):
+                status = message["status"]
+            elif kind_of_message == "websocket.accept":
+                status = 101
+            elif kind_of_message == "websocket.close" and status == 0:
+                status = 403  # closed during the handshake: refused
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            method = scope["method"] if kind == "http" else "WS"
+            state = scope.get("state", {})
+            if "auth_failure" in state and status in (0, 403):
+                status = 401  # a WebSocket refused for its credential
+            if method in _WRITES or status in (401, 403):
+                scope["app"].state.container.audit.record(_audit_record(scope, at, method,
+                                                                        status))
+
+
+def _audit_record(scope: Scope, at: datetime, method: str, status: int) -> AuditRecord:
+    state = scope.get("state", {})
+    principal = state.get("principal")
+    route = getattr(scope.get("route"), "path", None)
+    path = scope["path"]
+    if route and path.startswith(_REDACTED_PREFIXES):
+        path = route
+    client = scope.get("client")
+    return AuditRecord(
+        at=at, principal_id=principal.id if principal else None,
+        principal_name=principal.name if principal else None,
+        role=principal.role.value if principal else None, method=method, path=path,
+        route=route, status=status, outcome=outcome_of(status),
+        request_id=state.get("request_id"), ip=client[0] if client else None,
+        detail=state.get("auth_failure"))
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The interactive docs (Swagger UI, ReDoc) run scripts and styles, from this server or
+# FastAPI's default CDN, and call the API from the page.
+DOCS_CSP = ("default-src 'self'; "
+            "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
+            "https://fonts.googleapis.com; "
+            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+            "font-src 'self' data: https://fonts.gstatic.com; connect-src 'self'; "
+            "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; "
+            "form-action 'self'")
+_DOCS_PREFIXES = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    """Secure headers on every answer: no sniffing, no framing, no referrer, a strict
+    Content-Security-Policy (a looser one for the docs pages), no caching of /v1 answers,
+    and Strict-Transport-Security when the request came over TLS."""
+
+    def __init__(self, app: ASGIApp, *, hsts_max_age: int) -> None:
+        self.app = app
+        common = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                  ("Referrer-Policy", "no-referrer")]
+        self._api = [*common, ("Content-Security-Policy", API_CSP)]
+        self._docs = [*common, ("Content-Security-Policy", DOCS_CSP)]
+        self._hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        fields = self._docs if path.startswith(_DOCS_PREFIXES) else self._api
+        no_store = path.startswith("/v1/") or path == "/v1"
+        hsts = self._hsts if scope.get("scheme") == "https" else None
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in fields:
+                    headers[name] = value
+                if no_store:
+                    headers["Cache-Control"] = "no-store"
+                if hsts is not None:
+                    headers["Strict-Transport-Security"] = hsts
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)

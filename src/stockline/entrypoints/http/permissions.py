@@ -82,6 +82,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): (P.WEBHOOKS_MANAGE,),
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"):
         (P.WEBHOOKS_MANAGE,),
+    # the audit trail
+    ("GET", "/v1/audit"): (P.AUDIT_READ,),
+    # API keys and access tokens
+    ("POST", "/v1/api-keys"): (P.KEYS_MANAGE,),
+    ("GET", "/v1/api-keys"): (P.KEYS_MANAGE,),
+    ("GET", "/v1/api-keys/{key_id}"): (P.KEYS_MANAGE,),
+    ("DELETE", "/v1/api-keys/{key_id}"): (P.KEYS_MANAGE,),
+    ("POST", "/v1/oauth/token"): PUBLIC,  # the client authenticates in the form (RFC 6749)
+    ("GET", "/.well-known/jwks.json"): PUBLIC,
 }
 
 

@@ -2,14 +2,22 @@
 
 The feed itself (replay, then live, no gap, no duplicate) is ``adapters.feed``; this
 module frames it as SSE or WebSocket messages and parses filters.
+
+Every stream and page is limited to what its caller may hear (``scoped``): the locations
+of its ``events:read`` scope (plus events of no location, such as ``product.changed``),
+and the event types whose objects its role may read (a partner: availability and the
+catalog). A filter asking for more is a 403. Each caller may have at most
+``max_streams_per_principal`` streams (SSE or WebSocket) open on one node at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -32,11 +40,14 @@ from stockline.adapters.feed import (
     Reset,
     reset_for,
 )
-from stockline.adapters.hub import EventHub
+from stockline.adapters.hub import EventHub, StreamSlot, TooManyStreams
 from stockline.adapters.queries.events import EventQueries
+from stockline.domain.errors import Forbidden
+from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
+from stockline.entrypoints.http.errors import RATE_LIMITED, ProblemError, problem_response
 from stockline.entrypoints.http.schemas.common import problems
 from stockline.entrypoints.http.schemas.events import (
     ClientMessage,
@@ -50,8 +61,25 @@ log = structlog.get_logger("stockline.events")
 
 MAX_FILTER_VALUES = 100
 MAX_ID = 2**63 - 1
+STREAM_RETRY_AFTER = "10"  # seconds: streams last long, a slot frees when one ends
 _CODE = re.compile(CODE_PATTERN)
 _TYPES = frozenset(t.value for t in EventType)
+
+# Who may hear an event: whoever may read the object it is about.
+EVENT_READS: Mapping[EventType, Permission] = {
+    EventType.INVENTORY_CHANGED: Permission.INVENTORY_READ,
+    EventType.INVENTORY_LOW_STOCK: Permission.INVENTORY_READ,
+    EventType.SALE_RECORDED: Permission.SALES_READ,
+    EventType.SALE_RETURNED: Permission.SALES_READ,
+    EventType.TRANSFER_SHIPPED: Permission.TRANSFERS_READ,
+    EventType.TRANSFER_RECEIVED: Permission.TRANSFERS_READ,
+    EventType.TRANSFER_CANCELLED: Permission.TRANSFERS_READ,
+    EventType.RESERVATION_CREATED: Permission.RESERVATIONS_READ,
+    EventType.RESERVATION_COMMITTED: Permission.RESERVATIONS_READ,
+    EventType.RESERVATION_RELEASED: Permission.RESERVATIONS_READ,
+    EventType.RESERVATION_EXPIRED: Permission.RESERVATIONS_READ,
+    EventType.PRODUCT_CHANGED: Permission.CATALOG_READ,
+}
 
 
 def _split(given: list[str] | None) -> list[str]:
@@ -94,6 +122,43 @@ def event_filter(
                        skus=_codes("sku", sku), types=_types(types))
 
 
+def audible_types(principal: Principal) -> frozenset[str]:
+    """The event types whose objects the caller's role may read."""
+    return frozenset(t.value for t, needed in EVENT_READS.items() if principal.may(needed))
+
+
+def scoped(principal: Principal, wanted: EventFilter) -> EventFilter:
+    """``wanted`` limited to what the caller may hear; Forbidden when it asks for more.
+
+    Without a location filter, a caller limited to some locations hears theirs and the
+    events of no location; without a type filter, the types its role may read.
+    """
+    location_ids, unlocated = wanted.location_ids, wanted.include_unlocated
+    visible = principal.visible(Permission.EVENTS_READ)
+    if visible is not None:
+        if location_ids is None:
+            location_ids, unlocated = visible, True
+        elif outside := sorted(location_ids - visible):
+            raise Forbidden(f"events are limited to this key's locations; "
+                            f"{', '.join(outside[:5])} is not one of them")
+    types, audible = wanted.types, audible_types(principal)
+    if types is None:
+        types = None if audible == _TYPES else audible
+    elif unheard := sorted(types - audible):
+        raise Forbidden(f"the {principal.role.value} role may not hear {', '.join(unheard)}")
+    return dataclasses.replace(wanted, location_ids=location_ids, types=types,
+                               include_unlocated=unlocated)
+
+
+def open_stream(hub: EventHub, principal: Principal, limit: int) -> StreamSlot:
+    """A slot for one more stream of the caller on this node (429 beyond ``limit``)."""
+    try:
+        return hub.open_stream(principal.id, limit)
+    except TooManyStreams as exc:
+        raise ProblemError(RATE_LIMITED, f"{exc}; close one or retry later",
+                           {"Retry-After": STREAM_RETRY_AFTER}) from exc
+
+
 FilterDep = Annotated[EventFilter, Depends(event_filter)]
 After = Annotated[int | None, Query(ge=0, le=MAX_ID, description=(
     "Start after this event id (replays every stored matching event after it)"))]
@@ -117,10 +182,14 @@ def _event_id(location: str, name: str, value: str | None) -> int | None:
                         "page's `next_cursor` as `?cursor=`), filters as the stream. When "
                         "`after` is older than the retention, the page starts at the oldest "
                         "event kept and `reset` says what was skipped (as the stream's "
-                        "`reset` event does); it is null otherwise.")
-async def list_events(container: ContainerDep, _p: PrincipalDep, wanted: FilterDep,
+                        "`reset` event does); it is null otherwise. A key limited to some "
+                        "locations gets their events and those of no location; filters "
+                        "asking for other locations, or for types its role may not read, "
+                        "are a 403.")
+async def list_events(container: ContainerDep, principal: PrincipalDep, wanted: FilterDep,
                       after: After = None, cursor: Cursor = None,
                       limit: Limit = 50) -> Response:
+    wanted = scoped(principal, wanted)
     from_cursor = _event_id("query", "cursor", cursor)
     if after is not None and from_cursor is not None and after != from_cursor:
         raise RequestValidationError([{"loc": ("query", "cursor"), "type": "value_error",
@@ -144,15 +213,26 @@ async def list_events(container: ContainerDep, _p: PrincipalDep, wanted: FilterD
 
 class EventStreamResponse(EventSourceResponse):
     """sse-starlette's response: a client that has stopped reading is dropped when a write
-    waits longer than the send timeout (the stream ends; nothing more is buffered)."""
+    waits longer than the send timeout (the stream ends; nothing more is buffered). The
+    caller's stream slot is given back when the stream ends (or, should the response never
+    be sent, when it is collected)."""
 
     media_type = "text/event-stream"
+
+    def __init__(self, *args: Any, slot: StreamSlot | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slot = slot
+        if slot is not None:
+            weakref.finalize(self, slot.release)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
             log.info("event_stream_dropped", reason="the client stopped reading")
+        finally:
+            if self._slot is not None:
+                self._slot.release()
 
 
 def _sse(record: EventRecord) -> bytes:
@@ -196,6 +276,12 @@ when the client fell too far behind: reconnect with `Last-Event-ID` to resume. (
 
 A comment (`: heartbeat`) is sent after every idle interval (15 s by default).
 
+A key limited to some locations hears their events and those of no location (e.g.
+`product.changed`); a partner hears availability and catalog events only. A filter asking
+for another location, or a type the key's role may not read, is a 403. At most
+`max_streams_per_principal` streams (SSE and WebSocket together, 20 by default) may be
+open per key on one server: one more is a 429 `rate_limited` with `Retry-After`.
+
 The same stream over WebSocket is `GET /v1/events/ws` (OpenAPI cannot describe it): send
 `{"action": "subscribe", "location_id": [...], "sku": [...], "types": [...], "after": N}`
 (every field optional) to start or replace the subscription, `{"action": "unsubscribe"}`
@@ -205,21 +291,24 @@ to stop it; the server sends `{"type": "subscribed", ...}`, `{"type": "event", "
 a WebSocket."""
 
 
-@router.get("/stream", response_model=None, response_class=EventStreamResponse,
+@router.get("/stream", status_code=200, response_model=None,
+            response_class=EventStreamResponse,
             summary="Live events (Server-Sent Events)", description=STREAM_DESCRIPTION,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                              "description": "An endless event stream"}, **problems()})
 async def stream_events(
-    container: ContainerDep, _p: PrincipalDep, wanted: FilterDep, after: After = None,
+    container: ContainerDep, principal: PrincipalDep, wanted: FilterDep, after: After = None,
     last_event_id: Annotated[str | None, Header(
         alias="Last-Event-ID", description="The last id received; wins over ?after=")] = None,
 ) -> EventSourceResponse:
     resume = _event_id("header", "Last-Event-ID", last_event_id)
     start = resume if resume is not None else after
+    wanted = scoped(principal, wanted)
     heartbeat = container.settings.stream_heartbeat_seconds
+    slot = open_stream(container.hub, principal, container.settings.max_streams_per_principal)
     feed = EventFeed(container.hub, container.queries, wanted)
     return EventStreamResponse(_sse_frames(feed.items(start, idle=heartbeat)), ping=0,
-                               sep="\n", send_timeout=max(30.0, 2 * heartbeat))
+                               sep="\n", send_timeout=max(30.0, 2 * heartbeat), slot=slot)
 
 
 # -- WebSocket ------------------------------------------------------------------------------
@@ -229,8 +318,9 @@ class EventSocket:
     the feed yields. A client too slow for the feed gets an error and the socket closes."""
 
     def __init__(self, websocket: WebSocket, hub: EventHub, log_reader: EventQueries,
-                 heartbeat: float) -> None:
+                 heartbeat: float, principal: Principal) -> None:
         self._ws, self._hub, self._log, self._heartbeat = websocket, hub, log_reader, heartbeat
+        self._principal = principal
         self._send_timeout = max(30.0, 2 * heartbeat)
         self._lock = asyncio.Lock()
         self._done = asyncio.Event()
@@ -269,10 +359,15 @@ class EventSocket:
                                           "message": e["msg"]} for e in exc.errors()]})
             return
         await self._stop_pump()
-        if isinstance(message, SubscribeMessage):
-            self._pump = asyncio.create_task(self._run(message))
-        else:
+        if not isinstance(message, SubscribeMessage):
             await self._send({"type": "unsubscribed"})
+            return
+        try:
+            wanted = scoped(self._principal, _wanted(message))
+        except Forbidden as refused:  # the old subscription is gone; the socket stays open
+            await self._send({"type": "error", "code": "forbidden", "reason": str(refused)})
+            return
+        self._pump = asyncio.create_task(self._run(message, wanted))
 
     async def _stop_pump(self) -> None:
         if self._pump is not None:
@@ -281,15 +376,11 @@ class EventSocket:
                 await self._pump
             self._pump = None
 
-    async def _run(self, message: SubscribeMessage) -> None:
-        def values(given: list[str] | list[EventType] | None) -> frozenset[str] | None:
-            return frozenset(given) if given else None
-
-        wanted = EventFilter(location_ids=values(message.location_id),
-                             skus=values(message.sku), types=values(message.types))
-        filters = {"location_id": sorted(wanted.location_ids or []) or None,
-                   "sku": sorted(wanted.skus or []) or None,
-                   "types": sorted(wanted.types or []) or None}
+    async def _run(self, message: SubscribeMessage, wanted: EventFilter) -> None:
+        asked = _wanted(message)
+        filters = {"location_id": sorted(asked.location_ids or []) or None,
+                   "sku": sorted(asked.skus or []) or None,
+                   "types": sorted(asked.types or []) or None}
         items = EventFeed(self._hub, self._log, wanted).items(message.after,
                                                               idle=self._heartbeat)
         try:
@@ -324,16 +415,45 @@ class EventSocket:
             await self._ws.send_text(text.decode())
 
 
+def _wanted(message: SubscribeMessage) -> EventFilter:
+    """The filter a subscribe message asks for (empty lists: no filter)."""
+    def values(given: list[str] | list[EventType] | None) -> frozenset[str] | None:
+        return frozenset(given) if given else None
+
+    return EventFilter(location_ids=values(message.location_id), skus=values(message.sku),
+                       types=values(message.types))
+
+
 @router.websocket("/ws", name="event_socket")
-async def event_socket(websocket: WebSocket, _p: SocketPrincipalDep) -> None:
+async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep) -> None:
     """The stream over WebSocket. Send ``{"action": "subscribe", "location_id": [...],
     "sku": [...], "types": [...], "after": N}`` (every field optional) to start or replace
     the subscription, ``{"action": "unsubscribe"}`` to stop it. The server sends
     ``{"type": "subscribed", ..., "after"}``, ``{"type": "event", "event": {...}}``,
     ``{"type": "reset", ...}``, ``{"type": "unsubscribed"}`` and ``{"type": "error",
     "code", "reason", ...}``; after an error with code ``slow_consumer`` the socket closes
-    (1013): subscribe again with ``after`` set to the last id received."""
+    (1013): subscribe again with ``after`` set to the last id received. A subscription
+    asking for more than the key may hear gets ``{"type": "error", "code": "forbidden"}``.
+    A key with ``max_streams_per_principal`` streams open is refused at the handshake: a
+    429 problem where the server can answer a handshake with one, else a close (1013)."""
     container = websocket.app.state.container
-    await websocket.accept()
-    await EventSocket(websocket, container.hub, container.queries,
-                      container.settings.stream_heartbeat_seconds).serve()
+    try:
+        slot = open_stream(container.hub, principal,
+                           container.settings.max_streams_per_principal)
+    except ProblemError as refused:
+        await _deny(websocket, refused)
+        return
+    try:
+        await websocket.accept()
+        await EventSocket(websocket, container.hub, container.queries,
+                          container.settings.stream_heartbeat_seconds, principal).serve()
+    finally:
+        slot.release()
+
+
+async def _deny(websocket: WebSocket, refused: ProblemError) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(
+            problem_response(refused.code, refused.detail, refused.headers))
+    else:
+        await websocket.close(1013, f"{refused.code.code}: too many streams")

@@ -9,9 +9,11 @@ from starlette.responses import Response
 
 from stockline.domain.errors import NotFound
 from stockline.domain.model import Level
+from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, LocationType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.inventory import (
     InventoryUpdate,
@@ -29,24 +31,30 @@ CodeQuery = Annotated[str | None, Query(pattern=CODE_PATTERN)]
 @router.get("", response_model=Page[LevelOut], responses=problems(),
             summary="Levels, filtered",
             description="`below_reorder_point=true` lists the levels whose available stock "
-                        "is at or under their reorder point.")
-async def list_levels(container: ContainerDep, _p: PrincipalDep, sku: CodeQuery = None,
+                        "is at or under their reorder point. A key limited to some locations "
+                        "sees only theirs (asking for another location is a 403).")
+async def list_levels(container: ContainerDep, principal: PrincipalDep, sku: CodeQuery = None,
                       location_id: CodeQuery = None, location_type: LocationType | None = None,
                       below_reorder_point: bool | None = None, limit: Limit = 50,
                       cursor: Cursor = None) -> Page[LevelOut]:
+    seen = within(principal, Permission.INVENTORY_READ, location_id)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.levels(sku=sku, location_id=location_id,
                                           location_type=location_type,
                                           below_reorder_point=below_reorder_point,
-                                          limit=limit, cursor=cursor)
+                                          limit=limit, cursor=cursor, within=seen)
     return Page(items=[LevelOut.of(x) for x in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{location_id}/{sku}", response_model=LevelDetailOut, responses=problems(404),
             summary="One level",
             description="A SKU the location has never stocked answers zeros at version 0; "
-                        "an unknown location or SKU is a 404.")
+                        "an unknown location or SKU is a 404; a location outside the key's "
+                        "locations is a 403.")
 async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDep,
-                    _p: PrincipalDep) -> LevelDetailOut:
+                    principal: PrincipalDep) -> LevelDetailOut:
+    require_at(principal, Permission.INVENTORY_READ, location_id)
     level = await container.queries.level(location_id, sku)
     if level is None:
         if await container.queries.location(location_id) is None:

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from stockline.domain.errors import NotFound
+from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN, LocationType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.catalog import (
     LocationOut,
     RetailLocationCreate,
@@ -20,17 +22,24 @@ from stockline.entrypoints.http.schemas.common import NO_NUL, Page, problems
 from stockline.services import locations
 
 router = APIRouter(prefix="/v1", tags=["locations"])
+SCOPED = ("A key whose reading of locations is limited to its own (a partner's) sees only "
+          "those.")
 LocationCode = Annotated[str, Path(pattern=CODE_PATTERN)]
 
 
-async def _page(container: ContainerDep, type: LocationType, region: str | None, limit: int,
-                cursor: str | None) -> Page[LocationOut]:
+async def _page(container: ContainerDep, principal: Principal, type: LocationType,
+                region: str | None, limit: int, cursor: str | None) -> Page[LocationOut]:
+    seen = within(principal, Permission.LOCATIONS_READ)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.locations(type=type, region=region, limit=limit,
-                                             cursor=cursor)
+                                             cursor=cursor, within=seen)
     return Page(items=[LocationOut.of(x) for x in page.items], next_cursor=page.next_cursor)
 
 
-async def _one(container: ContainerDep, type: LocationType, code: str) -> LocationOut:
+async def _one(container: ContainerDep, principal: Principal, type: LocationType,
+               code: str) -> LocationOut:
+    require_at(principal, Permission.LOCATIONS_READ, code)
     location = await container.queries.location(code, type)
     if location is None:
         raise NotFound(type.value if type is LocationType.WAREHOUSE else "retail location", code)
@@ -45,17 +54,17 @@ async def create_warehouse(body: WarehouseCreate, write: WriterDep) -> Response:
 
 
 @router.get("/warehouses", response_model=Page[LocationOut], responses=problems(),
-            summary="List warehouses")
-async def list_warehouses(container: ContainerDep, _p: PrincipalDep, limit: Limit = 50,
+            summary="List warehouses", description=SCOPED)
+async def list_warehouses(container: ContainerDep, principal: PrincipalDep, limit: Limit = 50,
                           cursor: Cursor = None) -> Page[LocationOut]:
-    return await _page(container, LocationType.WAREHOUSE, None, limit, cursor)
+    return await _page(container, principal, LocationType.WAREHOUSE, None, limit, cursor)
 
 
 @router.get("/warehouses/{code}", response_model=LocationOut, responses=problems(404),
-            summary="One warehouse")
+            summary="One warehouse", description=SCOPED)
 async def get_warehouse(code: LocationCode, container: ContainerDep,
-                        _p: PrincipalDep) -> LocationOut:
-    return await _one(container, LocationType.WAREHOUSE, code)
+                        principal: PrincipalDep) -> LocationOut:
+    return await _one(container, principal, LocationType.WAREHOUSE, code)
 
 
 @router.post("/retail-locations", status_code=201, response_model=LocationOut,
@@ -66,16 +75,16 @@ async def create_retail_location(body: RetailLocationCreate, write: WriterDep) -
 
 
 @router.get("/retail-locations", response_model=Page[LocationOut], responses=problems(),
-            summary="List stores, optionally of one region")
-async def list_retail_locations(container: ContainerDep, _p: PrincipalDep,
+            summary="List stores, optionally of one region", description=SCOPED)
+async def list_retail_locations(container: ContainerDep, principal: PrincipalDep,
                                 region: Annotated[str | None,
                                                   Query(max_length=100, pattern=NO_NUL)] = None,
                                 limit: Limit = 50, cursor: Cursor = None) -> Page[LocationOut]:
-    return await _page(container, LocationType.RETAIL, region, limit, cursor)
+    return await _page(container, principal, LocationType.RETAIL, region, limit, cursor)
 
 
 @router.get("/retail-locations/{code}", response_model=LocationOut, responses=problems(404),
-            summary="One store")
+            summary="One store", description=SCOPED)
 async def get_retail_location(code: LocationCode, container: ContainerDep,
-                              _p: PrincipalDep) -> LocationOut:
-    return await _one(container, LocationType.RETAIL, code)
+                              principal: PrincipalDep) -> LocationOut:
+    return await _one(container, principal, LocationType.RETAIL, code)

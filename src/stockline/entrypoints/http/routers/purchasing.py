@@ -9,10 +9,12 @@ from starlette.responses import Response
 
 from stockline.domain.commands import CancelPurchaseOrder, PlacePurchaseOrder
 from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.security import Permission
 from stockline.domain.states import PurchaseOrderStatus
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.purchasing import (
     NoFields,
@@ -80,14 +82,17 @@ async def create_purchase_order(body: PurchaseOrderCreate, write: WriterDep) -> 
 
 @router.get("/purchase-orders", response_model=Page[PurchaseOrderOut], responses=problems(),
             summary="Purchase orders, newest first")
-async def list_purchase_orders(container: ContainerDep, _p: PrincipalDep,
+async def list_purchase_orders(container: ContainerDep, principal: PrincipalDep,
                                status: PurchaseOrderStatus | None = None,
                                supplier_id: CodeQuery = None, location_id: CodeQuery = None,
                                sku: CodeQuery = None, limit: Limit = 50,
                                cursor: Cursor = None) -> Page[PurchaseOrderOut]:
+    seen = within(principal, Permission.PURCHASING_READ, location_id)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.purchase_orders(
         status=status.value if status else None, supplier_id=supplier_id,
-        location_id=location_id, sku=sku, limit=limit, cursor=cursor)
+        location_id=location_id, sku=sku, limit=limit, cursor=cursor, within=seen)
     return Page(items=[PurchaseOrderOut.of(o) for o in page.items],
                 next_cursor=page.next_cursor)
 
@@ -95,10 +100,11 @@ async def list_purchase_orders(container: ContainerDep, _p: PrincipalDep,
 @router.get("/purchase-orders/{order_id}", response_model=PurchaseOrderOut,
             responses=problems(404), summary="One purchase order")
 async def get_purchase_order(order_id: OrderId, container: ContainerDep,
-                             _p: PrincipalDep) -> PurchaseOrderOut:
+                             principal: PrincipalDep) -> PurchaseOrderOut:
     order = await container.queries.purchase_order(order_id)
     if order is None:
         raise NotFound("purchase order", order_id)
+    require_of(principal, Permission.PURCHASING_READ, "purchase order", order.location_id)
     return PurchaseOrderOut.of(order)
 
 
@@ -160,12 +166,21 @@ async def cancel_purchase_order(order_id: OrderId, write: WriterDep,
                 "supplier of the SKU with a known lead time (`supplier`; ties: shorter lead "
                 "time, then code); else the location with the most surplus even though it "
                 "covers only part (`source.surplus` < `quantity`); else null.\n\n"
-                "`source_type` keeps only one kind of source (`none`: no source)."))
-async def list_suggestions(container: ContainerDep, _p: PrincipalDep,
+                "`source_type` keeps only one kind of source (`none`: no source).\n\n"
+                "A key limited to some locations gets the suggestions of its locations "
+                "(asking for another is a 403); a supplier's `unit_cost` is shown only to "
+                "keys that may read suppliers."))
+async def list_suggestions(container: ContainerDep, principal: PrincipalDep,
                            location_id: CodeQuery = None, sku: CodeQuery = None,
                            source_type: SourceType | None = None, limit: Limit = 50,
                            cursor: Cursor = None) -> Page[SuggestionOut]:
+    seen = within(principal, Permission.REPLENISHMENT_READ, location_id)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.suggestions(
         location_id=location_id, sku=sku,
-        source_type=source_type.value if source_type else None, limit=limit, cursor=cursor)
-    return Page(items=[SuggestionOut.of(s) for s in page.items], next_cursor=page.next_cursor)
+        source_type=source_type.value if source_type else None, limit=limit, cursor=cursor,
+        within=seen)
+    costs = principal.may(Permission.SUPPLIERS_READ)
+    return Page(items=[SuggestionOut.of(s, costs=costs) for s in page.items],
+                next_cursor=page.next_cursor)

@@ -9,10 +9,12 @@ from starlette.responses import Response
 
 from stockline.domain.commands import ReleaseReservation
 from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.security import Permission
 from stockline.domain.states import ReservationStatus
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.reservations import (
     ReservationCommit,
@@ -46,24 +48,28 @@ async def create_reservation(body: ReservationCreate, write: WriterDep) -> Respo
 
 @router.get("", response_model=Page[ReservationOut], responses=problems(),
             summary="Reservations, newest first")
-async def list_reservations(container: ContainerDep, _p: PrincipalDep,
+async def list_reservations(container: ContainerDep, principal: PrincipalDep,
                             status: ReservationStatus | None = None,
                             location_id: Annotated[str | None,
                                                    Query(pattern=CODE_PATTERN)] = None,
                             limit: Limit = 50, cursor: Cursor = None) -> Page[ReservationOut]:
+    seen = within(principal, Permission.RESERVATIONS_READ, location_id)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.reservations(
         status=status.value if status else None, location_id=location_id, limit=limit,
-        cursor=cursor)
+        cursor=cursor, within=seen)
     return Page(items=[ReservationOut.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{reservation_id}", response_model=ReservationOut, responses=problems(404),
             summary="One reservation")
 async def get_reservation(reservation_id: ReservationId, container: ContainerDep,
-                          _p: PrincipalDep) -> ReservationOut:
+                          principal: PrincipalDep) -> ReservationOut:
     found = await container.queries.reservation(reservation_id)
     if found is None:
         raise NotFound("reservation", reservation_id)
+    require_of(principal, Permission.RESERVATIONS_READ, "reservation", found.location_id)
     return ReservationOut.of(found)
 
 

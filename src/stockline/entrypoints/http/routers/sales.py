@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, Channel
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
 from stockline.entrypoints.http.schemas.sales import (
     SaleCreate,
@@ -39,25 +41,30 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
 @router.get("", response_model=Page[SaleOut], responses=problems(),
             summary="Sales, newest first",
             description="`from` is inclusive and `to` exclusive, on `occurred_at`.")
-async def list_sales(container: ContainerDep, _p: PrincipalDep,
+async def list_sales(container: ContainerDep, principal: PrincipalDep,
                      start: Annotated[Timestamp | None, Query(alias="from")] = None,
                      end: Annotated[Timestamp | None, Query(alias="to")] = None,
                      location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      channel: Channel | None = None, limit: Limit = 50,
                      cursor: Cursor = None) -> Page[SaleOut]:
+    seen = within(principal, Permission.SALES_READ, location_id)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.sales(start=start, end=end, location_id=location_id,
                                          sku=sku, channel=channel.value if channel else None,
-                                         limit=limit, cursor=cursor)
+                                         limit=limit, cursor=cursor, within=seen)
     return Page(items=[SaleOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{sale_id}", response_model=SaleOut, responses=problems(404),
             summary="One sale, with its returns")
-async def get_sale(sale_id: SaleId, container: ContainerDep, _p: PrincipalDep) -> SaleOut:
+async def get_sale(sale_id: SaleId, container: ContainerDep,
+                   principal: PrincipalDep) -> SaleOut:
     sale = await container.queries.sale(sale_id)
     if sale is None:
         raise NotFound("sale", sale_id)
+    require_of(principal, Permission.SALES_READ, "sale", sale.location_id)
     return SaleOut.of(sale)
 
 

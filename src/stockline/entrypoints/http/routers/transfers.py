@@ -8,10 +8,12 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.security import Permission
 from stockline.domain.states import TransferStatus
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.transfers import (
     TransferCancel,
@@ -75,24 +77,31 @@ async def cancel_transfer(transfer_id: TransferId, write: WriterDep,
 
 @router.get("/transfers", response_model=Page[TransferOut], responses=problems(),
             summary="Transfers, newest first",
-            description="`location_id` matches transfers from or to that location.")
-async def list_transfers(container: ContainerDep, _p: PrincipalDep,
+            description="`location_id` matches transfers from or to that location. A key "
+                        "limited to some locations sees the transfers from or to them.")
+async def list_transfers(container: ContainerDep, principal: PrincipalDep,
                          status: TransferStatus | None = None,
                          from_location_id: CodeQuery = None, to_location_id: CodeQuery = None,
                          location_id: CodeQuery = None, sku: CodeQuery = None,
                          limit: Limit = 50, cursor: Cursor = None) -> Page[TransferOut]:
+    seen = within(principal, Permission.TRANSFERS_READ)
+    if seen is not None and not seen:
+        return empty_page()
     page = await container.queries.transfers(
         status=status.value if status else None, from_location_id=from_location_id,
         to_location_id=to_location_id, location_id=location_id, sku=sku, limit=limit,
-        cursor=cursor)
+        cursor=cursor, within=seen)
     return Page(items=[TransferOut.of(t) for t in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut, responses=problems(404),
-            summary="One transfer")
+            summary="One transfer",
+            description="A key limited to some locations sees a transfer from or to them.")
 async def get_transfer(transfer_id: TransferId, container: ContainerDep,
-                       _p: PrincipalDep) -> TransferOut:
+                       principal: PrincipalDep) -> TransferOut:
     transfer = await container.queries.transfer(transfer_id)
     if transfer is None:
         raise NotFound("transfer", transfer_id)
+    require_of(principal, Permission.TRANSFERS_READ, "transfer", transfer.from_location_id,
+               transfer.to_location_id)
     return TransferOut.of(transfer)

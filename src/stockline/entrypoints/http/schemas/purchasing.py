@@ -251,7 +251,9 @@ class SourceOut(BaseModel):
     type: Literal["supplier", "transfer"] = Field(
         description="`supplier` (buy it) or `transfer` (move it)")
     id: str = Field(description="The supplier's code, or the location to transfer from")
-    unit_cost: MoneyOut | None = Field(default=None, description="A supplier's cost")
+    unit_cost: MoneyOut | None = Field(
+        default=None, description="A supplier's cost (null for a key that may not read "
+                                  "suppliers)")
     lead_time_days: int | None = Field(default=None, description="A supplier's lead time")
     surplus: int | None = Field(
         default=None, description="What the location can spare (available above its reorder "
@@ -259,12 +261,12 @@ class SourceOut(BaseModel):
                                   "only part of it")
 
     @classmethod
-    def of(cls, s: SuggestionSource | None) -> SourceOut | None:
+    def of(cls, s: SuggestionSource | None, *, costs: bool = True) -> SourceOut | None:
         if s is None:
             return None
         kind: Literal["supplier", "transfer"] = (
             "supplier" if s.type == SUPPLIER else "transfer")
-        return cls(type=kind, id=s.id, unit_cost=MoneyOut.of(s.unit_cost),
+        return cls(type=kind, id=s.id, unit_cost=MoneyOut.of(s.unit_cost) if costs else None,
                    lead_time_days=s.lead_time_days, surplus=s.surplus)
 
 
@@ -280,8 +282,9 @@ class SuggestionOut(BaseModel):
     source: SourceOut | None = Field(description="Where from; null when nowhere is known")
 
     @classmethod
-    def of(cls, s: Suggestion) -> SuggestionOut:
+    def of(cls, s: Suggestion, *, costs: bool = True) -> SuggestionOut:
+        """``costs`` False leaves out the supplier's cost (a caller who may not see it)."""
         return cls(location_id=s.location_id, sku=s.sku, available=s.available,
                    reorder_point=s.reorder_point, reorder_quantity=s.reorder_quantity,
                    safety_stock=s.safety_stock, on_order=s.on_order, quantity=s.quantity,
-                   source=SourceOut.of(s.source))
+                   source=SourceOut.of(s.source, costs=costs))
