@@ -708,6 +708,7 @@ async def _stream(server: LiveServer, key: str | None,
 
 
 async def _first_line(response: httpx.Response) -> str:
+    """The first line; leaving the iterator early closes the stream's connection."""
     async for text in response.aiter_lines():
         return text
     return ""
@@ -756,10 +757,12 @@ async def test_a_key_holds_at_most_its_streams_at_once(live_world: LiveWorld,
     async with contextlib.AsyncExitStack() as held:
         socket = await held.enter_async_context(websockets.connect(
             _ws_url(live_world.server), additional_headers={"X-API-Key": key}))
+        readers = []  # kept open: closing a line iterator early closes its connection
         for _ in range(limit - 1):
             response = await held.enter_async_context(_stream(live_world.server, key, {}))
             assert response.status_code == 200
-            assert (await _first_line(response)).startswith(": subscribed")
+            readers.append(response.aiter_lines())
+            assert (await anext(readers[-1])).startswith(": subscribed")
         async with _stream(live_world.server, key, {}) as response:
             assert response.status_code == 429
             assert response.headers["Retry-After"]
