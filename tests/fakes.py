@@ -36,6 +36,7 @@ from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.services.ports import IdempotencyRecord, StoredResponse
+from tests.fakes_customers import FakeCustomers
 from tests.fakes_keys import FakeApiKeys
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
 from tests.fakes_reservations import FakeReservations
@@ -284,7 +285,7 @@ class FakeSales:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
-    async def add(self, sale: Sale) -> None:
+    async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
         store = self._uow.store
         if sale.id in store.sales:
             raise IntegrityError(f"duplicate sale id {sale.id}")
@@ -294,6 +295,8 @@ class FakeSales:
             raise IntegrityError("CHECK constraint failed: sale_lines.quantity_positive")
         _ = sale.total, sale.units  # computed into the sales row, as the SQL adapter does
         store.sales[sale.id] = replace(sale)
+        if customer_ref is not None:
+            self._uow.customers.link(sale.id, customer_ref)
 
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         sale = self._uow.store.sales.get(sale_id)
@@ -366,6 +369,7 @@ class FakeUnitOfWork:
         self.purchase_orders = FakePurchaseOrders(self)
         self.webhooks = FakeWebhooks(self)
         self.api_keys = FakeApiKeys(self)
+        self.customers = FakeCustomers(self)
         self.idempotency = FakeIdempotency(self)
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockline.adapters.repositories import (
     SqlApiKeys,
+    SqlCustomers,
     SqlIdempotency,
     SqlLedger,
     SqlLevels,
@@ -61,6 +62,7 @@ class SqlUnitOfWork:
     purchase_orders: SqlPurchaseOrders
     webhooks: SqlWebhooks
     api_keys: SqlApiKeys
+    customers: SqlCustomers
     outbox: SqlOutbox
     idempotency: SqlIdempotency
 
@@ -95,6 +97,7 @@ class SqlUnitOfWork:
         self.purchase_orders = SqlPurchaseOrders(conn)
         self.webhooks = SqlWebhooks(conn)
         self.api_keys = SqlApiKeys(conn)
+        self.customers = SqlCustomers(conn)
         self.outbox = SqlOutbox(conn)
         self.idempotency = SqlIdempotency(conn)
         return self

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from stockline.domain.customers import CustomerDetails
 from stockline.domain.model import Attributes
 from stockline.domain.values import (
     Channel,
@@ -93,6 +94,7 @@ class RecordSale:
     payment_status: PaymentStatus = PaymentStatus.PAID
     occurred_at: datetime | None = None
     external_ref: str | None = None
+    customer: CustomerDetails | None = None  # kept apart: never on the Sale, its events
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     WEBHOOKS_MANAGE = "webhooks:manage"
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
+    CUSTOMERS_READ = "customers:read"
     CUSTOMERS_ERASE = "customers:erase"
     OPERATIONS_READ = "operations:read"
     RECONCILE = "admin:reconcile"

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from stockline.domain.customers import CustomerDetails
 from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
 from stockline.domain.events import Event
 from stockline.domain.keys import ApiKey
@@ -107,7 +108,9 @@ class LedgerRepository(Protocol):
 
 
 class SaleRepository(Protocol):
-    async def add(self, sale: Sale) -> None: ...
+    async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
+        """The sale and its lines; ``customer_ref`` goes only to the sale's row."""
+        ...
 
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         """The sale with its lines and returns; ``for_update`` serialises returns of it."""
@@ -252,6 +255,17 @@ class IdempotencyStore(Protocol):
     async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
 
 
+class CustomerRepository(Protocol):
+    async def remember(self, details: CustomerDetails, now: datetime) -> None:
+        """Add the customer, or update its contact when ``details`` has one."""
+        ...
+
+    async def erase(self, ref: str, pseudonym: str, now: datetime) -> int | None:
+        """Replace ``ref`` by ``pseudonym`` on the customer and its sales and drop its
+        contact; the number of sales changed, None when ``ref`` is unknown."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Only ``commit`` makes its changes visible."""
 
@@ -279,6 +293,8 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def customers(self) -> CustomerRepository: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

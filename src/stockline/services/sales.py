@@ -52,7 +52,9 @@ async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
                 channel=cmd.channel, payment_status=cmd.payment_status,
                 external_ref=cmd.external_ref, actor=ctx.actor,
                 occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
-    await uow.sales.add(sale)
+    if cmd.customer is not None:
+        await uow.customers.remember(cmd.customer, ctx.now)
+    await uow.sales.add(sale, customer_ref=cmd.customer.ref if cmd.customer else None)
     await append_records(uow, [record_change(m, ctx, type=MovementType.SALE, reason="sale",
                                              reference=sale.id, occurred_at=sale.occurred_at)
                                for m in moved], SaleRecorded(occurred_at=ctx.now, sale=sale))

@@ -3,6 +3,7 @@
 from stockline.adapters.queries.audit import AuditQueries
 from stockline.adapters.queries.base import Page, decode_cursor, encode_cursor
 from stockline.adapters.queries.core import CoreQueries
+from stockline.adapters.queries.customers import CustomerQueries
 from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.queries.keys import KeyQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
@@ -12,7 +13,7 @@ from stockline.adapters.queries.webhooks import WebhookQueries
 
 
 class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
-              EventQueries, WebhookQueries, KeyQueries, AuditQueries):
+              EventQueries, WebhookQueries, KeyQueries, AuditQueries, CustomerQueries):
     """Every read the API makes, over the read engine."""
 
 

@@ -83,11 +83,11 @@ class QueryBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def _all(self, stmt: Select[Any]) -> list[Any]:
+    async def _all(self, stmt: Select[*tuple[Any, ...]]) -> list[Any]:
         async with self._engine.connect() as conn:
             return list((await conn.execute(stmt)).all())
 
-    async def _first(self, stmt: Select[Any]) -> Any:
+    async def _first(self, stmt: Select[*tuple[Any, ...]]) -> Any:
         async with self._engine.connect() as conn:
             return (await conn.execute(stmt)).first()
 

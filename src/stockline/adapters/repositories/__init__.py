@@ -11,6 +11,7 @@ from stockline.adapters.repositories.core import (
     SqlSales,
     upsert,
 )
+from stockline.adapters.repositories.customers import SqlCustomers
 from stockline.adapters.repositories.keys import SqlApiKeys
 from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
 from stockline.adapters.repositories.reservations import SqlReservations
@@ -18,7 +19,8 @@ from stockline.adapters.repositories.transfers import SqlTransfers
 from stockline.adapters.repositories.webhooks import SqlWebhooks
 
 __all__ = [
-    "SqlApiKeys", "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations", "SqlLots",
+    "SqlApiKeys", "SqlCustomers", "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations",
+    "SqlLots",
     "SqlOutbox", "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
     "SqlTransfers", "SqlWebhooks", "upsert",
 ]

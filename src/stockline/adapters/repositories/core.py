@@ -256,8 +256,9 @@ class SqlSales:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, sale: Sale) -> None:
-        await self._conn.execute(sales.insert().values(rows.sale_values(sale)))
+    async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
+        await self._conn.execute(sales.insert().values(
+            {**rows.sale_values(sale), "customer_ref": customer_ref}))
         await self._conn.execute(sale_lines.insert(), [
             {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
              "unit_price_amount": line.unit_price.units}

@@ -24,6 +24,7 @@ from stockline.entrypoints.http.middleware import (
 from stockline.entrypoints.http.permissions import authorize
 from stockline.entrypoints.http.routers import (
     audit,
+    customers,
     events,
     health,
     inventory,
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, *,
     install_error_handlers(app)
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
-                   movements, purchasing, events, webhooks, keys, oauth, audit):
+                   movements, purchasing, events, webhooks, keys, oauth, audit, customers):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
     # rate limit (needs the principal) -> body limit -> the app.

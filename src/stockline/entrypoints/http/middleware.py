@@ -52,9 +52,23 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
-            log.info("request", method=scope["method"], path=scope["path"], status=status,
+            log.info("request", method=scope["method"], path=loggable_path(scope), status=status,
                      duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+# Paths that may name a customer: logs and the audit trail get the route template instead
+# (or the prefix alone when no route matched, as for a 401 answered before routing).
+_REDACTED_PREFIXES = ("/v1/customers/",)
+
+
+def loggable_path(scope: Scope) -> str:
+    """The request's path, without any customer reference it carries."""
+    path: str = scope["path"]
+    if not path.startswith(_REDACTED_PREFIXES):
+        return path
+    route = getattr(scope.get("route"), "path", None)
+    return route if isinstance(route, str) else "/v1/customers/{redacted}"
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -138,8 +152,6 @@ class RateLimitMiddleware:
 
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Paths that may name a customer: their route template is recorded instead.
-_REDACTED_PREFIXES = ("/v1/customers",)
 
 
 class AuditMiddleware:
@@ -190,9 +202,7 @@ def _audit_record(scope: Scope, at: datetime, method: str, status: int) -> Audit
     state = scope.get("state", {})
     principal = state.get("principal")
     route = getattr(scope.get("route"), "path", None)
-    path = scope["path"]
-    if route and path.startswith(_REDACTED_PREFIXES):
-        path = route
+    path = loggable_path(scope)
     client = scope.get("client")
     return AuditRecord(
         at=at, principal_id=principal.id if principal else None,

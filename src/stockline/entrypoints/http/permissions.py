@@ -82,6 +82,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): (P.WEBHOOKS_MANAGE,),
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"):
         (P.WEBHOOKS_MANAGE,),
+    # customers (privacy)
+    ("GET", "/v1/customers/{ref}"): (P.CUSTOMERS_READ,),
+    ("POST", "/v1/customers/{ref}/erase"): (P.CUSTOMERS_ERASE,),
     # the audit trail
     ("GET", "/v1/audit"): (P.AUDIT_READ,),
     # API keys and access tokens

@@ -20,6 +20,7 @@ from stockline.entrypoints.http.schemas.common import (
     Text500,
     Timestamp,
 )
+from stockline.entrypoints.http.schemas.customers import CustomerIn
 
 
 class SaleLineIn(Body):
@@ -37,6 +38,11 @@ class SaleCreate(Body):
     payment_status: PaymentStatus = PaymentStatus.PAID
     external_ref: Text100 | None = Field(default=None,
                                          description="The POS or order system's own id")
+    customer: CustomerIn | None = Field(
+        default=None, description="Who bought, kept apart from the sale: never in a sale's "
+                                  "answer, its events or webhooks; read at GET "
+                                  "/v1/customers/{ref}, erased by POST "
+                                  "/v1/customers/{ref}/erase")
 
     def to_command(self) -> RecordSale:
         return RecordSale(
@@ -45,7 +51,8 @@ class SaleCreate(Body):
                                         unit_price=ln.unit_price.to_money())
                         for ln in self.lines),
             channel=self.channel, payment_status=self.payment_status,
-            occurred_at=self.occurred_at, external_ref=self.external_ref)
+            occurred_at=self.occurred_at, external_ref=self.external_ref,
+            customer=self.customer.to_details() if self.customer else None)
 
 
 class ReturnLineIn(Body):

@@ -1,0 +1,46 @@
+"""Customers: read one by its reference; erase one (pseudonymize it everywhere)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from starlette.responses import Response
+
+from stockline.domain.customers import REF_PATTERN, EraseCustomer
+from stockline.domain.errors import NotFound
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep, WriterDep
+from stockline.entrypoints.http.schemas.common import problems
+from stockline.entrypoints.http.schemas.customers import CustomerOut, ErasureOut
+from stockline.services import customers
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+Ref = Annotated[str, Path(pattern=REF_PATTERN)]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get("/{ref}", response_model=CustomerOut, responses=problems(403, 404),
+            summary="A customer: contact and sales count",
+            description="An erased customer is 404: nothing links its old reference to "
+                        "anything any more.")
+async def get_customer(ref: Ref, container: ContainerDep, _p: PrincipalDep) -> CustomerOut:
+    customer = await container.queries.customer(ref)
+    if customer is None:
+        raise NotFound("customer", ref)
+    return CustomerOut.of(customer)
+
+
+@router.post("/{ref}/erase", response_model=ErasureOut, responses=problems(403, 404),
+             summary="Erase a customer (right to erasure)",
+             description="Replaces the reference, on the customer and on every sale that "
+                         "carries it, with a random pseudonym, and deletes the contact. "
+                         "Sales, lines, totals, stock and the ledger stay exactly as they "
+                         "were. An unknown or already erased reference is 404. Customer "
+                         "data never appears in events, webhooks, the audit trail (which "
+                         "records this route's template, not its path) or the logs.")
+async def erase_customer(ref: Ref, write: WriterDep) -> Response:
+    response = await write(customers.erase_customer, EraseCustomer(ref=ref), ErasureOut.of,
+                           body=None)
+    response.headers.update(NO_STORE)
+    return response

@@ -1,0 +1,21 @@
+"""Customers: erasing one pseudonymizes it everywhere and keeps every sale and total."""
+
+from __future__ import annotations
+
+from stockline.domain.customers import EraseCustomer, Erasure, new_pseudonym
+from stockline.domain.errors import NotFound
+from stockline.domain.security import Permission
+from stockline.services.executor import Context
+from stockline.services.ports import UnitOfWork
+
+
+async def erase_customer(uow: UnitOfWork, cmd: EraseCustomer, ctx: Context) -> Erasure:
+    """Put a random pseudonym in place of the customer's reference on it and on each of its
+    sales, and drop its contact. Sales, lines, totals and the ledger do not change, and no
+    event is logged (an event would carry the reference). An unknown or already erased
+    reference is NotFound: once erased, nothing links the old reference to anything."""
+    ctx.require(Permission.CUSTOMERS_ERASE)
+    sales = await uow.customers.erase(cmd.ref, new_pseudonym(), ctx.now)
+    if sales is None:
+        raise NotFound("customer", cmd.ref)
+    return Erasure(sales=sales, erased_at=ctx.now)

@@ -1,0 +1,116 @@
+"""Customers without a database: kept apart from sales and events; erased by pseudonym."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+
+import pytest
+import structlog
+
+from stockline.adapters.logging import configure_logging
+from stockline.domain.customers import CustomerDetails, EraseCustomer, check_ref
+from stockline.domain.errors import Forbidden, InvalidInput, NotFound
+from stockline.domain.security import Principal, Role
+from stockline.entrypoints.http.middleware import loggable_path
+from stockline.services import customers
+from stockline.services.executor import Caller, Executor
+from tests.fakes import FakeUnitOfWorkFactory
+from tests.fakes_customers import sale_customers, stored_customers
+from tests.unit.support import Shop
+
+ADMIN = Caller(principal="admin", actor="admin",
+               access=Principal(id="admin", name="admin", role=Role.ADMIN))
+STORE = Caller(principal="key_store", actor="store",
+               access=Principal(id="key_store", name="store", role=Role.STORE_STAFF))
+
+
+@pytest.fixture
+async def stocked(shop: Shop) -> str:
+    await shop.location("S-1")
+    await shop.product("SKU-1")
+    await shop.receive("S-1", "SKU-1", 10)
+    return "S-1"
+
+
+async def test_a_sale_remembers_its_customer_apart_and_its_events_say_nothing_of_it(
+        shop: Shop, uows: FakeUnitOfWorkFactory, stocked: str) -> None:
+    sold = await shop.sell(stocked, ("SKU-1", 1),
+                           customer=CustomerDetails(ref="C-7", contact="c7@example.com"))
+    again = await shop.sell(stocked, ("SKU-1", 1), customer=CustomerDetails(ref="C-7"))
+    later = await shop.sell(stocked, ("SKU-1", 1),
+                            customer=CustomerDetails(ref="C-7", contact="+1 555 0100"))
+    assert not any("C-7" in repr(s) for s in (sold, again, later))
+    assert stored_customers(uows)["C-7"].contact == "+1 555 0100"  # the newest contact wins
+    assert sale_customers(uows) == {sold.id: "C-7", again.id: "C-7", later.id: "C-7"}
+    events = json.dumps([record.data for record in uows.committed.outbox])
+    assert "C-7" not in events and "example.com" not in events and "555" not in events
+
+
+async def test_erasure_pseudonymizes_the_customer_and_its_sales_only(
+        executor: Executor, shop: Shop, uows: FakeUnitOfWorkFactory, stocked: str) -> None:
+    mine = await shop.sell(stocked, ("SKU-1", 2), customer=CustomerDetails(ref="C-1",
+                                                                           contact="x"))
+    other = await shop.sell(stocked, ("SKU-1", 1), customer=CustomerDetails(ref="C-2"))
+    before = (uows.committed.levels.copy(), list(uows.committed.ledger),
+              dict(uows.committed.sales), len(uows.committed.outbox))
+    erased = await executor.run(customers.erase_customer, EraseCustomer(ref="C-1"), ADMIN)
+    assert erased.sales == 1
+    refs = sale_customers(uows)
+    pseudonym = refs[mine.id]
+    assert pseudonym.startswith("erased_") and refs[other.id] == "C-2"
+    people = stored_customers(uows)
+    assert "C-1" not in people and people[pseudonym].contact is None
+    assert people[pseudonym].erased_at is not None
+    # Stock, the ledger, the sales and the event log are untouched.
+    assert (uows.committed.levels, list(uows.committed.ledger), dict(uows.committed.sales),
+            len(uows.committed.outbox)) == before
+    with pytest.raises(NotFound):  # once erased, the reference is unknown
+        await executor.run(customers.erase_customer, EraseCustomer(ref="C-1"), ADMIN)
+
+
+async def test_only_roles_with_the_permission_erase(executor: Executor, shop: Shop,
+                                                    uows: FakeUnitOfWorkFactory,
+                                                    stocked: str) -> None:
+    await shop.sell(stocked, ("SKU-1", 1), customer=CustomerDetails(ref="C-3"))
+    with pytest.raises(Forbidden):
+        await executor.run(customers.erase_customer, EraseCustomer(ref="C-3"), STORE)
+    assert "C-3" in stored_customers(uows)
+
+
+@pytest.mark.parametrize("ref", ["", "a b", "x" * 101, "erased_01", "é", "a/b"])
+def test_a_reference_is_checked(ref: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_ref(ref)
+
+
+def test_paths_naming_a_customer_are_logged_by_their_template() -> None:
+    assert loggable_path({"path": "/v1/customers/C-9/erase"}) == "/v1/customers/{redacted}"
+    route = type("Route", (), {"path": "/v1/customers/{ref}/erase"})()
+    assert loggable_path({"path": "/v1/customers/C-9/erase",
+                          "route": route}) == "/v1/customers/{ref}/erase"
+    assert loggable_path({"path": "/v1/sales/s_1"}) == "/v1/sales/s_1"
+
+
+def test_a_logged_error_carries_no_local_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locals hold bodies, headers and customers: a traceback in the log shows none."""
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    configure_logging("info", "json")
+    structlog.reset_defaults()
+    configure_logging("info", "json")
+
+    def fails(contact: str) -> None:
+        secret = f"sk_live_{contact}"
+        raise RuntimeError(f"boom {len(secret)}")
+
+    try:
+        fails("jo@example.com")
+    except RuntimeError:
+        structlog.get_logger().exception("unhandled_error")
+    logging.getLogger().handlers.clear()
+    text = out.getvalue()
+    assert "unhandled_error" in text and "RuntimeError" in text
+    assert "jo@example.com" not in text and "sk_live_" not in text
