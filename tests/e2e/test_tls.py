@@ -118,3 +118,9 @@ async def test_the_docs_page_keeps_working_under_its_own_policy(
     # other sites may not frame it.
     assert "script-src 'self' 'unsafe-inline'" in csp and "connect-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
+    # Its scripts and styles come from this server (no CDN): anonymous, and allowed by it.
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/assets/{asset}" in docs.text
+        served = await without_credentials(client, "GET", f"/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000, asset
+    assert "cdn.jsdelivr" not in docs.text

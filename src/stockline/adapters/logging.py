@@ -7,7 +7,6 @@ import sys
 
 import structlog
 
-
 # Tracebacks without local variables: locals hold request headers (credentials), bodies
 # and customer data, none of which may reach a log.
 _TRACEBACKS = structlog.processors.ExceptionRenderer(

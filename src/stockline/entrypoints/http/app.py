@@ -12,6 +12,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware
+from stockline.entrypoints.http.docs import install_docs
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import (
@@ -70,10 +71,12 @@ def create_app(settings: Settings | None = None, *,
                 await app.state.container.close()
 
     app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, dependencies=[Depends(authorize)])
+                  lifespan=lifespan, dependencies=[Depends(authorize)],
+                  docs_url=None, redoc_url=None)  # /docs: served from local assets below
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_docs(app)
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers):

@@ -21,9 +21,11 @@ from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, proble
 from stockline.services.executor import Caller
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
-                          "/docs/oauth2-redirect", "/redoc",
+                          "/docs/oauth2-redirect",
                           # the token route authenticates its client itself (RFC 6749 §2.3)
                           "/v1/oauth/token", "/.well-known/jwks.json"})
+
+PUBLIC_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="An API key; the admin key is printed by `stockline serve`")
@@ -42,7 +44,9 @@ class AuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        if (scope["type"] not in ("http", "websocket") or path in PUBLIC_PATHS
+                or path.startswith(PUBLIC_PREFIXES)):
             await self.app(scope, receive, send)
             return
         try:

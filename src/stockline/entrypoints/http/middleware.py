@@ -224,7 +224,7 @@ DOCS_CSP = ("default-src 'self'; "
             "font-src 'self' data: https://fonts.gstatic.com; connect-src 'self'; "
             "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; "
             "form-action 'self'")
-_DOCS_PREFIXES = ("/docs", "/redoc")
+_DOCS_PREFIXES = ("/docs",)
 
 
 class SecurityHeadersMiddleware:

@@ -23,6 +23,8 @@ Rule = tuple[Permission, ...]
 ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/metrics"): (P.OPERATIONS_READ,),
     # catalog and locations
     ("POST", "/v1/products"): (P.CATALOG_WRITE,),
