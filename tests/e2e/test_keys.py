@@ -27,7 +27,7 @@ from tests.factories import (
 KEYS = "/v1/api-keys"
 KEY_FORMAT = re.compile(r"^sk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 RECORD = {"id", "prefix", "name", "role", "location_ids", "status", "expires_at",
-          "last_used_at", "revoked_at", "created_by", "created_at"}
+          "last_used_at", "revoked_at", "rate_limit", "created_by", "created_at"}
 
 
 def in_future(**delta: float) -> str:
@@ -175,11 +175,32 @@ async def test_lists_filter_by_role_and_revocation_and_page(client: httpx.AsyncC
     ({"name": "ok", "role": "partner", "secret_hash": "0" * 64}, "secret_hash"),
     ({"name": "ok", "role": "partner", "prefix": "abc"}, "prefix"),
     ({"name": "ok", "role": "partner", "key": "sk_a_b"}, "key"),
+    ({"name": "ok", "role": "partner", "rate_limit": 0}, "rate_limit"),
+    ({"name": "ok", "role": "partner", "rate_limit": -1}, "rate_limit"),
+    ({"name": "ok", "role": "partner", "rate_limit": 1e9}, "rate_limit"),
+    ({"name": "ok", "role": "partner", "rate_limit": "fast"}, "rate_limit"),
 ])
 async def test_bad_keys_are_422(client: httpx.AsyncClient, body: dict[str, Any],
                                 field: str) -> None:
     problem = assert_problem(await client.post(KEYS, json=body), 422, "validation_error")
     assert field in error_fields(problem), problem
+
+
+async def test_a_key_with_its_own_rate_limit_is_held_to_it(client: httpx.AsyncClient) -> None:
+    """A key's own limit (1 a second, a bucket of 2 s) wins over its role's (300 a second)."""
+    created = await create_api_key(client, "store_staff", rate_limit=1)
+    assert created["rate_limit"] == 1.0
+    assert (await client.get(f"{KEYS}/{created['id']}")).json()["rate_limit"] == 1.0
+    answers = [await as_key(client, created["key"], "GET", "/v1/products")
+               for _ in range(4)]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert answers[0].headers["RateLimit-Limit"] == "2"
+    refused = answers[-1]
+    assert_problem(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) >= 1
+    other = await create_api_key(client, "store_staff")  # its role's limit
+    assert other["rate_limit"] is None
+    assert (await as_key(client, other["key"], "GET", "/v1/products")).status_code == 200
 
 
 async def test_a_key_for_an_unknown_location_is_404(client: httpx.AsyncClient) -> None:

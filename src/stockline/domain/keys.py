@@ -37,6 +37,7 @@ class CreateApiKey:
     role: str
     location_ids: tuple[str, ...] | None = None
     expires_at: datetime | None = None
+    rate_limit: float | None = None  # requests a second; None: the role's
     prefix: str
     secret_hash: str
 
@@ -62,6 +63,7 @@ class ApiKey:
     revoked_at: datetime | None
     created_by: str
     created_at: datetime
+    rate_limit: float | None = None  # requests a second; None: the role's limit
 
     def status(self, now: datetime) -> KeyStatus:
         if self.revoked_at is not None:
@@ -123,6 +125,19 @@ def check_locations(role: Role, location_ids: Sequence[str] | None) -> tuple[str
                                            "a location scope applies to the warehouse_staff, "
                                            "store_staff and partner roles")
     return tuple(sorted(set(location_ids)))
+
+
+MAX_RATE_LIMIT = 100_000.0
+
+
+def check_rate_limit(rate: float | None) -> float | None:
+    """None (the role's limit) or a positive number of requests a second."""
+    if rate is None:
+        return None
+    if not 0 < rate <= MAX_RATE_LIMIT:
+        raise InvalidInput("rate_limit", f"requests a second, more than 0 and at most "
+                                         f"{MAX_RATE_LIMIT:g}")
+    return float(rate)
 
 
 def check_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:

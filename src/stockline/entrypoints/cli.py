@@ -277,6 +277,8 @@ def keys_create(
     expires_at: Annotated[str | None, typer.Option(
         help="When it stops working: ISO 8601 with an offset, e.g. 2027-01-31T00:00:00Z")]
     = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        help="Its own rate limit, requests a second (default: its role's)")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key and print it: it is shown this once and never stored."""
@@ -284,7 +286,7 @@ def keys_create(
     issued = new_api_key()
     command = CreateApiKey(name=name, role=role.value,
                            location_ids=tuple(location) if location else None,
-                           expires_at=expiry, prefix=issued.prefix,
+                           expires_at=expiry, rate_limit=rate_limit, prefix=issued.prefix,
                            secret_hash=issued.secret_hash)
     created = _keys_run(database_url, lambda c: c.executor.run(
         key_service.create_key, command, CLI_CALLER))
@@ -292,7 +294,8 @@ def keys_create(
         f"id:        {created.id}\nname:      {escape(created.name)}\n"
         f"role:      {created.role.value}\n"
         f"locations: {', '.join(created.locations) if created.locations else 'every location'}"
-        f"\nexpires:   {created.expires_at.isoformat() if created.expires_at else 'never'}\n\n"
+        f"\nexpires:   {created.expires_at.isoformat() if created.expires_at else 'never'}"
+        f"\nrate:      {f'{created.rate_limit:g}/s' if created.rate_limit else 'its role'}\n\n"
         "The key, on the last line, is shown this once: Stockline keeps only its hash.",
         title="stockline keys create"))
     # On a line of its own, never folded, so it copies (or pipes: `| tail -1`) whole.

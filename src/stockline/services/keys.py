@@ -16,6 +16,7 @@ from stockline.domain.keys import (
     check_grant,
     check_locations,
     check_name,
+    check_rate_limit,
     check_role,
 )
 from stockline.domain.security import Permission
@@ -40,7 +41,8 @@ async def create_key(uow: UnitOfWork, cmd: CreateApiKey, ctx: Context) -> ApiKey
     key = ApiKey(id=new_id("key"), prefix=cmd.prefix, name=check_name(cmd.name), role=role,
                  locations=locations, expires_at=check_expiry(cmd.expires_at, ctx.now),
                  last_used_at=None, revoked_at=None,
-                 created_by=ctx.caller.principal[:CREATED_BY_MAX_LENGTH], created_at=ctx.now)
+                 created_by=ctx.caller.principal[:CREATED_BY_MAX_LENGTH], created_at=ctx.now,
+                 rate_limit=check_rate_limit(cmd.rate_limit))
     for location_id in locations or ():
         if not await uow.locations.exists(location_id):
             raise NotFound("location", location_id)

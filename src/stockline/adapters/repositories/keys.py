@@ -23,7 +23,7 @@ def api_key_from_row(row: Any) -> ApiKey:
                   locations=tuple(row.location_ids) if row.location_ids else None,
                   expires_at=row.expires_at, last_used_at=row.last_used_at,
                   revoked_at=row.revoked_at, created_by=row.created_by,
-                  created_at=row.created_at)
+                  created_at=row.created_at, rate_limit=row.rate_limit)
 
 
 class SqlApiKeys:
@@ -36,7 +36,8 @@ class SqlApiKeys:
             role=key.role.value,
             location_ids=list(key.locations) if key.locations is not None else None,
             expires_at=key.expires_at, last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at, created_by=key.created_by, created_at=key.created_at))
+            revoked_at=key.revoked_at, created_by=key.created_by, created_at=key.created_at,
+            rate_limit=key.rate_limit))
 
     async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
         stmt = select(*PUBLIC_COLUMNS).where(K.id == key_id)

@@ -28,12 +28,17 @@ class ApiKeyCreate(Body):
     expires_at: Annotated[Timestamp | None, Field(
         default=None, description="When the key stops working (in the future); leave out "
                                   "for a key that works until revoked")]
+    rate_limit: Annotated[float | None, Field(
+        default=None, gt=0, le=100_000, strict=False,
+        description="This key's own rate limit, in requests a second (its bucket holds "
+                    "STOCKLINE_RATE_LIMIT_BURST_SECONDS of it); leave out for its role's")]
 
     def to_command(self, *, prefix: str, secret_hash: str) -> CreateApiKey:
         return CreateApiKey(name=self.name, role=self.role.value,
                             location_ids=(tuple(self.location_ids)
                                           if self.location_ids is not None else None),
-                            expires_at=self.expires_at, prefix=prefix, secret_hash=secret_hash)
+                            expires_at=self.expires_at, rate_limit=self.rate_limit,
+                            prefix=prefix, secret_hash=secret_hash)
 
 
 class ApiKeyOut(BaseModel):
@@ -46,6 +51,7 @@ class ApiKeyOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None = Field(description="Its last use, to within a minute")
     revoked_at: datetime | None
+    rate_limit: float | None = Field(description="Requests a second; null: the role's limit")
     created_by: str
     created_at: datetime
 
@@ -54,7 +60,8 @@ class ApiKeyOut(BaseModel):
         return cls(id=k.id, prefix=k.prefix, name=k.name, role=k.role,
                    location_ids=list(k.locations) if k.locations is not None else None,
                    status=k.status(now), expires_at=k.expires_at, last_used_at=k.last_used_at,
-                   revoked_at=k.revoked_at, created_by=k.created_by, created_at=k.created_at)
+                   revoked_at=k.revoked_at, rate_limit=k.rate_limit, created_by=k.created_by,
+                   created_at=k.created_at)
 
 
 class ApiKeyCreated(ApiKeyOut):
