@@ -1,11 +1,9 @@
-"""Fresh databases, a served Stockline, and an asyncio load generator."""
+"""Fresh databases loaded in bulk, a served Stockline, and the figures of one measurement."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -13,24 +11,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
+from rich.progress import Progress
 
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
-from stockline.bootstrap import bootstrap
-from stockline.config import Settings
-from stockline.domain.commands import CreateLocation, CreateProduct, ReceiveStock
-from stockline.domain.values import LocationType, Money
-from stockline.services import catalog, inventory, locations
-from stockline.services.executor import Caller
+from stockline.adapters.tables import inventory_levels, locations, products
 
 BENCH_KEY = "bench-admin-key-" + "0123456789abcdef" * 2  # production wants 32+ chars
-STORE = "BENCH-STORE"
 POSTGRES_URL = os.environ.get("STOCKLINE_BENCH_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
+HOT = ("BENCH-L000", "BENCH-000000")
+
+
+def location(n: int) -> str:
+    return f"BENCH-L{n:03d}"
 
 
 def sku(n: int) -> str:
@@ -41,22 +40,21 @@ def sku(n: int) -> str:
 class Measured:
     count: int
     seconds: float
-    latencies: list[float]
+    p50: float
+    p99: float
     errors: int
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies) if self.latencies else 0.0
-
-    @property
-    def p99(self) -> float:
-        if len(self.latencies) < 2:
-            return self.p50
-        return statistics.quantiles(self.latencies, n=100)[98]
+    @classmethod
+    def of(cls, latencies: list[float], seconds: float, errors: int = 0) -> Measured:
+        if not latencies:
+            return cls(0, seconds, 0.0, 0.0, errors)
+        p99 = (statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1
+               else latencies[0])
+        return cls(len(latencies), seconds, statistics.median(latencies), p99, errors)
 
 
 @dataclass
@@ -65,16 +63,31 @@ class Result:
     operation: str
     concurrency: int
     api: Measured
-    baseline: Measured
+    baseline: Measured | None
+    target: float | None = None  # the ratio the issue asks for
+    note: str = ""
 
     @property
-    def ratio(self) -> float:
-        return self.api.rate / self.baseline.rate if self.baseline.rate else 0.0
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline.rate:
+            return None
+        return self.api.rate / self.baseline.rate
 
 
-async def prepare(backend: str, workdir: Path, *, skus: int,
-                  stock: int) -> tuple[str, Callable[[], Awaitable[None]]]:
-    """A fresh, migrated database with one store holding ``stock`` of each SKU."""
+@dataclass(frozen=True)
+class Dataset:
+    locations: int
+    skus: int
+    stock: int
+
+    @property
+    def levels(self) -> int:
+        return self.locations * self.skus
+
+
+async def prepare(backend: str, workdir: Path,
+                  data: Dataset) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """A fresh, migrated database holding ``data``: every SKU at every location."""
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
 
@@ -95,34 +108,58 @@ async def prepare(backend: str, workdir: Path, *, skus: int,
             await conn.close()
         cleanup = drop
     database = open_database(url)
-    await upgrade(database.write)
-    await database.dispose()
-    await _load(url, skus, stock)
+    try:
+        await upgrade(database.write)
+        await _load(database.write, data)
+    finally:
+        await database.dispose()
     return url, cleanup
 
 
-async def _load(url: str, skus: int, stock: int) -> None:
-    container = bootstrap(Settings(database_url=url))
-    caller = Caller(principal="bench", actor="bench")
-    ex = container.executor
-    await ex.run(locations.create_location,
-                 CreateLocation(code=STORE, type=LocationType.RETAIL, name="Bench store"), caller)
-    price = Money.parse("10.00", "USD")
-    await ex.run_batch(catalog.create_product, [
-        CreateProduct(sku=sku(n), name=f"Bench {n}", category="bench", attributes={},
-                      price=price) for n in range(skus)], caller)
-    await ex.run(inventory.receive_stock, ReceiveStock(
-        location_id=STORE, quantities={sku(n): stock for n in range(skus)}), caller)
-    await container.close()
+async def _load(engine: object, data: Dataset) -> None:
+    """Catalogue, locations and levels straight into the tables (setting up is not what is
+    measured). No ledger rows are written for the opening stock."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    assert isinstance(engine, AsyncEngine)
+    now = datetime.now(UTC)
+    chunk = 20_000
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"loading {data.levels:,} levels", total=data.levels)
+        async with engine.begin() as conn:
+            await conn.execute(locations.insert(), [
+                {"code": location(n), "type": "retail", "name": f"Bench {n}",
+                 "created_at": now} for n in range(data.locations)])
+            for start in range(0, data.skus, chunk):
+                await conn.execute(products.insert(), [
+                    {"sku": sku(n), "name": f"Bench {n}", "category": "bench",
+                     "attributes": {}, "price_amount": 100_000, "price_currency": "USD",
+                     "version": 1, "created_at": now, "updated_at": now}
+                    for n in range(start, min(start + chunk, data.skus))])
+        for loc in range(data.locations):
+            async with engine.begin() as conn:
+                for start in range(0, data.skus, chunk):
+                    rows = [{"location_id": location(loc), "sku": sku(n), "on_hand": data.stock,
+                             "reserved": 0, "in_transit": 0, "incoming": 0, "lotted": False,
+                             "version": 1, "updated_at": now}
+                            for n in range(start, min(start + chunk, data.skus))]
+                    await conn.execute(inventory_levels.insert(), rows)
+                    progress.advance(task, len(rows))
+        if engine.dialect.name == "postgresql":
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("ANALYZE")
 
 
 @contextlib.contextmanager
-def served(url: str, workdir: Path, *, workers: int) -> Iterator[str]:
+def served(url: str, workdir: Path, *, workers: int,
+           extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """``stockline serve`` with production settings, in its own process."""
     port = _free_port()
     env = {**os.environ, "STOCKLINE_DATABASE_URL": url, "STOCKLINE_ADMIN_KEY": BENCH_KEY,
            "STOCKLINE_LOG_LEVEL": "warning", "STOCKLINE_ENV": "production",
            "STOCKLINE_TOKEN_SECRET": "bench-token-secret-" + "x" * 32,
-           "STOCKLINE_VAR_DIR": str(workdir)}
+           # the limiter stays in the path, with a budget no run reaches
+           "STOCKLINE_RATE_LIMITS": '{"admin": 1000000}', "STOCKLINE_VAR_DIR": str(workdir),
+           **(extra_env or {})}
     process = subprocess.Popen([sys.executable, "-m", "stockline.entrypoints.cli", "serve",
                                 "--port", str(port), "--workers", str(workers)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -132,11 +169,15 @@ def served(url: str, workdir: Path, *, workers: int) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("server exited during start-up")
@@ -152,34 +193,3 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def drive_sales(base_url: str, concurrency: int, seconds: float, skus: int, *,
-                      hot: bool) -> Measured:
-    """``concurrency`` clients posting 1-line sales back to back for ``seconds``."""
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30,
-                                 headers={"X-API-Key": BENCH_KEY}) as client:
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            rng = random.Random()
-            while time.perf_counter() < deadline:
-                n = 0 if hot else rng.randrange(skus)
-                body = {"location_id": STORE, "lines": [
-                    {"sku": sku(n), "quantity": 1,
-                     "unit_price": {"amount": "10.00", "currency": "USD"}}]}
-                started = time.perf_counter()
-                response = await client.post("/v1/sales/record", json=body)
-                if response.status_code == 201:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return Measured(len(latencies), elapsed, latencies, errors)

@@ -175,6 +175,18 @@ class FakeLevels:
         level = self._levels().get((location_id, sku))
         return replace(level) if level else None
 
+    async def lock_many(self, keys: Sequence[tuple[str, str]]
+                        ) -> dict[tuple[str, str], Level]:
+        levels = self._levels()
+        return {key: replace(levels[key]) for key in sorted(set(keys)) if key in levels}
+
+    async def save_many(self, levels: Sequence[Level]) -> None:
+        for level in levels:
+            current = self._current(level.location_id, level.sku)
+            assert current is not None, "save_many writes levels that lock_many found"
+            self._write(replace(current, on_hand=level.on_hand, reserved=level.reserved,
+                                version=level.version, updated_at=level.updated_at))
+
     async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
                      reserved: int = 0, in_transit: int = 0, incoming: int = 0,
                      expected_version: int | None = None) -> Level | None:
@@ -298,6 +310,10 @@ class FakeSales:
         if customer_ref is not None:
             self._uow.customers.link(sale.id, customer_ref)
 
+    async def add_many(self, made: Sequence[tuple[Sale, str | None]]) -> None:
+        for sale, customer_ref in made:
+            await self.add(sale, customer_ref=customer_ref)
+
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         sale = self._uow.store.sales.get(sale_id)
         return replace(sale) if sale else None
@@ -336,6 +352,15 @@ class FakeIdempotency:
             return False
         rows[(principal, key)] = _IdempotencyRow(fingerprint, now)
         return True
+
+    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+                         now: datetime) -> set[tuple[str, str]]:
+        return {(principal, key) for principal, key, fingerprint in wanted
+                if await self.claim(principal, key, fingerprint, now)}
+
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+        for principal, key, response in answers:
+            await self.complete(principal, key, response)
 
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
         row = self._uow.store.idempotency.get((principal, key))

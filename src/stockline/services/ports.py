@@ -42,6 +42,17 @@ class LevelRepository(Protocol):
     async def get(self, location_id: str, sku: str, *, for_update: bool = False) -> Level | None:
         ...
 
+    async def lock_many(self, keys: Sequence[tuple[str, str]]
+                        ) -> dict[tuple[str, str], Level]:
+        """The levels of these (location, SKU) keys, locked for this transaction in key
+        order; missing ones are left out."""
+        ...
+
+    async def save_many(self, levels: Sequence[Level]) -> None:
+        """Write ``on_hand``, ``reserved``, ``version`` and ``updated_at`` of levels this
+        transaction locked with ``lock_many``."""
+        ...
+
     async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
                      reserved: int = 0, in_transit: int = 0, incoming: int = 0,
                      expected_version: int | None = None) -> Level | None:
@@ -110,6 +121,10 @@ class LedgerRepository(Protocol):
 class SaleRepository(Protocol):
     async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
         """The sale and its lines; ``customer_ref`` goes only to the sale's row."""
+        ...
+
+    async def add_many(self, made: Sequence[tuple[Sale, str | None]]) -> None:
+        """Several sales at once, each with its customer reference (or None)."""
         ...
 
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
@@ -253,6 +268,14 @@ class IdempotencyStore(Protocol):
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None: ...
 
     async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
+
+    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+                         now: datetime) -> set[tuple[str, str]]:
+        """Claim (principal, key, fingerprint) triples; the (principal, key) pairs taken."""
+        ...
+
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]
+                            ) -> None: ...
 
 
 class CustomerRepository(Protocol):

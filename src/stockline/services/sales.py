@@ -17,7 +17,8 @@ from stockline.services.ports import UnitOfWork
 from stockline.services.stock import append_records, record_change, take_stock
 
 
-def _check(cmd: RecordSale, ctx: Context) -> str:
+def check_sale(cmd: RecordSale, ctx: Context) -> str:
+    """The sale's currency, once its lines pass the rules that need no stored data."""
     if not cmd.lines:
         raise InvalidInput("lines", "a sale needs at least one line")
     if any(line.quantity <= 0 for line in cmd.lines):
@@ -41,7 +42,7 @@ async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
     caller that may sell at the location may record it (Forbidden, nothing changes).
     """
     ctx.require(Permission.SALES_WRITE, cmd.location_id)
-    currency = _check(cmd, ctx)
+    currency = check_sale(cmd, ctx)
     quantities: Counter[str] = Counter()
     for line in cmd.lines:
         quantities[line.sku] += line.quantity

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -135,6 +135,33 @@ class SqlLevels:
         stmt = (inventory_levels.update()
                 .where(self._key(location_id, sku, expected_version), *guards).values(values))
         return await self._returning(stmt)
+
+    async def lock_many(self, keys: Sequence[tuple[str, str]]
+                        ) -> dict[tuple[str, str], Level]:
+        """The levels of these (location, SKU) keys, locked in key order (two batches
+        locking overlapping keys cannot deadlock); missing ones are left out."""
+        found: dict[tuple[str, str], Level] = {}
+        ordered = sorted(set(keys))
+        for start in range(0, len(ordered), 500):
+            stmt = (select(inventory_levels)
+                    .where(tuple_(L.location_id, L.sku).in_(ordered[start:start + 500]))
+                    .order_by(L.location_id, L.sku).with_for_update())
+            for row in (await self._conn.execute(stmt)).all():
+                found[row.location_id, row.sku] = rows.level_from_row(row)
+        return found
+
+    async def save_many(self, levels: Sequence[Level]) -> None:
+        """Write the stock columns of levels this transaction has locked (``lock_many``)."""
+        if not levels:
+            return
+        stmt = (inventory_levels.update()
+                .where(L.location_id == bindparam("k_location"), L.sku == bindparam("k_sku"))
+                .values(on_hand=bindparam("v_on_hand"), reserved=bindparam("v_reserved"),
+                        version=bindparam("v_version"), updated_at=bindparam("v_updated_at")))
+        await self._conn.execute(stmt, [
+            {"k_location": lv.location_id, "k_sku": lv.sku, "v_on_hand": lv.on_hand,
+             "v_reserved": lv.reserved, "v_version": lv.version, "v_updated_at": lv.updated_at}
+            for lv in levels])
 
     async def get_many(self, location_id: str, skus: Sequence[str], *,
                        for_update: bool = False) -> dict[str, Level]:
@@ -264,6 +291,17 @@ class SqlSales:
              "unit_price_amount": line.unit_price.units}
             for n, line in enumerate(sale.lines, start=1)])
 
+    async def add_many(self, made: Sequence[tuple[Sale, str | None]]) -> None:
+        """Several sales, each with its customer reference (or None)."""
+        if not made:
+            return
+        await self._conn.execute(sales.insert(), [
+            {**rows.sale_values(sale), "customer_ref": ref} for sale, ref in made])
+        await self._conn.execute(sale_lines.insert(), [
+            {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
+             "unit_price_amount": line.unit_price.units}
+            for sale, _ in made for n, line in enumerate(sale.lines, start=1)])
+
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         stmt = select(sales).where(sales.c.id == sale_id)
         if for_update:
@@ -308,6 +346,26 @@ class SqlIdempotency:
                 .values(principal=principal, key=key, fingerprint=fingerprint, created_at=now)
                 .on_conflict_do_nothing().returning(idempotency_keys.c.key))
         return (await self._conn.execute(stmt)).first() is not None
+
+    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+                         now: datetime) -> set[tuple[str, str]]:
+        """Claim (principal, key, fingerprint) triples at once; the (principal, key) pairs
+        this transaction took (the others exist already)."""
+        k = idempotency_keys.c
+        stmt = (upsert(self._conn, idempotency_keys)
+                .values([{"principal": p, "key": key, "fingerprint": f, "created_at": now}
+                         for p, key, f in wanted])
+                .on_conflict_do_nothing().returning(k.principal, k.key))
+        return {(row.principal, row.key) for row in (await self._conn.execute(stmt)).all()}
+
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+        k = idempotency_keys.c
+        stmt = (idempotency_keys.update()
+                .where(k.principal == bindparam("k_principal"), k.key == bindparam("k_key"))
+                .values(status_code=bindparam("v_status"), response_body=bindparam("v_body")))
+        await self._conn.execute(stmt, [
+            {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.body}
+            for p, key, r in answers])
 
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
         k = idempotency_keys.c

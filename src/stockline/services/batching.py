@@ -1,0 +1,216 @@
+"""Group commit: writes that arrive together share one transaction and one commit.
+
+Each submitted command waits in a queue. A lane takes what has arrived (waiting up to
+``window`` seconds for more while the batch is not full), applies it with the batch
+handler in one transaction, stores the answers of commands sent with an idempotency key
+in that same transaction, commits once, and answers every caller. Several lanes run at
+once, so one batch collects while another commits.
+
+Every command keeps its own outcome: the batch handler decides each one as if it ran
+alone in arrival order. It may stop before the end (it answers the first commands only):
+the next command then runs with the single handler in a savepoint of the same
+transaction, and the batch handler goes on with the rest. A batch is never half-committed: if it
+fails as a whole, every command is run again alone, each in its own transaction, so an
+error belongs only to the commands it comes from. A command whose idempotency key is
+already taken (a retry, or a twin in the same batch) is answered after the batch, alone,
+by the executor's usual replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import structlog
+
+from stockline.domain.errors import DomainError
+from stockline.services.executor import (
+    Caller,
+    Context,
+    Executor,
+    Handler,
+    IdempotencyClaim,
+    Responder,
+    TransientStorageError,
+    utcnow,
+)
+from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+
+C = TypeVar("C")
+R = TypeVar("R")
+log = structlog.get_logger()
+
+BatchHandler = Callable[[UnitOfWork, Sequence[tuple[C, Context]]],
+                        Awaitable[Sequence[R | DomainError]]]
+
+
+@dataclass(slots=True, eq=False)
+class _Item(Generic[C, R]):
+    command: C
+    caller: Caller
+    responder: Responder[R]
+    claim: IdempotencyClaim | None
+    future: asyncio.Future[StoredResponse] = field(repr=False)
+
+
+class GroupCommit(Generic[C, R]):
+    def __init__(self, uow_factory: UnitOfWorkFactory, executor: Executor,
+                 batch: BatchHandler[C, R], single: Handler[C, R], *, window: float = 0.002,
+                 max_size: int = 64, lanes: int = 2, attempts: int = 3,
+                 clock: Callable[[], datetime] = utcnow,
+                 on_commit: Callable[[], None] | None = None,
+                 on_batch: Callable[[int, float], None] | None = None) -> None:
+        self._uows, self._executor = uow_factory, executor
+        self._batch, self._single = batch, single
+        self._window, self._max, self._lanes, self._attempts = window, max_size, lanes, attempts
+        self._clock = clock
+        self._on_commit = on_commit or (lambda: None)
+        self._on_batch = on_batch or (lambda size, seconds: None)
+        self._pending: deque[_Item[C, R]] = deque()
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def submit(self, command: C, caller: Caller, responder: Responder[R],
+                     claim: IdempotencyClaim | None = None) -> StoredResponse:
+        """The command's answer, once the batch it went into has committed."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._lane(), name=f"group-commit-{n}")
+                           for n in range(self._lanes)]
+        item = _Item(command, caller, responder, claim,
+                     asyncio.get_running_loop().create_future())
+        self._pending.append(item)
+        self._arrived.set()
+        if len(self._pending) >= self._max:
+            self._full.set()
+        return await item.future
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        while self._pending:  # nobody collects them now: each runs alone
+            item = self._pending.popleft()
+            await self._alone(item)
+
+    async def _lane(self) -> None:
+        while True:
+            while not self._pending:
+                self._arrived.clear()
+                await self._arrived.wait()
+            if len(self._pending) < self._max and self._window > 0:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._window):
+                        await self._full.wait()
+            batch = [self._pending.popleft()
+                     for _ in range(min(self._max, len(self._pending)))]
+            if batch:
+                await self._run(batch)
+
+    async def _run(self, batch: list[_Item[C, R]]) -> None:
+        started = time.perf_counter()
+        for attempt in range(1, self._attempts + 1):
+            try:
+                answered, later = await self._apply(batch)
+                break
+            except TransientStorageError:
+                if attempt < self._attempts:
+                    await asyncio.sleep(0.002 * attempt)
+                    continue
+                answered, later = {}, batch
+                break
+            except Exception:  # noqa: BLE001 - nothing committed: each runs alone
+                log.exception("group_commit_failed", size=len(batch))
+                answered, later = {}, batch
+                break
+        self._on_batch(len(batch), time.perf_counter() - started)
+        for item, response in answered.items():
+            if not item.future.done():
+                item.future.set_result(response)
+        for item in later:
+            await self._alone(item)
+
+    async def _alone(self, item: _Item[C, R]) -> None:
+        try:
+            response = await self._executor.respond(self._single, item.command, item.caller,
+                                                    item.responder, item.claim)
+        except BaseException as exc:  # the caller's request answers it (503, 500, ...)
+            if not item.future.done():
+                item.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not item.future.done():
+                item.future.set_result(response)
+
+    async def _apply(self, batch: list[_Item[C, R]]
+                     ) -> tuple[dict[_Item[C, R], StoredResponse], list[_Item[C, R]]]:
+        now = self._clock()
+        later: list[_Item[C, R]] = []
+        async with self._uows() as uow:
+            runnable = await self._claim(uow, batch, now, later)
+            answered: dict[_Item[C, R], StoredResponse] = {}
+            rest = [(item, Context(item.caller, now)) for item in runnable]
+            while rest:
+                outcomes = await self._batch(uow, [(item.command, ctx) for item, ctx in rest])
+                for (item, _), outcome in zip(rest, outcomes, strict=False):
+                    answered[item] = self._answer(item, outcome)
+                if len(outcomes) == len(rest):
+                    break
+                item, ctx = rest[len(outcomes)]
+                try:
+                    async with uow.savepoint():
+                        alone: R | DomainError = await self._single(uow, item.command, ctx)
+                except DomainError as error:
+                    alone = error
+                answered[item] = self._answer(item, alone)
+                rest = rest[len(outcomes) + 1:]
+            keyed = [(item.caller.principal, item.claim.key, answered[item])
+                     for item in runnable if item.claim is not None]
+            if keyed:
+                await uow.idempotency.complete_many(keyed)
+            await uow.commit()
+        self._on_commit()
+        return answered, later
+
+    @staticmethod
+    def _answer(item: _Item[C, R], outcome: R | DomainError) -> StoredResponse:
+        if isinstance(outcome, DomainError):
+            return item.responder.error(outcome)
+        return item.responder.ok(outcome)
+
+    async def _claim(self, uow: UnitOfWork, batch: list[_Item[C, R]], now: datetime,
+                     later: list[_Item[C, R]]) -> list[_Item[C, R]]:
+        """The items this batch runs: those without a key, and those whose key it claims
+        (the first of twins); the others go to ``later``."""
+        seen: set[tuple[str, str]] = set()
+        wanted: list[tuple[str, str, str]] = []
+        for item in batch:
+            if item.claim is not None:
+                key = (item.caller.principal, item.claim.key)
+                if key not in seen:
+                    seen.add(key)
+                    wanted.append((*key, item.claim.fingerprint))
+        claimed = await uow.idempotency.claim_many(wanted, now) if wanted else set()
+        runnable = []
+        for item in batch:
+            if item.claim is None:
+                runnable.append(item)
+                continue
+            key = (item.caller.principal, item.claim.key)
+            if key in claimed:
+                claimed.discard(key)  # a twin later in the batch waits for this one's answer
+                runnable.append(item)
+            else:
+                later.append(item)
+        return runnable
