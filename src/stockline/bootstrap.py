@@ -23,10 +23,14 @@ from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
 from stockline.config import Settings
+from stockline.domain.commands import RecordSale
+from stockline.domain.model import Sale
 from stockline.domain.webhooks import RetryPolicy
-from stockline.services import reservations
+from stockline.services import reservations, sales
+from stockline.services.batching import GroupCommit
 from stockline.services.executor import Executor, utcnow
 from stockline.services.ports import UnitOfWorkFactory
+from stockline.services.sales_batch import record_sales
 
 log = structlog.get_logger("stockline")
 
@@ -44,6 +48,7 @@ class Container:
     webhooks: WebhookDispatcher
     audit: AuditTrail
     limiter: RateLimiter
+    sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: list[str] = field(default_factory=list)
@@ -74,6 +79,8 @@ class Container:
                 job.start()
 
     async def close(self) -> None:
+        if self.sales is not None:
+            await self.sales.close()  # what is queued is answered before the pools close
         for job in self.background:
             await job.stop()
         for task in self._tasks:
@@ -109,8 +116,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         concurrency=settings.webhook_concurrency,
         poll_seconds=settings.webhook_poll_interval_seconds)
     deliveries.on_queued = dispatcher.wake
-    executor = Executor(uow_factory or SqlUnitOfWorkFactory(database.write),
-                        on_commit=relay.wake)
+    uows = uow_factory or SqlUnitOfWorkFactory(database.write)
+    executor = Executor(uows, on_commit=relay.wake)
     queries = Queries(database.read)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
@@ -133,10 +140,18 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     async def expire_reservations() -> int:
         return await reservations.sweep_expired(executor)
 
+    grouped = None
+    if settings.sale_batch_enabled:
+        grouped = GroupCommit(uows, executor,
+                              record_sales, sales.record_sale,
+                              window=settings.sale_batch_window_ms / 1000,
+                              max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
+                              on_commit=relay.wake)
+
     return Container(settings=settings, database=database, executor=executor,
                      queries=queries, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
-                     audit=AuditTrail(database.write), limiter=limiter,
+                     audit=AuditTrail(database.write), limiter=limiter, sales=grouped,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_lines: int = Field(default=500, ge=1, le=10_000)
+    # Group commit: sales arriving within the window share one transaction and one commit.
+    sale_batch_enabled: bool = True
+    sale_batch_window_ms: float = Field(default=2.0, ge=0, le=100)
+    sale_batch_max: int = Field(default=64, ge=1, le=1000)
+    sale_batch_lanes: int = Field(default=2, ge=1, le=16)
     idempotency_retention_hours: int = Field(default=48, ge=24)
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)

@@ -71,7 +71,7 @@ class GroupCommit(Generic[C, R]):
         self._window, self._max, self._lanes, self._attempts = window, max_size, lanes, attempts
         self._clock = clock
         self._on_commit = on_commit or (lambda: None)
-        self._on_batch = on_batch or (lambda size, seconds: None)
+        self.on_batch = on_batch or (lambda size, seconds: None)  # metrics may hook in
         self._pending: deque[_Item[C, R]] = deque()
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
@@ -133,7 +133,7 @@ class GroupCommit(Generic[C, R]):
                 log.exception("group_commit_failed", size=len(batch))
                 answered, later = {}, batch
                 break
-        self._on_batch(len(batch), time.perf_counter() - started)
+        self.on_batch(len(batch), time.perf_counter() - started)
         for item, response in answered.items():
             if not item.future.done():
                 item.future.set_result(response)

@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, *,
         app.state.container = container or bootstrap(settings)
         if owned:
             await app.state.container.start()
+        if app.state.container.sales is not None:
+            app.state.container.sales.on_batch = metrics.batch
         try:
             yield
         finally:

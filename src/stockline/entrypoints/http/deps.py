@@ -20,6 +20,7 @@ from stockline.entrypoints.http.errors import (
     ProblemError,
     domain_problem,
 )
+from stockline.services.batching import GroupCommit
 from stockline.services.executor import Handler, IdempotencyClaim
 from stockline.services.ports import StoredResponse
 
@@ -88,13 +89,19 @@ class Writer:
     async def __call__(self, handler: Handler[C, R], command: C,
                        render: Callable[[R], BaseModel], *, body: BaseModel | None,
                        status: int = 200,
-                       on_success: Callable[[R], None] | None = None) -> Response:
+                       on_success: Callable[[R], None] | None = None,
+                       grouped: GroupCommit[C, R] | None = None) -> Response:
+        """``grouped``: run it in a group commit with other requests of its kind."""
         claim = None
         if self.key is not None:
             claim = IdempotencyClaim(self.key, self._fingerprint(body))
         responder = JsonResponder(render, status)
-        stored = await self.container.executor.respond(handler, command, caller_of(self.principal),
-                                                       responder, claim)
+        caller = caller_of(self.principal)
+        if grouped is not None:
+            stored = await grouped.submit(command, caller, responder, claim)
+        else:
+            stored = await self.container.executor.respond(handler, command, caller, responder,
+                                                           claim)
         if on_success is not None and responder.result is not None and not stored.replayed:
             on_success(responder.result)
         return to_response(stored)

@@ -33,6 +33,13 @@ class Metrics:
         self.sales = Counter("stockline_sales", "Sales recorded", ["channel"],
                              registry=self.registry)
         self.units = Counter("stockline_units_sold", "Units sold", registry=self.registry)
+        self.batch_size = Histogram("stockline_sale_batch_size",
+                                    "Sales applied per group-commit transaction",
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+                                    registry=self.registry)
+        self.batch_seconds = Histogram("stockline_sale_batch_duration_seconds",
+                                       "Time to apply and commit one batch of sales",
+                                       buckets=_BUCKETS, registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -41,6 +48,10 @@ class Metrics:
     def sale(self, sale: Sale) -> None:
         self.sales.labels(sale.channel.value).inc()
         self.units.inc(sale.units)
+
+    def batch(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
 
     def render(self) -> bytes:
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:

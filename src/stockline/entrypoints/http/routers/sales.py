@@ -35,7 +35,8 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
     if len(body.lines) > max_lines:
         raise InvalidInput("lines", f"at most {max_lines} lines per sale")
     return await write(sales.record_sale, body.to_command(), SaleOut.of, body=body,
-                       status=201, on_success=request.app.state.metrics.sale)
+                       status=201, on_success=request.app.state.metrics.sale,
+                       grouped=write.container.sales)
 
 
 @router.get("", response_model=Page[SaleOut], responses=problems(),
