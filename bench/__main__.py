@@ -26,7 +26,7 @@ from bench.baseline import raw_reads, raw_sales
 from bench.harness import BENCH_KEY, HOT, Dataset, Measured, Result, prepare, served
 from bench.loadgen import run_wrk, wrk_available
 
-console = Console()
+console = Console(width=150)
 TARGETS = {"sale (spread)": {"postgres": 1.2, "sqlite": 1.0},
            "sale (hot SKU)": {"postgres": 3.0, "sqlite": 1.0},
            "read one level": {"postgres": 1.0, "sqlite": 1.0}}

@@ -32,8 +32,10 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_00
     """Nothing connects here; connections open on first use."""
     if url.startswith("sqlite"):
         return _open_sqlite(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
+    # No pre-ping (a round trip per checkout): a connection found broken is invalidated
+    # with the whole pool by SQLAlchemy, the request gets a 503, and the next ones reconnect.
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                 pool_pre_ping=True, pool_timeout=30)
+                                 pool_timeout=30, pool_recycle=1800)
     return Database(write=engine, read=engine)
 
 

@@ -28,7 +28,9 @@ C = TypeVar("C")
 R = TypeVar("R")
 
 
-def get_container(request: Request) -> Container:
+# Dependencies are coroutines: FastAPI runs a plain function in its thread pool, a thread
+# hop per request for nothing.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -113,4 +115,9 @@ class Writer:
         return digest.hexdigest()
 
 
-WriterDep = Annotated[Writer, Depends()]
+async def writer(request: Request, container: ContainerDep, principal: PrincipalDep,
+                 idempotency_key: IdempotencyKey = None) -> Writer:
+    return Writer(request, container, principal, idempotency_key)
+
+
+WriterDep = Annotated[Writer, Depends(writer)]

@@ -109,7 +109,7 @@ def _types(given: list[str] | None) -> frozenset[str] | None:
     return values or None
 
 
-def event_filter(
+async def event_filter(
     location_id: Annotated[list[str] | None, Query(
         description="Only events of these locations (repeat, or separate with commas)")] = None,
     sku: Annotated[list[str] | None, Query(
