@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -142,9 +142,13 @@ class SqlLevels:
         locking overlapping keys cannot deadlock); missing ones are left out."""
         found: dict[tuple[str, str], Level] = {}
         ordered = sorted(set(keys))
+        # SQLite scans the table for a row-value IN; an OR of key equalities uses the key.
+        on_sqlite = self._conn.dialect.name == "sqlite"
         for start in range(0, len(ordered), 500):
-            stmt = (select(inventory_levels)
-                    .where(tuple_(L.location_id, L.sku).in_(ordered[start:start + 500]))
+            part = ordered[start:start + 500]
+            where = (or_(*(and_(L.location_id == loc, L.sku == sku) for loc, sku in part))
+                     if on_sqlite else tuple_(L.location_id, L.sku).in_(part))
+            stmt = (select(inventory_levels).where(where)
                     .order_by(L.location_id, L.sku).with_for_update())
             for row in (await self._conn.execute(stmt)).all():
                 found[row.location_id, row.sku] = rows.level_from_row(row)
