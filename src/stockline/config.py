@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     var_dir: Path = Path("./var")
 
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_size: int = Field(default=16, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_lines: int = Field(default=500, ge=1, le=10_000)

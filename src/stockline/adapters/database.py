@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 @dataclass(slots=True)
 class Database:
-    """A writer engine and a reader engine (the same one on PostgreSQL)."""
+    """A writer engine and a reader engine (on PostgreSQL, one pool: reads autocommit)."""
 
     write: AsyncEngine
     read: AsyncEngine
@@ -24,7 +24,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.write.dispose()
-        if self.read is not self.write:
+        if self.read.pool is not self.write.pool:
             await self.read.dispose()
 
 
@@ -34,9 +34,13 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_00
         return _open_sqlite(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
     # No pre-ping (a round trip per checkout): a connection found broken is invalidated
     # with the whole pool by SQLAlchemy, the request gets a 503, and the next ones reconnect.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+    # A few overflow connections for bursts; a pool too small for the load would open and
+    # close overflow connections all the time (each a new PostgreSQL backend).
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(2, pool_size // 4),
                                  pool_timeout=30, pool_recycle=1800)
-    return Database(write=engine, read=engine)
+    # Reads share the pool without a transaction: under READ COMMITTED each statement has
+    # its own snapshot either way, and BEGIN and ROLLBACK were two round trips per read.
+    return Database(write=engine, read=engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def _open_sqlite(url: str, *, pool_size: int, busy_timeout_ms: int) -> Database:
