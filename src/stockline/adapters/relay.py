@@ -47,6 +47,7 @@ class Relay:
         self._reader = EventQueries(database.read)
         self._wake = asyncio.Event()
         self._lease_until: datetime | None = None
+        self._retry_at: datetime | None = None  # a follower's next try for the lease
         self._next_prune: datetime | None = None
         self._bus_down_logged = False
 
@@ -97,6 +98,8 @@ class Relay:
         if self._lease_until is not None and now < self._lease_until - timedelta(
                 seconds=self._lease / 3):
             return True
+        if self._lease_until is None and self._retry_at is not None and now < self._retry_at:
+            return False  # another node leads: ask again a third of a lease later, not per poll
         until = now + timedelta(seconds=self._lease)
         async with self._db.write.begin() as conn:
             result = await conn.execute(
@@ -109,6 +112,7 @@ class Relay:
         if held and self._lease_until is None:
             log.info("relay_leading", node=self.node)
         self._lease_until = until if held else None
+        self._retry_at = None if held else now + timedelta(seconds=self._lease / 3)
         return held
 
     # -- moving ---------------------------------------------------------------------------
