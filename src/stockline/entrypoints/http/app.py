@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from stockline import __version__
 from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.http.auth import AuthMiddleware
+from stockline.entrypoints.http.auth import AuthMiddleware, document_security
 from stockline.entrypoints.http.docs import install_docs
 from stockline.entrypoints.http.errors import install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
@@ -22,7 +24,7 @@ from stockline.entrypoints.http.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from stockline.entrypoints.http.permissions import authorize
+from stockline.entrypoints.http.permissions import PUBLIC, authorize, rule_for
 from stockline.entrypoints.http.routers import (
     audit,
     customers,
@@ -79,6 +81,16 @@ def create_app(settings: Settings | None = None, *,
     app.state.metrics = metrics
     install_error_handlers(app)
     install_docs(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)
+            document_security(spec, lambda method, path: rule_for(method, path) == PUBLIC)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers):

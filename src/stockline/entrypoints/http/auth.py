@@ -8,11 +8,11 @@ cannot set headers on one, it may also carry the key as ``?api_key=``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request, WebSocket, WebSocketException, status
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stockline.adapters.authentication import AuthenticationFailed, Authenticator
@@ -27,9 +27,21 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
 
 PUBLIC_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
 
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
-                        description="An API key; the admin key is printed by `stockline serve`")
-_bearer = HTTPBearer(auto_error=False, description="The admin key, or a token")
+SECURITY_SCHEMES = {
+    "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "An API key; the admin key is printed by `stockline serve`"},
+    "HTTPBearer": {"type": "http", "scheme": "bearer",
+                   "description": "An API key, or an access token from /v1/oauth/token"},
+}
+
+
+def document_security(spec: dict[str, Any], public: Callable[[str, str], bool]) -> None:
+    """Declare the schemes, and require one on every operation but the public ones."""
+    spec.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and not public(method.upper(), path):
+                operation["security"] = [{"APIKeyHeader": []}, {"HTTPBearer": []}]
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -91,12 +103,9 @@ def _query_api_key(scope: Scope) -> str | None:
     return next((v for k, v in parse_qsl(query) if k == "api_key"), None)
 
 
-async def authenticate(
-    request: Request,
-    _api_key: Annotated[str | None, Depends(_api_key)],
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller, as the middleware found it (the parameters document the schemes)."""
+async def authenticate(request: Request) -> Principal:
+    """The caller, as the middleware found it (the schemes are documented by
+    ``document_security``, not by dependencies: each costs time on every request)."""
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):
         raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
