@@ -83,13 +83,15 @@ class QueryBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def _all(self, stmt: Select[*tuple[Any, ...]]) -> list[Any]:
+    async def _all(self, stmt: Select[*tuple[Any, ...]],
+                   params: dict[str, Any] | None = None) -> list[Any]:
         async with self._engine.connect() as conn:
-            return list((await conn.execute(stmt)).all())
+            return list((await conn.execute(stmt, params)).all())
 
-    async def _first(self, stmt: Select[*tuple[Any, ...]]) -> Any:
+    async def _first(self, stmt: Select[*tuple[Any, ...]],
+                     params: dict[str, Any] | None = None) -> Any:
         async with self._engine.connect() as conn:
-            return (await conn.execute(stmt)).first()
+            return (await conn.execute(stmt, params)).first()
 
 
 def page_of(items: list[T], limit: int, key: Callable[[T], Sequence[Any]]) -> Page[T]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
@@ -45,11 +45,20 @@ from stockline.domain.values import LocationType, ReturnReason
 
 L, P, S, M, LOC = (inventory_levels.c, products.c, sales.c, stock_movements.c, locations.c)
 
+# The lookups of every request, built once: building a statement and its cache key took
+# more time than running it.
+_PRODUCT = select(products).where(P.sku == bindparam("sku"))
+_LOCATION = select(locations).where(LOC.code == bindparam("code"))
+_LEVEL = select(inventory_levels).where(L.location_id == bindparam("location_id"),
+                                        L.sku == bindparam("sku"))
+_LOTS = select(inventory_lots).where(inventory_lots.c.location_id == bindparam("location_id"),
+                                     inventory_lots.c.sku == bindparam("sku"))
+
 
 class CoreQueries(QueryBase):
     # -- catalog ---------------------------------------------------------------------
     async def product(self, sku: str) -> Product | None:
-        row = await self._first(select(products).where(P.sku == sku))
+        row = await self._first(_PRODUCT, {"sku": sku})
         return rows.product_from_row(row) if row else None
 
     async def products(self, *, category: str | None, q: str | None,
@@ -83,10 +92,8 @@ class CoreQueries(QueryBase):
 
     # -- locations -------------------------------------------------------------------
     async def location(self, code: str, type: LocationType | None = None) -> Location | None:
-        stmt = select(locations).where(LOC.code == code)
-        if type is not None:
-            stmt = stmt.where(LOC.type == type.value)
-        row = await self._first(stmt)
+        stmt = _LOCATION if type is None else _LOCATION.where(LOC.type == type.value)
+        row = await self._first(stmt, {"code": code})
         return rows.location_from_row(row) if row else None
 
     async def locations(self, *, type: LocationType, region: str | None, limit: int,
@@ -105,13 +112,11 @@ class CoreQueries(QueryBase):
 
     # -- inventory -------------------------------------------------------------------
     async def level(self, location_id: str, sku: str) -> Level | None:
-        row = await self._first(select(inventory_levels)
-                                .where(L.location_id == location_id, L.sku == sku))
+        row = await self._first(_LEVEL, {"location_id": location_id, "sku": sku})
         return rows.level_from_row(row) if row else None
 
     async def lots(self, location_id: str, sku: str) -> list[Lot]:
-        rows_ = await self._all(select(inventory_lots).where(
-            inventory_lots.c.location_id == location_id, inventory_lots.c.sku == sku))
+        rows_ = await self._all(_LOTS, {"location_id": location_id, "sku": sku})
         return [rows.lot_from_row(r) for r in rows_]
 
     async def levels(self, *, sku: str | None, location_id: str | None,

@@ -33,6 +33,23 @@ from stockline.services.ports import IdempotencyRecord, StoredResponse
 
 L = inventory_levels.c
 
+# Statements of the sale path, built once (building one costs more than running it).
+_SAVE_LEVEL = (inventory_levels.update()
+               .where(L.location_id == bindparam("k_location"), L.sku == bindparam("k_sku"))
+               .values(on_hand=bindparam("v_on_hand"), reserved=bindparam("v_reserved"),
+                       version=bindparam("v_version"), updated_at=bindparam("v_updated_at")))
+_LOCK_LEVELS_PG = (select(inventory_levels)
+                   .where(tuple_(L.location_id, L.sku).in_(bindparam("keys", expanding=True)))
+                   .order_by(L.location_id, L.sku).with_for_update())
+_INSERT_SALE = sales.insert()
+_INSERT_SALE_LINE = sale_lines.insert()
+_INSERT_MOVEMENT = stock_movements.insert()
+_INSERT_OUTBOX = outbox.insert()
+_COMPLETE_KEY = (idempotency_keys.update()
+                 .where(idempotency_keys.c.principal == bindparam("k_principal"),
+                        idempotency_keys.c.key == bindparam("k_key"))
+                 .values(status_code=bindparam("v_status"), response_body=bindparam("v_body")))
+
 
 def upsert(conn: AsyncConnection, table: Table) -> Any:
     """An INSERT that knows ON CONFLICT on this connection's dialect."""
@@ -146,11 +163,15 @@ class SqlLevels:
         on_sqlite = self._conn.dialect.name == "sqlite"
         for start in range(0, len(ordered), 500):
             part = ordered[start:start + 500]
-            where = (or_(*(and_(L.location_id == loc, L.sku == sku) for loc, sku in part))
-                     if on_sqlite else tuple_(L.location_id, L.sku).in_(part))
-            stmt = (select(inventory_levels).where(where)
-                    .order_by(L.location_id, L.sku).with_for_update())
-            for row in (await self._conn.execute(stmt)).all():
+            if on_sqlite:
+                stmt = (select(inventory_levels)
+                        .where(or_(*(and_(L.location_id == loc, L.sku == sku)
+                                     for loc, sku in part)))
+                        .order_by(L.location_id, L.sku))
+                result = await self._conn.execute(stmt)
+            else:
+                result = await self._conn.execute(_LOCK_LEVELS_PG, {"keys": part})
+            for row in result.all():
                 found[row.location_id, row.sku] = rows.level_from_row(row)
         return found
 
@@ -158,11 +179,7 @@ class SqlLevels:
         """Write the stock columns of levels this transaction has locked (``lock_many``)."""
         if not levels:
             return
-        stmt = (inventory_levels.update()
-                .where(L.location_id == bindparam("k_location"), L.sku == bindparam("k_sku"))
-                .values(on_hand=bindparam("v_on_hand"), reserved=bindparam("v_reserved"),
-                        version=bindparam("v_version"), updated_at=bindparam("v_updated_at")))
-        await self._conn.execute(stmt, [
+        await self._conn.execute(_SAVE_LEVEL, [
             {"k_location": lv.location_id, "k_sku": lv.sku, "v_on_hand": lv.on_hand,
              "v_reserved": lv.reserved, "v_version": lv.version, "v_updated_at": lv.updated_at}
             for lv in levels])
@@ -279,8 +296,7 @@ class SqlLedger:
 
     async def append(self, entries: Sequence[LedgerEntry]) -> None:
         if entries:
-            await self._conn.execute(stock_movements.insert(),
-                                     [rows.ledger_values(e) for e in entries])
+            await self._conn.execute(_INSERT_MOVEMENT, [rows.ledger_values(e) for e in entries])
 
 
 class SqlSales:
@@ -299,9 +315,9 @@ class SqlSales:
         """Several sales, each with its customer reference (or None)."""
         if not made:
             return
-        await self._conn.execute(sales.insert(), [
+        await self._conn.execute(_INSERT_SALE, [
             {**rows.sale_values(sale), "customer_ref": ref} for sale, ref in made])
-        await self._conn.execute(sale_lines.insert(), [
+        await self._conn.execute(_INSERT_SALE_LINE, [
             {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
              "unit_price_amount": line.unit_price.units}
             for sale, _ in made for n, line in enumerate(sale.lines, start=1)])
@@ -333,7 +349,7 @@ class SqlOutbox:
 
     async def append(self, events: Sequence[Event]) -> None:
         if events:
-            await self._conn.execute(outbox.insert(), [
+            await self._conn.execute(_INSERT_OUTBOX, [
                 {"type": e.type, "location_id": e.location_id, "sku": e.sku,
                  "payload": orjson.dumps(e.data()).decode(), "occurred_at": e.occurred_at}
                 for e in events])
@@ -363,11 +379,7 @@ class SqlIdempotency:
         return {(row.principal, row.key) for row in (await self._conn.execute(stmt)).all()}
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
-        k = idempotency_keys.c
-        stmt = (idempotency_keys.update()
-                .where(k.principal == bindparam("k_principal"), k.key == bindparam("k_key"))
-                .values(status_code=bindparam("v_status"), response_body=bindparam("v_body")))
-        await self._conn.execute(stmt, [
+        await self._conn.execute(_COMPLETE_KEY, [
             {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.body}
             for p, key, r in answers])
 
