@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import make_url
@@ -46,6 +47,7 @@ from stockline.entrypoints.demo import (
     load_plan,
     stores,
 )
+from stockline.entrypoints.http.app import create_app
 from tests.factories import migrate
 
 SMALL = DemoSize(stores_per_region=1, skus=60, days=4, sales_per_store_day=5,
@@ -371,3 +373,32 @@ def test_demo_if_empty_skips_a_database_with_products(loaded: Loaded) -> None:
     assert "skipped" in result.output
     assert f"{before} products" in result.output
 
+
+
+async def test_the_demo_data_reads_back_through_every_list_of_the_api(loaded: Loaded) -> None:
+    """The demo is loaded through the use cases, not the API: what it stored must still be
+    what the API answers (a location's hours once were not, and listing them was a 500)."""
+    key = "demo-read-key-" + "0" * 32
+    settings = Settings(database_url=loaded.container.settings.database_url, env="test",
+                        log_level="warning", admin_key=key)
+    container = bootstrap(settings)
+    app = create_app(settings, container=container)
+    try:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://demo",
+                headers={"X-API-Key": key}) as client:
+            for path in ("/v1/warehouses", "/v1/retail-locations", "/v1/products",
+                         "/v1/inventory", "/v1/sales", "/v1/stock-movements",
+                         "/v1/replenishment/suggestions"):
+                cursor: str | None = None
+                for _ in range(3):  # the first pages of each
+                    params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+                    answer = await client.get(path, params=params)
+                    assert answer.status_code == 200, (path, answer.text[:500])
+                    cursor = answer.json().get("next_cursor")
+                    if cursor is None:
+                        break
+            hours = (await client.get("/v1/warehouses")).json()["items"][0]["operating_hours"]
+            assert hours["mon"] == "05:00-23:00" and hours["utc_offset"].endswith(":00")
+    finally:
+        await container.close()

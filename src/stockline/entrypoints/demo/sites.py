@@ -48,8 +48,15 @@ class Site:
     capacity: int
 
 
-WAREHOUSE_HOURS = {"mon-fri": "05:00-23:00", "sat": "06:00-18:00", "sun": "closed"}
-STORE_HOURS = {"mon-sat": "10:00-21:00", "sun": "11:00-18:00"}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# In the shape the API takes and answers: a day -> "HH:MM-HH:MM" or "closed".
+WAREHOUSE_HOURS = {**dict.fromkeys(DAYS[:5], "05:00-23:00"), "sat": "06:00-18:00",
+                   "sun": "closed"}
+STORE_HOURS = {**dict.fromkeys(DAYS[:6], "10:00-21:00"), "sun": "11:00-18:00"}
+
+
+def hours(days: dict[str, str], utc_offset: int) -> dict[str, str]:
+    return {**days, "utc_offset": f"{utc_offset:+03d}:00"}
 STORE_OPEN = {6: (11 * 60, 18 * 60)}  # by weekday (Sunday); other days below
 DEFAULT_OPEN = (10 * 60, 21 * 60)
 
@@ -120,11 +127,11 @@ def location_commands(size: DemoSize) -> list[CreateLocation]:
     warehouses = [CreateLocation(code=s.code, type=LocationType.WAREHOUSE, name=s.name,
                                  region=s.region, address=s.address, latitude=s.latitude,
                                  longitude=s.longitude, capacity=s.capacity,
-                                 operating_hours={**WAREHOUSE_HOURS, "utc_offset": s.utc_offset})
+                                 operating_hours=hours(WAREHOUSE_HOURS, s.utc_offset))
                   for s in WAREHOUSES]
     return warehouses + [
         CreateLocation(code=s.code, type=LocationType.RETAIL, name=s.name, region=s.region,
                        address=s.address, latitude=s.latitude, longitude=s.longitude,
                        capacity=s.capacity,
-                       operating_hours={**STORE_HOURS, "utc_offset": s.utc_offset})
+                       operating_hours=hours(STORE_HOURS, s.utc_offset))
         for s in stores(size)]
