@@ -78,8 +78,10 @@ class Relay:
         """One round: hold the lease, move a batch, publish, prune. True when it did work."""
         if not await self._hold_lease():
             return False
-        moved = await self._move()
-        published = await self._publish()
+        moved, logged = await self._move()
+        # What this round logged goes to the bus as it is, when nothing older is waiting;
+        # otherwise the log is published from where the bus last got to.
+        published = await (self._publish_logged(logged) if logged else self._publish())
         await self._prune_when_due()
         return moved > 0 or published > 0
 
@@ -116,21 +118,23 @@ class Relay:
         return held
 
     # -- moving ---------------------------------------------------------------------------
-    async def _move(self) -> int:
+    async def _move(self) -> tuple[int, list[EventRecord]]:
+        """Move a batch from the outbox to the log: how many, and the records logged when
+        every event before them has been published already (else none)."""
         async with self._db.read.connect() as conn:  # cheap look before taking a write lock
             if (await conn.execute(select(outbox.c.id).limit(1))).first() is None:
-                return 0
+                return 0, []
         now = self._clock()
         async with self._db.write.begin() as conn:
             state = (await conn.execute(select(relay_state).where(RELAY)
                                         .with_for_update())).one()
             if state.holder != self.node or state.lease_expires_at < now:
                 self._lease_until = None  # another relay took over: stand down
-                return 0
+                return 0, []
             rows = (await conn.execute(select(outbox).order_by(outbox.c.id)
                                        .limit(self._batch))).all()
             if not rows:
-                return 0
+                return 0, []
             first = int(state.last_event_id) + 1
             logged = [{"id": first + n, "type": r.type, "location_id": r.location_id,
                        "sku": r.sku, "payload": r.payload, "occurred_at": r.occurred_at,
@@ -139,15 +143,41 @@ class Relay:
             await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
             await conn.execute(update(relay_state).where(RELAY)
                                .values(last_event_id=first + len(rows) - 1))
-            if self._on_logged:
-                records = [EventRecord(id=v["id"], type=v["type"], occurred_at=v["occurred_at"],
-                                       location_id=v["location_id"], sku=v["sku"],
-                                       data=orjson.loads(v["payload"])) for v in logged]
-                for hook in self._on_logged:
-                    await hook(conn, records)
-        return len(rows)
+            records = [EventRecord(id=v["id"], type=v["type"], occurred_at=v["occurred_at"],
+                                   location_id=v["location_id"], sku=v["sku"],
+                                   data=orjson.loads(v["payload"])) for v in logged]
+            for hook in self._on_logged:
+                await hook(conn, records)
+        caught_up = int(state.published_through) == first - 1
+        return len(rows), records if caught_up else []
 
     # -- publishing -----------------------------------------------------------------------
+    async def _publish_logged(self, records: list[EventRecord]) -> int:
+        """Publish the records just logged, without reading them back."""
+        if not await self._send(records):
+            return 0
+        await self._published(records[-1].id)
+        return len(records)
+
+    async def _send(self, records: list[EventRecord]) -> bool:
+        try:
+            await self._bus.publish(records)
+        except BusUnavailable as exc:
+            if not self._bus_down_logged:
+                log.warning("bus_unavailable", bus=self._bus.name, error=str(exc))
+                self._bus_down_logged = True
+            return False
+        if self._bus_down_logged:
+            log.info("bus_available", bus=self._bus.name)
+            self._bus_down_logged = False
+        return True
+
+    async def _published(self, last: int) -> None:
+        async with self._db.write.begin() as conn:
+            await conn.execute(update(relay_state)
+                               .where(RELAY, relay_state.c.published_through < last)
+                               .values(published_through=last))
+
     async def _publish(self) -> int:
         async with self._db.read.connect() as conn:
             state = (await conn.execute(select(relay_state.c.published_through,
@@ -156,23 +186,9 @@ class Relay:
             return 0
         records = await self._reader.events_after(int(state.published_through), EVERYTHING,
                                                   self._batch)
-        if not records:
+        if not records or not await self._send(records):
             return 0
-        try:
-            await self._bus.publish(records)
-        except BusUnavailable as exc:
-            if not self._bus_down_logged:
-                log.warning("bus_unavailable", bus=self._bus.name, error=str(exc))
-                self._bus_down_logged = True
-            return 0
-        if self._bus_down_logged:
-            log.info("bus_available", bus=self._bus.name)
-            self._bus_down_logged = False
-        last = records[-1].id
-        async with self._db.write.begin() as conn:
-            await conn.execute(update(relay_state)
-                               .where(RELAY, relay_state.c.published_through < last)
-                               .values(published_through=last))
+        await self._published(records[-1].id)
         return len(records)
 
     # -- retention ------------------------------------------------------------------------
