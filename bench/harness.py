@@ -152,7 +152,15 @@ async def _load(engine: object, data: Dataset) -> None:
 @contextlib.contextmanager
 def served(url: str, workdir: Path, *, workers: int,
            extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """``stockline serve`` with production settings, in its own process."""
+    """``stockline serve`` with production settings, in its own process: its base URL."""
+    with serving(url, workdir, workers=workers, extra_env=extra_env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving(url: str, workdir: Path, *, workers: int,
+            extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """As ``served``, with the server's process id (one worker: the process serving)."""
     port = _free_port()
     env = {**os.environ, "STOCKLINE_DATABASE_URL": url, "STOCKLINE_ADMIN_KEY": BENCH_KEY,
            "STOCKLINE_LOG_LEVEL": "warning", "STOCKLINE_ENV": "production",
@@ -166,7 +174,7 @@ def served(url: str, workdir: Path, *, workers: int,
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:

@@ -9,7 +9,7 @@ outage delays events but never loses one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,12 +26,17 @@ class EventRecord:
     location_id: str | None
     sku: str | None
     data: dict[str, Any]
+    _json: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"id": self.id, "type": self.type,
-                             "occurred_at": self.occurred_at, "location_id": self.location_id,
-                             "sku": self.sku, "data": self.data},
-                            option=orjson.OPT_UTC_Z)
+        """The event as JSON, encoded once however many streams and webhooks send it."""
+        if self._json is None:
+            object.__setattr__(self, "_json", orjson.dumps(
+                {"id": self.id, "type": self.type, "occurred_at": self.occurred_at,
+                 "location_id": self.location_id, "sku": self.sku, "data": self.data},
+                option=orjson.OPT_UTC_Z))
+        assert self._json is not None
+        return self._json
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> EventRecord:

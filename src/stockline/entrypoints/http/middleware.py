@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -20,6 +21,21 @@ from stockline.entrypoints.http.metrics import Metrics
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger("stockline.access")
 
+# Middlewares that only touch the start of an HTTP answer (headers, status) register a
+# hook here instead of wrapping ``send``: every chunk of a stream would otherwise pass
+# through each wrapper. The request context runs the hooks, innermost first.
+START_HOOKS = "stockline.start_hooks"
+StartHook = Callable[[Message], None]
+
+
+def on_response_start(scope: Scope, hook: StartHook) -> bool:
+    """Run ``hook`` on this HTTP answer's start message; False outside a request context."""
+    hooks: list[StartHook] | None = scope.get(START_HOOKS)
+    if hooks is None:
+        return False
+    hooks.append(hook)
+    return True
+
 
 class RequestContextMiddleware:
     """Gives each request an id (echoed in X-Request-ID), a log line and its metrics."""
@@ -34,6 +50,8 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        hooks: list[StartHook] = []
+        scope[START_HOOKS] = hooks
         status = 500
         started = time.perf_counter()
 
@@ -41,6 +59,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                for hook in reversed(hooks):
+                    hook(message)
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
@@ -143,9 +163,16 @@ class RateLimitMiddleware:
                                    retry_after=decision.retry_after)(scope, receive, send)
             return
 
+        def add_fields(message: Message) -> None:
+            message["headers"] = [*message.get("headers", ()), *fields]
+
+        if on_response_start(scope, add_fields):
+            await self.app(scope, receive, send)
+            return
+
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *fields]
+                add_fields(message)
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
@@ -175,6 +202,10 @@ class AuditMiddleware:
         at = datetime.now(UTC)
         status = 500 if kind == "http" else 0
 
+        def note_status(message: Message) -> None:
+            nonlocal status
+            status = message["status"]
+
         async def send_noting_status(message: Message) -> None:
             nonlocal status
             kind_of_message = message["type"]
@@ -186,8 +217,9 @@ class AuditMiddleware:
                 status = 403  # closed during the handshake: refused
             await send(message)
 
+        hooked = kind == "http" and on_response_start(scope, note_status)
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, send if hooked else send_noting_status)
         finally:
             method = scope["method"] if kind == "http" else "WS"
             state = scope.get("state", {})
@@ -249,15 +281,22 @@ class SecurityHeadersMiddleware:
         no_store = path.startswith("/v1/") or path == "/v1"
         hsts = self._hsts if scope.get("scheme") == "https" else None
 
+        def add_fields(message: Message) -> None:
+            headers = MutableHeaders(scope=message)
+            for name, value in fields:
+                headers[name] = value
+            if no_store:
+                headers["Cache-Control"] = "no-store"
+            if hsts is not None:
+                headers["Strict-Transport-Security"] = hsts
+
+        if on_response_start(scope, add_fields):
+            await self.app(scope, receive, send)
+            return
+
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in fields:
-                    headers[name] = value
-                if no_store:
-                    headers["Cache-Control"] = "no-store"
-                if hsts is not None:
-                    headers["Strict-Transport-Security"] = hsts
+                add_fields(message)
             await send(message)
 
         await self.app(scope, receive, send_with_fields)
