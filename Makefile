@@ -46,6 +46,7 @@ bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 	  { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.streams --seconds 5
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
