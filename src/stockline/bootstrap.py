@@ -104,6 +104,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     relay = Relay(database, bus, node=settings.node_name, batch=settings.relay_batch,
                   lease_seconds=settings.relay_lease_seconds,
                   poll_seconds=settings.relay_poll_interval_seconds,
+                  linger_seconds=settings.relay_linger_ms / 1000,
                   retention=timedelta(days=settings.event_retention_days), clock=utcnow)
     deliveries = DeliveryQueue(clock=utcnow)
     relay.add_hook(deliveries)  # deliveries are queued in the transaction logging events

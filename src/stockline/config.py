@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=7.0, gt=0)
     relay_poll_interval_seconds: float = Field(default=0.02, gt=0, le=10)
     relay_lease_seconds: float = Field(default=10.0, ge=1, le=300)
+    # Under load, how long the relay waits after a round for more commits to join the next.
+    relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     relay_batch: int = Field(default=500, ge=1, le=10_000)
     hub_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     stream_queue_size: int = Field(default=10_000, ge=10, le=1_000_000)

@@ -39,10 +39,12 @@ RELAY = relay_state.c.name == "relay"
 class Relay:
     def __init__(self, database: Database, bus: EventBus, *, node: str, batch: int = 500,
                  lease_seconds: float = 10.0, poll_seconds: float = 0.02,
+                 linger_seconds: float = 0.005,
                  retention: timedelta = timedelta(days=7),
                  clock: Callable[[], datetime], on_logged: Sequence[LoggedHook] = ()) -> None:
         self._db, self._bus, self.node = database, bus, node
         self._batch, self._lease, self._poll = batch, lease_seconds, poll_seconds
+        self._linger, self._last_moved = linger_seconds, 0
         self._retention, self._clock, self._on_logged = retention, clock, list(on_logged)
         self._reader = EventQueries(database.read)
         self._wake = asyncio.Event()
@@ -63,7 +65,11 @@ class Relay:
         return self._lease_until is not None and self._clock() < self._lease_until
 
     async def run(self) -> None:
-        """Move and publish until cancelled; a failing round is logged, and retried."""
+        """Move and publish until cancelled; a failing round is logged, and retried.
+
+        After a round that moved less than a full batch, the relay lingers a moment
+        before the next: under load, commits then arrive in fewer, larger rounds (each
+        round costs the same few statements and wakes every stream once)."""
         while True:
             try:
                 busy = await self.step()
@@ -73,12 +79,15 @@ class Relay:
                 await asyncio.sleep(1.0)
             if not busy:
                 await self._idle()
+            elif self._last_moved < self._batch and self._linger > 0:
+                await asyncio.sleep(self._linger)
 
     async def step(self) -> bool:
         """One round: hold the lease, move a batch, publish, prune. True when it did work."""
         if not await self._hold_lease():
             return False
         moved, logged = await self._move()
+        self._last_moved = moved
         # What this round logged goes to the bus as it is, when nothing older is waiting;
         # otherwise the log is published from where the bus last got to.
         published = await (self._publish_logged(logged) if logged else self._publish())
