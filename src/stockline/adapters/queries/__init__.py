@@ -7,13 +7,15 @@ from stockline.adapters.queries.customers import CustomerQueries
 from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.queries.keys import KeyQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
+from stockline.adapters.queries.reports import ReportQueries
 from stockline.adapters.queries.reservations import ReservationQueries
 from stockline.adapters.queries.transfers import TransferQueries
 from stockline.adapters.queries.webhooks import WebhookQueries
 
 
 class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
-              EventQueries, WebhookQueries, KeyQueries, AuditQueries, CustomerQueries):
+              EventQueries, WebhookQueries, KeyQueries, AuditQueries, CustomerQueries,
+              ReportQueries):
     """Every read the API makes, over the read engine."""
 
 

@@ -37,6 +37,7 @@ from stockline.entrypoints.http.routers import (
     oauth,
     products,
     purchasing,
+    reports,
     reservations,
     sales,
     transfers,
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, *,
     app.openapi = openapi  # type: ignore[method-assign]
     # transfers before movements: /v1/stock-movements/transfers is not a ledger filter.
     for module in (health, products, locations, inventory, sales, reservations, transfers,
-                   movements, purchasing, events, webhooks, keys, oauth, audit, customers):
+                   movements, purchasing, events, webhooks, keys, oauth, audit, customers,
+                   reports):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
     # rate limit (needs the principal) -> body limit -> the app.

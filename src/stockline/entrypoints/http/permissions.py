@@ -48,6 +48,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/sales/record"): (P.SALES_WRITE,),
     ("GET", "/v1/sales"): (P.SALES_READ,),
     ("GET", "/v1/sales/{sale_id}"): (P.SALES_READ,),
+    ("GET", "/v1/reports/sales"): (P.SALES_READ,),
     ("POST", "/v1/sales/{sale_id}/returns"): (P.RETURNS_WRITE,),
     ("POST", "/v1/reservations"): (P.RESERVATIONS_WRITE,),
     ("GET", "/v1/reservations"): (P.RESERVATIONS_READ,),

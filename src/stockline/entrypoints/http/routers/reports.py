@@ -1,0 +1,60 @@
+"""Reports: sales by day and location."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from stockline.domain.errors import InvalidInput
+from stockline.domain.security import Permission
+from stockline.domain.values import CODE_PATTERN, Money
+from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.deps import ContainerDep
+from stockline.entrypoints.http.routers.scope import within
+from stockline.entrypoints.http.schemas.common import MoneyOut, Timestamp, problems
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+MAX_SPAN = timedelta(days=366)
+
+
+class SalesDayOut(BaseModel):
+    day: str = Field(description="The UTC day, YYYY-MM-DD", examples=["2026-11-28"])
+    location_id: str
+    sales: int
+    units: int
+    total: MoneyOut
+
+
+class SalesReport(BaseModel):
+    rows: list[SalesDayOut] = Field(description="By day, then location, then currency")
+
+
+@router.get("/sales", response_model=SalesReport, responses=problems(),
+            summary="Sales by day and location",
+            description="Gross sales (returns are not taken off) with `from <= occurred_at < "
+                        "to`, summed per UTC day, location and currency: number of sales, "
+                        "units and total. At most 366 days at once. A key limited to some "
+                        "locations gets only theirs; `location_id` narrows to one.")
+async def sales_report(
+        container: ContainerDep, principal: PrincipalDep,
+        start: Annotated[Timestamp, Query(alias="from")],
+        end: Annotated[Timestamp, Query(alias="to")],
+        location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+) -> SalesReport:
+    if end <= start:
+        raise InvalidInput("to", "must be after from")
+    if end - start > MAX_SPAN:
+        raise InvalidInput("to", "at most 366 days after from")
+    seen = within(principal, Permission.SALES_READ, location_id)
+    if seen is not None and not seen:
+        return SalesReport(rows=[])
+    days = await container.queries.sales_by_day(start=start, end=end, location_id=location_id,
+                                                within=seen)
+    return SalesReport(rows=[
+        SalesDayOut(day=d.day, location_id=d.location_id, sales=d.sales, units=d.units,
+                    total=MoneyOut(amount=Money.from_units(d.total_units, d.currency).format(),
+                                   currency=d.currency))
+        for d in days])
