@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench demo migrate clean
+.PHONY: run test lint bench bench-scale demo migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: $(DEV_STAMP)
 	  { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.streams --seconds 5
+
+## bench-scale: PostgreSQL with 10 M levels and a 10 M-row ledger (about 15 minutes)
+bench-scale: $(DEV_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
+	  { echo "make bench-scale needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
@@ -27,11 +28,10 @@ class ReportQueries(QueryBase):
     async def sales_by_day(self, *, start: datetime, end: datetime,
                            location_id: str | None, within: Within = None) -> list[SalesDay]:
         """Sales with ``start <= occurred_at < end``, by UTC day, location and currency."""
-        if self._engine.dialect.name == "postgresql":
-            day: ColumnElement[str] = func.to_char(func.timezone("UTC", S.occurred_at),
-                                                   "YYYY-MM-DD")
-        else:  # stored as ISO text in UTC
-            day = func.substr(S.occurred_at, 1, 10)
+        postgres = self._engine.dialect.name == "postgresql"
+        day: ColumnElement[Any] = (
+            func.date_trunc("day", func.timezone("UTC", S.occurred_at)) if postgres
+            else func.substr(S.occurred_at, 1, 10))  # SQLite keeps ISO text in UTC
         conditions: list[ColumnElement[bool]] = [S.occurred_at >= start, S.occurred_at < end]
         if location_id is not None:
             conditions.append(S.location_id == location_id)
@@ -43,6 +43,7 @@ class ReportQueries(QueryBase):
                        func.sum(S.total_amount).label("total"))
                 .where(*conditions).group_by(label, S.location_id, S.currency)
                 .order_by(label, S.location_id, S.currency))
-        return [SalesDay(day=r.day, location_id=r.location_id, currency=r.currency,
-                         sales=int(r.sales), units=int(r.units), total_units=int(r.total))
+        return [SalesDay(day=r.day.date().isoformat() if postgres else r.day,
+                         location_id=r.location_id, currency=r.currency, sales=int(r.sales),
+                         units=int(r.units), total_units=int(r.total))
                 for r in await self._all(stmt)]
