@@ -314,6 +314,13 @@ class FakeSales:
         for sale, customer_ref in made:
             await self.add(sale, customer_ref=customer_ref)
 
+    async def record_batch(self, levels: Sequence[Level], made: Sequence[tuple[Sale, str | None]],
+                           entries: Sequence[LedgerEntry], events: Sequence[Event]) -> None:
+        await self._uow.levels.save_many(levels)
+        await self.add_many(made)
+        await self._uow.ledger.append(entries)
+        await self._uow.outbox.append(events)
+
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         sale = self._uow.store.sales.get(sale_id)
         return replace(sale) if sale else None

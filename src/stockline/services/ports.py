@@ -127,6 +127,12 @@ class SaleRepository(Protocol):
         """Several sales at once, each with its customer reference (or None)."""
         ...
 
+    async def record_batch(self, levels: Sequence[Level], made: Sequence[tuple[Sale, str | None]],
+                           entries: Sequence[LedgerEntry], events: Sequence[Event]) -> None:
+        """A batch's whole write: the new stock of levels locked with ``lock_many``, the
+        sales with their customer references, the ledger entries and the events."""
+        ...
+
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         """The sale with its lines and returns; ``for_update`` serialises returns of it."""
         ...

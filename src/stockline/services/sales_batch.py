@@ -91,10 +91,7 @@ async def record_sales(uow: UnitOfWork,
         sales.append((sale, cmd.customer.ref if cmd.customer else None))
         outcomes[n] = sale
     if sales:
-        await uow.levels.save_many(list(changed.values()))
-        await uow.sales.add_many(sales)
-        await uow.ledger.append(entries)
-        await uow.outbox.append(events)
+        await uow.sales.record_batch(list(changed.values()), sales, entries, events)
     decided = outcomes[:stop]
     assert all(o is not None for o in decided)
     return decided  # type: ignore[return-value]

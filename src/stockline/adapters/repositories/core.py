@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
 from stockline.adapters.queries.core import load_sales
+from stockline.adapters.repositories.batch_pg import write_sales_batch
 from stockline.adapters.tables import (
     idempotency_keys,
     inventory_levels,
@@ -321,6 +322,16 @@ class SqlSales:
             {"sale_id": sale.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
              "unit_price_amount": line.unit_price.units}
             for sale, _ in made for n, line in enumerate(sale.lines, start=1)])
+
+    async def record_batch(self, levels: Sequence[Level], made: Sequence[tuple[Sale, str | None]],
+                           entries: Sequence[LedgerEntry], events: Sequence[Event]) -> None:
+        if self._conn.dialect.name == "postgresql":  # one round trip under the row locks
+            await write_sales_batch(self._conn, levels, made, entries, events)
+            return
+        await SqlLevels(self._conn).save_many(levels)
+        await self.add_many(made)
+        await SqlLedger(self._conn).append(entries)
+        await SqlOutbox(self._conn).append(events)
 
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         stmt = select(sales).where(sales.c.id == sale_id)
