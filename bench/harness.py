@@ -64,7 +64,7 @@ class Result:
     concurrency: int
     api: Measured
     baseline: Measured | None
-    target: float | None = None  # the ratio the issue asks for
+    target: float | None = None  # the ratio the performance goals ask for
     note: str = ""
 
     @property
