@@ -38,7 +38,9 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                   f"({data.locations} locations x {data.skus:,} SKUs)")
     url, cleanup = await prepare(backend, workdir, data)
     results: list[Result] = []
-    env = {"STOCKLINE_SALE_BATCH_ENABLED": "false"} if args.no_batch else {}
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.no_batch:
+        env["STOCKLINE_SALE_BATCH_ENABLED"] = "false"
     try:
         with served(url, workdir, workers=args.workers, extra_env=env) as base_url:
             c, s = args.concurrency, args.seconds
@@ -134,7 +136,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-batch", action="store_true",
                         help="turn group commit off (STOCKLINE_SALE_BATCH_ENABLED=false)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the server, e.g. STOCKLINE_SALE_BATCH_LANES=4 "
+                             "(repeat for several)")
     args = parser.parse_args()
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     if not wrk_available():
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
