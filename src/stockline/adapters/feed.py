@@ -144,20 +144,17 @@ class EventFeed:
                     ) -> tuple[list[EventRecord] | None, str | None]:
         """What the subscription holds (waiting up to ``idle`` for the first), ids above
         ``sent`` only: (None, None) when idle; a reason once it is closed."""
-        batch: list[EventRecord] = []
         try:
-            record = await subscription.next(within=idle)
-            if record is None:
-                return None, None
-            while record is not None:
-                if record.id > sent:
-                    batch.append(record)
-                    sent = record.id
-                if len(batch) >= LIVE_BATCH:
-                    break
-                record = await subscription.next(within=0)
+            first = await subscription.next(within=idle)
         except SubscriptionClosed as closed:
-            return batch, closed.reason
+            return [], closed.reason
+        if first is None:
+            return None, None
+        batch: list[EventRecord] = []
+        for record in (first, *subscription.drain(LIVE_BATCH - 1)):  # the rest, no waiting
+            if record.id > sent:
+                batch.append(record)
+                sent = record.id
         return batch, None
 
 

@@ -80,6 +80,13 @@ class Subscription:
     def pending(self) -> int:
         return len(self._queue)
 
+    def drain(self, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` queued events at once, without waiting."""
+        taken = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+        if not self._queue and self.closed_reason is None:
+            self._ready.clear()
+        return taken
+
     async def next(self, within: float) -> EventRecord | None:
         """The next event, or None after ``within`` seconds; SubscriptionClosed once closed."""
         if not self._queue and self.closed_reason is None:
