@@ -62,7 +62,12 @@ class Subscription:
         self.closed_reason: str | None = None
 
     def offer(self, record: EventRecord) -> None:
-        if self.closed_reason is not None or not self.wanted.matches(record):
+        if self.wanted.matches(record):
+            self.put(record)
+
+    def put(self, record: EventRecord) -> None:
+        """Queue an event known to match."""
+        if self.closed_reason is not None:
             return
         if len(self._queue) >= self._size:
             self.close(f"slow_consumer: more than {self._size} events unread; "
@@ -109,6 +114,8 @@ class EventHub:
         self._reader, self._bus = reader, bus
         self._poll, self._queue_size = poll_seconds, queue_size
         self._subscribers: set[Subscription] = set()
+        # by filter: an event is matched once per distinct filter, not once per subscriber
+        self._by_filter: dict[EventFilter, set[Subscription]] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: dict[str, int] = {}  # owner -> streams open on this node
@@ -159,10 +166,16 @@ class EventHub:
         """Events from now on (anything after ``last_id`` at this moment) matching ``wanted``."""
         subscription = Subscription(self, wanted, self._queue_size)
         self._subscribers.add(subscription)
+        self._by_filter.setdefault(wanted, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
+        group = self._by_filter.get(subscription.wanted)
+        if group is not None:
+            group.discard(subscription)
+            if not group:
+                del self._by_filter[subscription.wanted]
 
     async def receive(self, record: EventRecord) -> None:
         """An event heard on the bus: delivered once, after any it skipped."""
@@ -191,8 +204,10 @@ class EventHub:
 
     def _deliver(self, record: EventRecord) -> None:
         self.last_id = record.id
-        for subscription in list(self._subscribers):
-            subscription.offer(record)
+        for wanted, group in list(self._by_filter.items()):
+            if wanted.matches(record):
+                for subscription in list(group):
+                    subscription.put(record)
 
     async def _listen(self) -> None:
         while True:
