@@ -85,7 +85,10 @@ class DeliveryQueue:
                    # a paused subscription's deliveries wait for its resumption
                    "next_attempt_at": now if w.status is WebhookStatus.ACTIVE else None}
                   for record in records for w in subscriptions
-                  if w.wants(record.type, record.location_id)]
+                  # a change made before the subscription existed is not its business,
+                  # even when the relay logs it a moment after the subscription commits
+                  if record.occurred_at >= w.created_at
+                  and w.wants(record.type, record.location_id)]
         if queued:
             await conn.execute(insert(webhook_deliveries), queued)
             self.on_queued()

@@ -43,8 +43,9 @@ SIGNING = ("Each delivery is a POST whose body is the event (as in the Events se
 @router.post("", status_code=201, response_model=WebhookCreated, responses=problems(404),
              summary="Subscribe a URL to events", description=SIGNING +
              " The answer carries the `secret` (given, or made when left out) once: it is "
-             "never shown again. Unknown event types, a URL that is not http(s) or a short "
-             "secret are 422; an unknown location is 404.")
+             "never shown again. It receives the events of changes made from its creation "
+             "on. Unknown event types, a URL that is not http(s) or a short secret are "
+             "422; an unknown location is 404.")
 async def create_webhook(body: WebhookCreate, write: WriterDep) -> Response:
     return await write(webhooks.create_webhook, body.to_command(), WebhookCreated.of,
                        body=body, status=201)
