@@ -1,0 +1,68 @@
+"""Data migrations on both backends: 0006 repairs opening hours the API could not answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from stockline.adapters.database import open_database
+from stockline.adapters.migrate import upgrade
+from stockline.adapters.queries import Queries
+from stockline.config import Settings
+from stockline.entrypoints.http.schemas.catalog import LocationOut
+
+
+@pytest.fixture
+async def empty_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
+    """A new database with no schema, on the backend of ``settings``."""
+    if settings.is_sqlite:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    server = make_url(settings.database_url)
+    name = f"stockline_mig_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server.set(drivername="postgresql")
+                                  .render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def test_opening_hours_stored_by_the_old_demo_are_repaired(empty_url: str) -> None:
+    database = open_database(empty_url)
+    try:
+        await upgrade(database.write, "0005")
+        old = {"mon-fri": "05:00-23:00", "sat": "06:00-18:00", "sun": "closed",
+               "utc_offset": -5}
+        fine = {"mon": "09:00-17:00"}
+        async with database.write.begin() as conn:
+            for code, hours in (("OLD-1", old), ("FINE-1", fine)):
+                await conn.execute(text(
+                    "INSERT INTO locations (code, type, name, operating_hours, created_at) "
+                    "VALUES (:code, 'warehouse', :code, :hours, :at)"),
+                    {"code": code, "hours": json.dumps(hours), "at": datetime.now(UTC)})
+        await upgrade(database.write)
+        queries = Queries(database.read)
+        repaired = await queries.location("OLD-1")
+        untouched = await queries.location("FINE-1")
+    finally:
+        await database.dispose()
+    assert repaired is not None and untouched is not None
+    assert dict(repaired.operating_hours or {}) == {
+        "mon": "05:00-23:00", "tue": "05:00-23:00", "wed": "05:00-23:00",
+        "thu": "05:00-23:00", "fri": "05:00-23:00", "sat": "06:00-18:00", "sun": "closed",
+        "utc_offset": "-05:00"}
+    assert dict(untouched.operating_hours or {}) == fine
+    LocationOut.of(repaired)  # what listing the location answers: it no longer fails
