@@ -143,3 +143,25 @@ async def test_only_admins_and_managers_read_or_erase_customers(
                           f"/v1/customers/{ref}/erase")).status_code == 200
     refused = await without_credentials(client, "POST", f"/v1/customers/{ref}/erase")
     assert refused.status_code == 401
+
+
+async def test_a_customers_sales_are_listed_for_roles_that_may_read_customers(
+        client: httpx.AsyncClient, settings: Settings) -> None:
+    ref, _ = _customer()
+    store, (sku,) = await stocked(client, 5)
+    mine = [await record_sale(client, store, [line(sku)], customer={"ref": ref})
+            for _ in range(2)]
+    await record_sale(client, store, [line(sku)])
+    listed = (await client.get("/v1/sales", params={"customer_ref": ref})).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(s["id"] for s in mine)
+    staff = (await insert_api_key(settings.database_url, "store_staff",
+                                  location_ids=[store])).key
+    assert_problem(await send_as(client, staff, "GET", "/v1/sales",
+                                 params={"customer_ref": ref}), 403, "forbidden")
+    assert (await send_as(client, staff, "GET", "/v1/sales",
+                          params={"location_id": store})).status_code == 200
+    assert_problem(await client.get("/v1/sales", params={"customer_ref": "a b"}), 422,
+                   "validation_error")
+    assert (await client.post(f"/v1/customers/{ref}/erase")).status_code == 200
+    gone = (await client.get("/v1/sales", params={"customer_ref": ref})).json()["items"]
+    assert gone == []

@@ -153,7 +153,8 @@ class CoreQueries(QueryBase):
 
     async def sales(self, *, start: datetime | None, end: datetime | None,
                     location_id: str | None, sku: str | None, channel: str | None,
-                    limit: int, cursor: str | None, within: Within = None) -> Page[Sale]:
+                    limit: int, cursor: str | None, within: Within = None,
+                    customer_ref: str | None = None) -> Page[Sale]:
         """Newest first (by ``occurred_at``), ``start`` inclusive, ``end`` exclusive."""
         stmt = select(sales).order_by(S.occurred_at.desc(), S.id.desc()).limit(limit + 1)
         conditions: list[ColumnElement[bool]] = []
@@ -167,6 +168,8 @@ class CoreQueries(QueryBase):
             conditions.append(S.location_id == location_id)
         if channel is not None:
             conditions.append(S.channel == channel)
+        if customer_ref is not None:
+            conditions.append(S.customer_ref == customer_ref)
         if sku is not None:
             conditions.append(S.id.in_(select(sale_lines.c.sale_id)
                                        .where(sale_lines.c.sku == sku)))

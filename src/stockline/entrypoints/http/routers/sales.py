@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from stockline.domain.customers import REF_PATTERN
 from stockline.domain.errors import InvalidInput, NotFound
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, Channel
@@ -41,20 +42,25 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
 
 @router.get("", response_model=Page[SaleOut], responses=problems(),
             summary="Sales, newest first",
-            description="`from` is inclusive and `to` exclusive, on `occurred_at`.")
+            description="`from` is inclusive and `to` exclusive, on `occurred_at`. "
+                        "`customer_ref` (a customer's sales) needs `customers:read` too.")
 async def list_sales(container: ContainerDep, principal: PrincipalDep,
                      start: Annotated[Timestamp | None, Query(alias="from")] = None,
                      end: Annotated[Timestamp | None, Query(alias="to")] = None,
                      location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+                     customer_ref: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
                      channel: Channel | None = None, limit: Limit = 50,
                      cursor: Cursor = None) -> Page[SaleOut]:
+    if customer_ref is not None:
+        principal.require(Permission.CUSTOMERS_READ)
     seen = within(principal, Permission.SALES_READ, location_id)
     if seen is not None and not seen:
         return empty_page()
     page = await container.queries.sales(start=start, end=end, location_id=location_id,
                                          sku=sku, channel=channel.value if channel else None,
-                                         limit=limit, cursor=cursor, within=seen)
+                                         customer_ref=customer_ref, limit=limit, cursor=cursor,
+                                         within=seen)
     return Page(items=[SaleOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
