@@ -159,27 +159,32 @@ class GroupCommit(Generic[C, R]):
         later: list[_Item[C, R]] = []
         async with self._uows() as uow:
             runnable = await self._claim(uow, batch, now, later)
-            answered: dict[_Item[C, R], StoredResponse] = {}
+            decided: dict[_Item[C, R], R | DomainError] = {}
             rest = [(item, Context(item.caller, now)) for item in runnable]
             while rest:
                 outcomes = await self._batch(uow, [(item.command, ctx) for item, ctx in rest])
                 for (item, _), outcome in zip(rest, outcomes, strict=False):
-                    answered[item] = self._answer(item, outcome)
+                    decided[item] = outcome
                 if len(outcomes) == len(rest):
                     break
                 item, ctx = rest[len(outcomes)]
                 try:
                     async with uow.savepoint():
-                        alone: R | DomainError = await self._single(uow, item.command, ctx)
+                        decided[item] = await self._single(uow, item.command, ctx)
                 except DomainError as error:
-                    alone = error
-                answered[item] = self._answer(item, alone)
+                    decided[item] = error
                 rest = rest[len(outcomes) + 1:]
+            # Only the answers kept for replays are rendered while the batch holds its locks.
+            answered = {item: self._answer(item, decided[item])
+                        for item in runnable if item.claim is not None}
             keyed = [(item.caller.principal, item.claim.key, answered[item])
                      for item in runnable if item.claim is not None]
             if keyed:
                 await uow.idempotency.complete_many(keyed)
             await uow.commit()
+        for item in runnable:
+            if item not in answered:
+                answered[item] = self._answer(item, decided[item])
         self._on_commit()
         return answered, later
 

@@ -91,6 +91,20 @@ def loggable_path(scope: Scope) -> str:
     return route if isinstance(route, str) else "/v1/customers/{redacted}"
 
 
+def with_start_hook(scope: Scope, send: Send, hook: StartHook) -> Send:
+    """``send``, with ``hook`` run on the answer's start message: through the request
+    context's hooks when there is one, else by wrapping ``send``."""
+    if on_response_start(scope, hook):
+        return send
+
+    async def send_hooked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            hook(message)
+        await send(message)
+
+    return send_hooked
+
+
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -166,16 +180,7 @@ class RateLimitMiddleware:
         def add_fields(message: Message) -> None:
             message["headers"] = [*message.get("headers", ()), *fields]
 
-        if on_response_start(scope, add_fields):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_fields(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                add_fields(message)
-            await send(message)
-
-        await self.app(scope, receive, send_with_fields)
+        await self.app(scope, receive, with_start_hook(scope, send, add_fields))
 
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -290,13 +295,4 @@ class SecurityHeadersMiddleware:
             if hsts is not None:
                 headers["Strict-Transport-Security"] = hsts
 
-        if on_response_start(scope, add_fields):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_fields(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                add_fields(message)
-            await send(message)
-
-        await self.app(scope, receive, send_with_fields)
+        await self.app(scope, receive, with_start_hook(scope, send, add_fields))
