@@ -18,6 +18,7 @@ from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
 from stockline.adapters.queries import Queries
+from stockline.adapters.queries.hot import HotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.relay import Relay
 from stockline.adapters.uow import SqlUnitOfWorkFactory
@@ -41,6 +42,7 @@ class Container:
     database: Database
     executor: Executor
     queries: Queries
+    hot: HotReads
     bus: EventBus
     relay: Relay
     hub: EventHub
@@ -93,6 +95,7 @@ class Container:
             await self.bus.close()
         await self.limiter.close()
         await self.audit.close()  # flushes what is still queued
+        await self.hot.close()
         await self.database.dispose()
 
 
@@ -149,8 +152,9 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
                               on_commit=relay.wake)
 
+    hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
     return Container(settings=settings, database=database, executor=executor,
-                     queries=queries, bus=bus, relay=relay, hub=hub,
+                     queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
                      audit=AuditTrail(database.write), limiter=limiter, sales=grouped,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),

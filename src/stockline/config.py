@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     sale_batch_window_ms: float = Field(default=2.0, ge=0, le=100)
     sale_batch_max: int = Field(default=64, ge=1, le=1000)
     sale_batch_lanes: int = Field(default=2, ge=1, le=16)
+    # The hottest routes (a sale, one level) answer their plain case without FastAPI's
+    # dependency solving; false sends every request through the declared route alone.
+    lean_routes: bool = True
     idempotency_retention_hours: int = Field(default=48, ge=24)
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)

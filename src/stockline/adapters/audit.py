@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 import structlog
@@ -103,6 +103,7 @@ class AuditTrail:
                 log.exception("audit_flush_failed", pending=len(self._pending))
 
 
+_FIELDS = tuple(f.name for f in fields(AuditRecord))  # flat values: no deep copy (asdict)
 _LENGTHS = {c.name: c.type.length for c in audit_log.columns
             if isinstance(c.type, String) and c.type.length}
 
@@ -110,7 +111,7 @@ _LENGTHS = {c.name: c.type.length for c in audit_log.columns
 def _row(record: AuditRecord) -> dict[str, object]:
     """The record as a row that always fits: text clipped to its column, no NUL (which
     PostgreSQL refuses). One unfit row would otherwise fail its whole batch for ever."""
-    row: dict[str, object] = asdict(record)
+    row: dict[str, object] = {name: getattr(record, name) for name in _FIELDS}
     for name, length in _LENGTHS.items():
         value = row.get(name)
         if isinstance(value, str):

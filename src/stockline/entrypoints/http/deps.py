@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
 
@@ -38,9 +39,12 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500)")]
 Cursor = Annotated[str | None, Query(max_length=512, description="From next_cursor")]
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    Header(alias="Idempotency-Key", min_length=1, max_length=255,
+           pattern=IDEMPOTENCY_KEY_PATTERN,
            description="Makes the write safe to retry: the first answer is replayed"),
 ]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from stockline.domain.errors import NotFound
@@ -13,6 +14,7 @@ from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, LocationType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.lean import caller, container_of, lean_route, matches
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.inventory import (
@@ -47,11 +49,6 @@ async def list_levels(container: ContainerDep, principal: PrincipalDep, sku: Cod
     return Page(items=[LevelOut.of(x) for x in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{location_id}/{sku}", response_model=LevelDetailOut, responses=problems(404),
-            summary="One level",
-            description="A SKU the location has never stocked answers zeros at version 0; "
-                        "an unknown location or SKU is a 404; a location outside the key's "
-                        "locations is a 403.")
 async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDep,
                     principal: PrincipalDep) -> LevelDetailOut:
     require_at(principal, Permission.INVENTORY_READ, location_id)
@@ -64,6 +61,30 @@ async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDe
         level = Level(location_id=location_id, sku=sku)
     lots = await container.queries.lots(location_id, sku) if level.lotted else []
     return LevelDetailOut.with_lots(level, lots)
+
+
+_CODE = re.compile(CODE_PATTERN)
+
+
+async def get_level_lean(request: Request) -> Response | None:
+    """``get_level`` for a stocked level without lots, the POS's every-second question."""
+    location_id, sku = request.path_params["location_id"], request.path_params["sku"]
+    if not matches(_CODE, location_id, sku):
+        return None
+    require_at(await caller(request), Permission.INVENTORY_READ, location_id)
+    level = await container_of(request).hot.level(location_id, sku)
+    if level is None or level.lotted:
+        return None
+    return Response(LevelDetailOut.with_lots(level, []).model_dump_json(),
+                    media_type="application/json")
+
+
+router.add_api_route(
+    "/{location_id}/{sku}", get_level, methods=["GET"], response_model=LevelDetailOut,
+    responses=problems(404), summary="One level",
+    description="A SKU the location has never stocked answers zeros at version 0; an unknown "
+                "location or SKU is a 404; a location outside the key's locations is a 403.",
+    route_class_override=lean_route(get_level_lean))
 
 
 @router.post("/update", response_model=LevelOut, responses=problems(404, 409),
