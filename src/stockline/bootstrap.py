@@ -150,7 +150,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               record_sales, sales.record_sale,
                               window=settings.sale_batch_window_ms / 1000,
                               max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
-                              on_commit=relay.wake)
+                              lane_of=sales.lane_of, on_commit=relay.wake)
 
     hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
     return Container(settings=settings, database=database, executor=executor,

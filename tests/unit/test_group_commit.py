@@ -192,3 +192,29 @@ async def test_a_failing_batch_runs_each_sale_alone(tmp_path: Path) -> None:
     assert sorted(a.status for a in answers) == [201, 201, 409]
     assert stocked.level("S-1", "A").on_hand == 1  # type: ignore[union-attr]
     assert len(stocked.committed.ledger) == 2
+
+
+async def test_sales_of_one_level_share_a_lane_and_sales_of_others_spread_over_lanes(
+        tmp_path: Path) -> None:
+    uows = seeded({("S-1", "A"): 100, ("S-1", "B"): 100, ("S-2", "C"): 100})
+    container = make_container(uows, tmp_path)
+    sizes: list[int] = []
+    batcher: GroupCommit[RecordSale, Any] = GroupCommit(
+        uows, container.executor, record_sales, sales.record_sale, window=0.05, max_size=64,
+        lanes=4, lane_of=sales.lane_of, on_batch=lambda size, seconds: sizes.append(size))
+    try:
+        hot = [sale("S-1", ("A", 1)) for _ in range(24)]
+        answers = await asyncio.gather(*(batcher.submit(cmd, CALLER, JsonAnswers())
+                                         for cmd in hot))
+        assert [a.status for a in answers] == [201] * 24
+        assert sizes == [24]  # one batch in one lane, not four small ones
+        sizes.clear()
+        spread = [sale("S-1", ("B", 1)), sale("S-2", ("C", 1))] * 6
+        await asyncio.gather(*(batcher.submit(cmd, CALLER, JsonAnswers()) for cmd in spread))
+        assert sum(sizes) == 12
+        # two levels: at most two lanes took them, each level's sales in one batch
+        assert sorted(sizes) in ([12], [6, 6])
+    finally:
+        await batcher.close()
+        await container.close()
+    assert uows.committed.levels["S-1", "A"].on_hand == 76

@@ -34,6 +34,11 @@ def check_sale(cmd: RecordSale, ctx: Context) -> str:
     return currencies.pop()
 
 
+def lane_of(cmd: RecordSale) -> tuple[str, str]:
+    """Group commit's lane key: sales of one level (by their first line) queue together."""
+    return cmd.location_id, cmd.lines[0].sku if cmd.lines else ""
+
+
 async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
     """Take every line from the location's available stock, or nothing at all.
 
