@@ -41,11 +41,11 @@ VOLATILE = ("id", "occurred_at", "recorded_at", "created_at")
 async def full(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """The app without its lean handlers, on the same container."""
     app = create_app(settings.model_copy(update={"lean_routes": False}), container=container)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://stockline.test",
-                                     headers={"X-API-Key": ADMIN_KEY}) as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=transport, base_url="http://stockline.test",
+            headers={"X-API-Key": ADMIN_KEY}) as client:
+        yield client
 
 
 class CountingHotReads:
