@@ -161,6 +161,7 @@ class Tally:
     statuses: Counter[int | str] = field(default_factory=Counter)
     created: dict[str, str] = field(default_factory=dict)  # external_ref -> sale id
     bad_503: list[str] = field(default_factory=list)  # 503s without Retry-After/problem
+    replayed: int = 0  # answers replayed from a key's stored response
     slowest: float = 0.0
     last_failure: float = 0.0
     first_success_after: dict[float, float] = field(default_factory=dict)
@@ -168,6 +169,8 @@ class Tally:
     def note(self, ref: str, response: httpx.Response, took: float) -> None:
         self.statuses[response.status_code] += 1
         self.slowest = max(self.slowest, took)
+        if response.headers.get("Idempotent-Replayed") == "true":
+            self.replayed += 1
         if response.status_code == 201:
             self.created[ref] = response.json()["id"]
         elif response.status_code == 503:
