@@ -16,7 +16,7 @@ from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
 from stockline.entrypoints.http.docs import install_docs
-from stockline.entrypoints.http.errors import install_error_handlers
+from stockline.entrypoints.http.errors import document_problems, install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import (
     AuditMiddleware,
@@ -27,6 +27,7 @@ from stockline.entrypoints.http.middleware import (
 )
 from stockline.entrypoints.http.permissions import PUBLIC, authorize, rule_for
 from stockline.entrypoints.http.routers import (
+    admin,
     audit,
     customers,
     events,
@@ -57,7 +58,7 @@ stable `code`.
 # The order of the sections in /docs (the routes are matched in another order).
 DOCUMENTED_TAGS = ("operations", "products", "locations", "inventory", "sales", "reservations",
                    "transfers", "ledger", "purchasing", "events", "webhooks", "access",
-                   "audit", "customers", "reports")
+                   "audit", "customers", "reports", "admin")
 
 
 def create_app(settings: Settings | None = None, *,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *,
             spec = get_openapi(title=app.title, version=app.version,
                                description=app.description, routes=app.routes)
             document_security(spec, lambda method, path: rule_for(method, path) == PUBLIC)
+            document_problems(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports):
+                   reports, admin):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
     # rate limit (needs the principal) -> body limit -> the app.

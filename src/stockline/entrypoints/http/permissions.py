@@ -90,6 +90,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/customers/{ref}/erase"): (P.CUSTOMERS_ERASE,),
     # the audit trail
     ("GET", "/v1/audit"): (P.AUDIT_READ,),
+    # reconciliation of every level with its ledger, documents and events
+    ("GET", "/v1/admin/reconcile"): (P.RECONCILE,),
     # API keys and access tokens
     ("POST", "/v1/api-keys"): (P.KEYS_MANAGE,),
     ("GET", "/v1/api-keys"): (P.KEYS_MANAGE,),
