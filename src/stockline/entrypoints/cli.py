@@ -1,4 +1,4 @@
-"""The ``stockline`` command: serve, migrate, demo, relay, keys."""
+"""The ``stockline`` command: serve, migrate, demo, relay, reconcile, keys."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ from sqlalchemy.exc import DBAPIError
 from stockline.adapters.credentials import new_api_key
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
+from stockline.adapters.reconcile import Reconciler
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.domain.errors import DomainError
 from stockline.domain.keys import ApiKey, CreateApiKey, RevokeApiKey
+from stockline.domain.reconcile import ReconcileReport
 from stockline.domain.security import Role
 from stockline.entrypoints.demo import DemoLoadError, DemoReport, load_demo
 from stockline.services import keys as key_service
@@ -255,6 +257,64 @@ async def _relay(settings: Settings) -> None:
         await container.bus.close()
         await container.close()
     console.print("relay stopped")
+
+
+# -- reconcile ------------------------------------------------------------------------------
+
+@app.command()
+def reconcile(
+    location_id: Annotated[str | None, typer.Option(help="Only this location's levels")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (the "
+                                                         "answer of GET /v1/admin/reconcile)")]
+    = False,
+    database_url: Annotated[str | None, typer.Option(help="Overrides "
+                                                          "STOCKLINE_DATABASE_URL")] = None,
+) -> None:
+    """Check every level against its ledger, live reservations, open transfers, lots, open
+    purchase orders and event log (as GET /v1/admin/reconcile). Exits 1 when anything
+    drifts, 0 when every invariant holds."""
+    settings = _settings(database_url=database_url)
+    try:
+        report = asyncio.run(_reconcile(settings, location_id))
+    except (DBAPIError, OSError) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        console.print(f"[red]cannot read the database[/red] "
+                      f"({_redacted(settings.database_url)}): {escape(str(reason))}\n"
+                      "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+        raise typer.Exit(2) from error
+    if as_json:
+        stdout.print_json(data=report.as_dict())
+    elif report.drift:
+        table = Table("check", "location", "sku", "expected", "actual", "detail",
+                      title=f"{report.total} drift(s) in {report.checked} levels"
+                            + (f" (first {len(report.drift)} shown)" if report.truncated
+                               else ""), box=box.SIMPLE_HEAD)
+        for d in report.drift:
+            table.add_row(d.check.value, d.location_id or "-", d.sku or "-", str(d.expected),
+                          str(d.actual), escape(d.detail))
+        (stdout if stdout.is_terminal else Console(width=250)).print(table)
+    if report.total:
+        counts = ", ".join(f"{check}: {n}" for check, n in sorted(report.counts.items()))
+        console.print(f"[red]drift found[/red] in {report.checked} levels ({counts})")
+        raise typer.Exit(1)
+    console.print(f"[green]no drift[/green]: {report.checked} levels reconcile")
+
+
+async def _reconcile(settings: Settings, location_id: str | None) -> ReconcileReport:
+    database = open_database(settings.database_url)
+    try:
+        with Progress(TextColumn("reconciling levels"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("levels", total=None)
+            async for step in Reconciler(database.read).run(now=utcnow(),
+                                                           location_id=location_id):
+                if isinstance(step, ReconcileReport):
+                    return step
+                progress.update(task, completed=step.checked, total=step.of)
+    finally:
+        await database.dispose()
+    raise AssertionError("the reconciler ends with its report")
 
 
 # -- keys -----------------------------------------------------------------------------------
