@@ -9,13 +9,18 @@ Fast by default; STOCKLINE_SOAK=1 makes the outages and the load longer.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server
+from stockline.adapters.bus import EventRecord
+from stockline.adapters.bus.nats import BusUnavailable, NatsBus
+from tests.conftest import ADMIN_KEY, Databases, start_server, stop_server
 from tests.e2e.outages import (
     SOAK,
     Tally,
@@ -23,9 +28,18 @@ from tests.e2e.outages import (
     report,
     sell_once,
     sell_until_answered,
+    throwaway_nats,
     throwaway_postgres,
 )
-from tests.factories import assert_ledger_identity, migrate, sales_at, stocked
+from tests.factories import (
+    assert_ledger_identity,
+    bus_env,
+    migrate,
+    open_event_stream,
+    sales_at,
+    stocked,
+    wait_for_log,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +131,151 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_res
                 assert server.process.poll() is None  # the same process throughout
         finally:
             stop_server(server)
+
+
+BUS_OUTAGE_SECONDS = 10.0 if SOAK else 4.0
+
+
+async def test_bus_outage_blocks_no_write_and_loses_no_event(
+        databases: Databases, tmp_path: Path) -> None:
+    """Proves: with NATS JetStream down (a throwaway server, stopped for a while) sales on
+    node A still commit promptly, and once NATS is back, a subscriber on node B's stream
+    (which hears A's events only through the bus: its poll of the log is slowed to 30 s)
+    gets every event, ids contiguous, none lost, none twice, with no new sale needed to
+    push them out."""
+    url = await databases.new("postgres")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with throwaway_nats() as nats_server:
+        env = bus_env(nats_server.url, f"t{uuid.uuid4().hex[:16]}")
+        node_a = start_server(url, tmp_path / "a", extra_env=env)
+        try:
+            node_b = start_server(url, tmp_path / "b", extra_env=env)
+            try:
+                async with api(node_a.base_url) as writer, api(node_b.base_url) as reader:
+                    store, (sku,) = await stocked(writer, quantity=100_000)
+                    await asyncio.sleep(0.5)
+                    async with open_event_stream(reader) as stream:
+                        tally = Tally()
+                        refs: list[str] = []
+
+                        async def sell_for(seconds: float) -> None:
+                            until = time.monotonic() + seconds
+                            while time.monotonic() < until:
+                                ref = f"bus-{uuid.uuid4().hex[:12]}"
+                                refs.append(ref)
+                                await sell_once(writer, store, sku, ref, tally)
+                                await asyncio.sleep(0.02)
+
+                        await sell_for(0.5)
+                        await asyncio.to_thread(nats_server.stop)
+                        await sell_for(BUS_OUTAGE_SECONDS)
+                        # The relay kept moving committed events into the log meanwhile.
+                        in_log = len(await wait_for_log(writer, len(refs), within=2,
+                                                        types="sale.recorded"))
+                        await asyncio.to_thread(nats_server.start)
+                        back = time.monotonic()
+                        newest = max(e["id"] for e in await wait_for_log(writer, 0))
+                        got: list[int] = []
+                        while (not got or got[-1] < newest) and time.monotonic() - back < 20:
+                            message = await stream.next(20)
+                            assert message is not None and message.event == "message", message
+                            got.append(int(message.json()["id"]))
+                        caught_up = time.monotonic() - back
+                report(f"\nbus outage ({BUS_OUTAGE_SECONDS} s): {len(refs)} sales "
+                       f"{dict(tally.statuses)}, slowest {tally.slowest:.2f} s; node B's "
+                       f"stream got {len(got)} events ({stream.after + 1}..{newest}), "
+                       f"caught up {caught_up:.1f} s after NATS returned; {in_log} sales "
+                       f"logged while it was down")
+                assert tally.statuses == {201: len(refs)}, tally.statuses
+                assert tally.slowest < 2.0, tally.slowest
+                assert got == list(range(stream.after + 1, newest + 1))  # contiguous, whole
+                assert in_log == len(refs)
+                assert caught_up < 10, caught_up
+            finally:
+                stop_server(node_b)
+        finally:
+            stop_server(node_a)
+
+
+async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
+        databases: Databases, tmp_path: Path) -> None:
+    """Proves: SIGTERM while sales are in flight (a burst that group commit batches) and an
+    SSE stream is open: every sale the server accepted gets its answer (201), none is
+    half-applied, the stream ends cleanly (a ``close`` event or a clean end of the body),
+    and the process exits 0 within a bounded time."""
+    url = await databases.new("sqlite")
+    server = start_server(url, tmp_path)
+    try:
+        async with api(server.base_url) as client:
+            store, (sku,) = await stocked(client, quantity=10_000)
+            async with open_event_stream(client) as stream:
+                tally = Tally()
+                refs = [f"term-{uuid.uuid4().hex[:12]}" for _ in range(64)]
+                # A connection of its own per sale: none waits idle to be closed under it.
+                fresh = httpx.Limits(max_keepalive_connections=0)
+                async with httpx.AsyncClient(base_url=server.base_url, limits=fresh,
+                                             headers={"X-API-Key": ADMIN_KEY},
+                                             timeout=20) as burst:
+                    sending = [asyncio.create_task(sell_once(burst, store, sku, ref, tally))
+                               for ref in refs]
+                    await asyncio.sleep(0.05)
+                    server.process.send_signal(signal.SIGTERM)
+                    term_at = time.monotonic()
+                    await asyncio.gather(*sending)
+                tail = await stream.quiet(15)
+                ended = time.monotonic() - term_at
+            code = await asyncio.to_thread(server.process.wait, 20)
+            exited = time.monotonic() - term_at
+        unanswered = {k: v for k, v in tally.statuses.items() if k not in (201, "ConnectError")}
+        closing = [m for m in tail if m.event not in ("message", "comment")]
+        report(f"\nSIGTERM: burst {dict(tally.statuses)}; stream ended {ended:.2f} s after "
+               f"SIGTERM ({[m.event for m in closing]}); exit {code} after {exited:.2f} s")
+        assert code == 0
+        assert exited < 15, exited
+        assert tally.statuses[201] > 0, tally.statuses
+        assert not unanswered, tally.statuses  # accepted and then dropped: none
+        assert all(m.event == "close" for m in closing), closing
+        restarted = start_server(url, tmp_path)
+        try:
+            async with api(restarted.base_url) as client:
+                sales = await sales_at(client, store)
+                current = await assert_ledger_identity(client, store, sku)
+            assert {s["external_ref"] for s in sales} == set(tally.created)
+            assert current["on_hand"] == 10_000 - len(tally.created)
+        finally:
+            stop_server(restarted)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+async def test_nats_publish_fails_fast_while_the_broker_is_down() -> None:
+    """Proves (regression): while NATS is down, publishing raises BusUnavailable at once
+    instead of waiting out the JetStream ack timeout (5 s), which held up every relay round
+    and with it the event log; once NATS is back, publishing works again."""
+    with throwaway_nats() as nats_server:
+        bus = NatsBus(nats_server.url, channel=f"t{uuid.uuid4().hex[:16]}")
+        await bus.start()
+        try:
+            record = EventRecord(id=1, type="product.changed", occurred_at=datetime.now(UTC),
+                                 location_id=None, sku="X", data={})
+            await bus.publish([record])
+            await asyncio.to_thread(nats_server.stop)
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+            with pytest.raises(BusUnavailable):
+                await bus.publish([record])
+            assert time.monotonic() - started < 1.0
+            await asyncio.to_thread(nats_server.start)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    await bus.publish([record])
+                    break
+                except BusUnavailable:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+        finally:
+            await bus.close()

@@ -93,6 +93,10 @@ class NatsBus:
     async def publish(self, records: list[EventRecord]) -> None:
         if self._js is None:
             raise BusUnavailable("not started")
+        if self._nc is not None and not self._nc.is_connected:
+            # While reconnecting, the client would buffer the message and wait out the ack
+            # timeout (5 s a round), holding up the relay's moves into the log.
+            raise BusUnavailable("disconnected, reconnecting")
         try:
             for record in records:
                 # The message id makes a republished event (after a relay restart) a no-op.
@@ -106,7 +110,10 @@ class NatsBus:
             raise BusUnavailable("not started")
         subscription = await self._js.subscribe(self.subject, ordered_consumer=True,
                                                 deliver_policy=DeliverPolicy.NEW,
-                                                idle_heartbeat=5.0)
+                                                # Two missed heartbeats make the client
+                                                # recreate the consumer (after a broker
+                                                # restart): with 5 s, events stalled ~15 s.
+                                                idle_heartbeat=1.0)
         return self._messages(subscription)
 
     async def _messages(self, subscription: JetStreamContext.PushSubscription
