@@ -128,14 +128,26 @@ def serve(
         f"Admin key: {shown}\n  from {source}\n"
         f"Try:  curl -H 'X-API-Key: <admin key>' {base}/v1/warehouses",
         title="stockline serve"))
+    # uvicorn re-raises the SIGTERM it shut down on once done: the process would end
+    # "killed by SIGTERM" (-15) after a clean stop. Let that re-raise exit 0 instead.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
                 timeout_keep_alive=settings.keep_alive_seconds,
+                # In-flight requests get this long to finish; then the rest are cut off.
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
                 # X-Forwarded-For/-Proto are believed only from the proxies named.
                 proxy_headers=settings.trusted_proxies is not None,
                 forwarded_allow_ips=settings.trusted_proxies)
+
+
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _problems(error: ValidationError) -> list[str]:
