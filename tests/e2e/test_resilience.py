@@ -9,14 +9,20 @@ Fast by default; STOCKLINE_SOAK=1 makes the outages and the load longer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import sqlite3
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from stockline.adapters.bus import EventRecord
 from stockline.adapters.bus.nats import BusUnavailable, NatsBus
@@ -279,3 +285,93 @@ async def test_nats_publish_fails_fast_while_the_broker_is_down() -> None:
                     await asyncio.sleep(0.1)
         finally:
             await bus.close()
+
+
+async def test_sqlite_locked_by_another_process_answers_503_then_applies_once(
+        databases: Databases, tmp_path: Path) -> None:
+    """Proves: another process holding SQLite's write lock longer than busy_timeout makes
+    sales answer 503 problem+json with Retry-After (no 500), nothing half-applied; once the
+    lock is gone the same keys are applied exactly once, and the ledger identity holds."""
+    url = await databases.new("sqlite")
+    server = start_server(url, tmp_path, extra_env={"STOCKLINE_SQLITE_BUSY_TIMEOUT_MS": "300"})
+    try:
+        async with api(server.base_url) as client:
+            store, (sku,) = await stocked(client, quantity=1_000)
+            blocker = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+            try:
+                blocker.execute("BEGIN IMMEDIATE")  # the write lock, held for a while
+                tally = Tally()
+                refs = [f"busy-{uuid.uuid4().hex[:12]}" for _ in range(8)]
+                await asyncio.gather(*(sell_once(client, store, sku, r, tally) for r in refs))
+                readyz = (await client.get("/readyz")).status_code
+            finally:
+                blocker.execute("ROLLBACK")
+                blocker.close()
+            for ref in refs:
+                assert await sell_until_answered(client, store, sku, ref, Tally()) == 201
+            sales = await sales_at(client, store)
+            current = await assert_ledger_identity(client, store, sku)
+        report(f"\nsqlite locked: {dict(tally.statuses)}, slowest {tally.slowest:.2f} s, "
+               f"readyz {readyz}; then {len(sales)} sales for {len(refs)} keys")
+        assert tally.statuses == {503: len(refs)}, tally.statuses
+        assert not tally.bad_503, tally.bad_503[:2]
+        assert sorted(s["external_ref"] for s in sales) == sorted(refs)
+        assert current["on_hand"] == 1_000 - len(refs)
+    finally:
+        stop_server(server)
+
+
+@contextlib.contextmanager
+def tiny_disk(where: Path, megabytes: int) -> Iterator[Path]:
+    """A tmpfs of its own (root only): a disk that can really fill up."""
+    where.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(where)],
+            capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+async def test_sqlite_disk_full_answers_503_and_recovers_when_space_returns(
+        tmp_path: Path) -> None:
+    """Proves: with the disk full (a small tmpfs, filled up), sales answer 503 with
+    Retry-After (never 500), nothing is half-applied, and once space returns the same
+    server process applies the retried keys exactly once."""
+    with tiny_disk(tmp_path / "disk", 8) as disk:
+        url = f"sqlite+aiosqlite:///{disk / 'stockline.db'}"
+        await migrate(url)
+        server = start_server(url, tmp_path)
+        try:
+            async with api(server.base_url) as client:
+                store, (sku,) = await stocked(client, quantity=100_000)
+                filler = disk / "filler"
+                with filler.open("wb") as out, contextlib.suppress(OSError):
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+                tally = Tally()
+                refs = []
+                for _ in range(40):  # until the database has to grow and cannot
+                    ref = f"full-{uuid.uuid4().hex[:12]}"
+                    refs.append(ref)
+                    response = await sell_once(client, store, sku, ref, tally)
+                    if response is not None and response.status_code == 503:
+                        break
+                full_503 = tally.statuses[503]
+                filler.unlink()
+                for ref in refs:
+                    assert await sell_until_answered(client, store, sku, ref, Tally()) == 201
+                sales = await sales_at(client, store)
+                current = await assert_ledger_identity(client, store, sku)
+            report(f"\nsqlite disk full: {dict(tally.statuses)}; after space returned "
+                   f"{len(sales)} sales for {len(refs)} keys")
+            assert full_503 > 0 and 500 not in tally.statuses, tally.statuses
+            assert not tally.bad_503, tally.bad_503[:2]
+            assert sorted(s["external_ref"] for s in sales) == sorted(refs)
+            assert current["on_hand"] == 100_000 - len(refs)
+            assert server.process.poll() is None
+        finally:
+            stop_server(server)
