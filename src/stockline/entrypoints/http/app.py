@@ -16,7 +16,7 @@ from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
 from stockline.entrypoints.http.docs import install_docs
-from stockline.entrypoints.http.errors import install_error_handlers
+from stockline.entrypoints.http.errors import document_problems, install_error_handlers
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.middleware import (
     AuditMiddleware,
@@ -45,6 +45,7 @@ from stockline.entrypoints.http.routers import (
     transfers,
     webhooks,
 )
+from stockline.entrypoints.http.schemas.common import close_keyed_maps
 
 DESCRIPTION = """\
 Real-time inventory and sales across warehouses and stores.
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None, *,
             spec = get_openapi(title=app.title, version=app.version,
                                description=app.description, routes=app.routes)
             document_security(spec, lambda method, path: rule_for(method, path) == PUBLIC)
+            document_problems(spec)
+            close_keyed_maps(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 

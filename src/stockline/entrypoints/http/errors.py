@@ -146,11 +146,57 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 def _allowed_methods(app: FastAPI, path: str) -> str:
     """Every method of every route whose template matches ``path`` (routing names only one)."""
     methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
+    paths = app.openapi()["paths"]
+    if path in paths:  # a fixed path is its own resource (/v1/sales/record, not a sale id)
+        return ", ".join(sorted(m.upper() for m in paths[path]))
+    for template, operations in paths.items():
         pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
             methods.update(m.upper() for m in operations)
     return ", ".join(sorted(methods))
+
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Problems answered before any route runs, so no route declares them itself: a body that is
+# not UTF-8 JSON or nests too deep (400), over the size limit (413), not JSON (415); a
+# missing credential (401), a role or scope that does not allow it (403), the rate limit.
+_BODY_PROBLEMS = (400, 413, 415)
+_GUARDED_PROBLEMS = (401, 403, 429)
+_RATE_LIMIT_HEADERS = {
+    name: {"description": description, "schema": {"type": "integer", "minimum": 0}}
+    for name, description in (("Retry-After", "Seconds to wait before retrying"),
+                              ("RateLimit-Limit", "Requests allowed per window"),
+                              ("RateLimit-Remaining", "Requests left in this window"),
+                              ("RateLimit-Reset", "Seconds until the window resets"))}
+
+
+def _problem_answer(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": "Problem details (RFC 9457)",
+                              "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+    if status == 429:
+        answer["headers"] = {"Retry-After": {**_RATE_LIMIT_HEADERS["Retry-After"],
+                                             "required": True}}
+    return answer
+
+
+def document_problems(spec: dict[str, Any]) -> None:
+    """Declare the problems every operation can get from the middleware, and describe each
+    problem answer as it is sent: ``application/problem+json`` with the Problem schema (a
+    route's ``responses=problems(...)`` puts the schema under ``application/json``)."""
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            answers: dict[str, Any] = operation["responses"]
+            for answer in answers.values():
+                content = answer.get("content", {})
+                if PROBLEM_JSON in content and content.get("application/json", {}).get(
+                        "schema") == PROBLEM_REF:
+                    answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+            extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
+                _GUARDED_PROBLEMS if operation.get("security") else ())
+            for status in extra:
+                answers.setdefault(str(status), _problem_answer(status))
 
 
 def install_error_handlers(app: FastAPI) -> None:

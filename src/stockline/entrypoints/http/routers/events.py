@@ -24,7 +24,8 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, WebSocket
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import ValidationError, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import SendTimeoutError
 from starlette.responses import Response
@@ -64,6 +65,18 @@ MAX_ID = 2**63 - 1
 STREAM_RETRY_AFTER = "10"  # seconds: streams last long, a slot frees when one ends
 _CODE = re.compile(CODE_PATTERN)
 _TYPES = frozenset(t.value for t in EventType)
+
+
+def _listed(one: str) -> str:
+    """A pattern for what _split takes: comma-separated values of ``one``, blanks allowed."""
+    return rf"^\s*({one})?\s*(,\s*({one})?\s*)*$"
+
+
+# What the filters take, declared item by item (the checks themselves are below).
+CodeList = Annotated[str, WithJsonSchema({"type": "string", "pattern": _listed(
+    CODE_PATTERN.strip("^$"))})]
+TypeList = Annotated[str, WithJsonSchema({"type": "string", "pattern": _listed(
+    "|".join(re.escape(t) for t in sorted(_TYPES)))})]
 
 # Who may hear an event: whoever may read the object it is about.
 EVENT_READS: Mapping[EventType, Permission] = {
@@ -110,11 +123,11 @@ def _types(given: list[str] | None) -> frozenset[str] | None:
 
 
 async def event_filter(
-    location_id: Annotated[list[str] | None, Query(
+    location_id: Annotated[list[CodeList] | None, Query(
         description="Only events of these locations (repeat, or separate with commas)")] = None,
-    sku: Annotated[list[str] | None, Query(
+    sku: Annotated[list[CodeList] | None, Query(
         description="Only events of these SKUs (repeat, or separate with commas)")] = None,
-    types: Annotated[list[str] | None, Query(
+    types: Annotated[list[TypeList] | None, Query(
         description="Only these event types (repeat, or separate with commas), e.g. "
                     "`types=sale.recorded,inventory.low_stock`")] = None,
 ) -> EventFilter:
@@ -291,15 +304,24 @@ to stop it; the server sends `{"type": "subscribed", ...}`, `{"type": "event", "
 a WebSocket."""
 
 
+# Before OpenAPI 3.2, the schema of text/event-stream describes each event, as parsed.
+SSE_EVENT = {"type": "object", "properties": {
+    "id": {"type": "string", "pattern": "^[0-9]+$"}, "event": {"type": "string"},
+    "data": {"type": "string"}, "retry": {"type": "integer", "minimum": 0}}}
+# What _event_id takes: blank (no point given) or an id up to MAX_ID (19 digits may pass it).
+LAST_EVENT_ID_PATTERN = r"^\s*([0-9]{1,18})?\s*$"
+
+
 @router.get("/stream", status_code=200, response_model=None,
             response_class=EventStreamResponse,
             summary="Live events (Server-Sent Events)", description=STREAM_DESCRIPTION,
-            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+            responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
                              "description": "An endless event stream"}, **problems()})
 async def stream_events(
     container: ContainerDep, principal: PrincipalDep, wanted: FilterDep, after: After = None,
-    last_event_id: Annotated[str | None, Header(
-        alias="Last-Event-ID", description="The last id received; wins over ?after=")] = None,
+    last_event_id: Annotated[str | SkipJsonSchema[None], Header(
+        alias="Last-Event-ID", description="The last id received; wins over ?after=",
+        json_schema_extra={"pattern": LAST_EVENT_ID_PATTERN})] = None,
 ) -> EventSourceResponse:
     resume = _event_id("header", "Last-Event-ID", last_event_id)
     start = resume if resume is not None else after

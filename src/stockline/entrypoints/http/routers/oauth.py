@@ -66,6 +66,8 @@ _FORM_SCHEMA: dict[str, Any] = {
         "scope": {"type": "string", "description": "Optional, space-separated permissions; "
                                                    "each must be one the key's role holds"},
     },
+    # Other parameters are ignored (RFC 6749 3.2), but none may be sent twice.
+    "additionalProperties": {"type": "string"},
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}},

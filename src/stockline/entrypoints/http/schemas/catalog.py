@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     StrictBool,
     StringConstraints,
@@ -61,8 +62,23 @@ class ProductCreate(Body):
                              price=self.price.to_money() if self.price else None)
 
 
+def _sent_fields_only(schema: dict[str, Any]) -> None:
+    """None stands for "not sent" and is refused when sent: the schema shows no null, no
+    default, and at least one field."""
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        field.pop("default", None)
+        kinds = [k for k in field.pop("anyOf", []) if k.get("type") != "null"]
+        if len(kinds) == 1:
+            field.update(kinds[0])
+        elif kinds:
+            field["anyOf"] = kinds
+
+
 class ProductUpdate(Body):
     """Only the fields sent change; in ``attributes`` a null value removes that key."""
+
+    model_config = ConfigDict(json_schema_extra=_sent_fields_only)
 
     name: Text200 | None = None
     category: Text100 | None = None

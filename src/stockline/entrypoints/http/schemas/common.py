@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from stockline.domain.values import CODE_PATTERN, Money
 
@@ -31,8 +40,21 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("must fall within the years 1 to 9999 in UTC") from None
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_text(value: object) -> object:
+    # pydantic takes a number, or a numeric string, as a Unix time: `?to=0.5` or
+    # `"expires_on": 0` would pass. The contract (and the schema's format) is ISO 8601 text.
+    if isinstance(value, datetime | date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date or date-time, e.g. 2024-01-01T00:00:00Z")
+
+
 # An instant with its offset, kept in UTC (as it is stored, and answered back).
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
+# A calendar day, as ISO 8601 text (2024-12-31).
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
 
 
 class Body(BaseModel):
@@ -83,6 +105,20 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[FieldError] | None = None
+
+
+def close_keyed_maps(node: Any) -> None:
+    """Say ``additionalProperties: false`` beside every ``patternProperties`` in ``node`` (an
+    OpenAPI document): a dict with a constrained key type refuses any other key, which
+    pydantic's schema leaves unsaid."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            close_keyed_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            close_keyed_maps(value)
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from stockline.domain.commands import SetReorderSettings, UpdateInventory
 from stockline.domain.lots import Lot, fefo_order
 from stockline.domain.model import LedgerEntry, Level
 from stockline.domain.values import MovementType, Reason
-from stockline.entrypoints.http.schemas.common import Body, CodeStr, Count, Text500
+from stockline.entrypoints.http.schemas.common import Body, CodeStr, Count, IsoDate, Text500
 
 Delta = Annotated[int, Field(strict=True, ge=-1_000_000_000, le=1_000_000_000,
                              description="Non-zero change of on_hand")]
@@ -29,8 +29,8 @@ class InventoryUpdate(Body):
     note: Text500 | None = None
     lot: CodeStr | None = Field(
         default=None, description="The lot received or removed; with `quantity`, the lot counted")
-    expires_on: date | None = Field(default=None,
-                                    description="Expiry of the lot (with `lot`, on receipt)")
+    expires_on: IsoDate | None = Field(default=None,
+                                       description="Expiry of the lot (with `lot`, on receipt)")
     expected_version: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="Compare-and-set: refused with 409 when the level moved on")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -30,6 +30,7 @@ from stockline.entrypoints.http.schemas.common import (
     NO_NUL,
     Body,
     CodeStr,
+    IsoDate,
     MoneyIn,
     MoneyOut,
     Quantity,
@@ -151,7 +152,8 @@ class ReceiptLineIn(Body):
     sku: CodeStr
     quantity: Quantity
     lot: CodeStr | None = Field(default=None, description="The lot received")
-    expires_on: date | None = Field(default=None, description="Expiry of the lot (with `lot`)")
+    expires_on: IsoDate | None = Field(default=None,
+                                       description="Expiry of the lot (with `lot`)")
 
 
 class PurchaseOrderReceipt(Body):
