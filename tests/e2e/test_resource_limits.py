@@ -294,11 +294,12 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
-RSS_GROWTH_BOUND_MIB = 150
+RSS_GROWTH_BOUND_MIB = 100  # measured: 19-27 MiB after 500 such requests
 
 
 async def test_memory_stays_bounded_under_large_and_bad_requests(
-        live: httpx.AsyncClient, live_server: LiveServer) -> None:
+        live: httpx.AsyncClient, live_server: LiveServer,
+        record_property: pytest.RecordProperty) -> None:
     store, (sku,) = await stocked(live, quantity=5)
     bad_sale = json.dumps({"location_id": store, "lines": [line(sku)] * 10_000}).encode()
     huge = b'{"note": "' + b"x" * (8 * MIB) + b'"}'
@@ -322,8 +323,8 @@ async def test_memory_stays_bounded_under_large_and_bad_requests(
         await asyncio.gather(*(barrage(i) for i in range(20)))
     rss, hwm = _rss_kib(live_server.process.pid)
     assert (await live.get("/readyz")).status_code == 200
-    assert await level(live, store, sku) == await level(live, store, sku)
     grown = (rss - baseline) / 1024
+    record_property("rss_kib", {"baseline": baseline, "after": rss, "peak": hwm})
     assert grown < RSS_GROWTH_BOUND_MIB, (baseline, rss, hwm)
     assert (await live.get(f"/v1/inventory/{store}/{sku}")).json()["on_hand"] == 5
 
