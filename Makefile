@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench bench-scale demo migrate clean
+.PHONY: run test soak lint bench bench-scale demo migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ demo: $(RUN_STAMP)
 ## test: install the dev dependencies and run the whole suite (CI=true: databases required)
 test: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## soak: the long versions of the fault, fuzzing and property tests (STOCKLINE_SOAK=1)
+SOAK_TESTS := tests/integration/test_stateful_invariants.py tests/e2e/test_fuzz.py \
+  tests/e2e/test_resilience.py tests/e2e/test_crash_retry.py tests/e2e/test_resource_limits.py
+soak: $(DEV_STAMP)
+	STOCKLINE_SOAK=1 $(BIN)/pytest $(SOAK_TESTS) $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
