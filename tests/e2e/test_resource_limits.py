@@ -354,3 +354,25 @@ async def test_a_number_is_not_a_date_or_time_in_a_body(client: httpx.AsyncClien
         "location_id": store, "lines": [line(sku)], "occurred_at": 1_700_000_000})
     assert "occurred_at" in error_fields(assert_problem(response, 422, "validation_error"))
     assert await _state(client, store, sku) == before
+
+
+@pytest.mark.parametrize("value", [1e19, -1e19, 1e300])
+async def test_attribute_number_past_1e18_is_422(client: httpx.AsyncClient,
+                                                 value: float) -> None:
+    """jsonb writes numbers without an exponent: 1e300 came back as a 301-digit integer,
+    and the next change of the product failed on PostgreSQL (500)."""
+    product = await create_product(client)
+    response = await client.patch(f"/v1/products/{product['sku']}",
+                                  json={"attributes": {"weight": value}})
+    fields = error_fields(assert_problem(response, 422, "validation_error"))
+    assert all(f.startswith("attributes.weight") for f in fields), fields
+    assert (await client.get(f"/v1/products/{product['sku']}")).json() == product
+
+
+async def test_attribute_numbers_up_to_1e18_come_back_equal(client: httpx.AsyncClient) -> None:
+    values = {"big": 1e18, "small": -1e18, "tiny": 1.5e-7, "plain": 0.1}
+    product = await create_product(client, attributes=values)
+    renamed = await client.patch(f"/v1/products/{product['sku']}", json={"name": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    read = (await client.get(f"/v1/products/{product['sku']}")).json()
+    assert read["attributes"] == values
