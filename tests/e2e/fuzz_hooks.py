@@ -1,0 +1,53 @@
+"""Schemathesis hooks for tests/e2e/test_fuzz.py: what a schema cannot say about a request.
+
+Both hooks keep a generated request as valid or invalid as it was; they only stop the
+fuzzer from sending a valid-looking request that the contract refuses for a reason that
+lies outside the request itself (``positive_data_acceptance`` would flag it):
+
+- an ``Idempotency-Key`` is unique per write by contract: the same key with another body
+  is refused (422 ``idempotency_key_reused``, tests/e2e/test_idempotency.py), and the
+  fuzzer draws small keys such as ``0`` again and again. A valid key becomes a fresh one;
+  an invalid one is kept, to be refused.
+- a ``cursor`` is an opaque, server-issued token: one the server never gave out is refused
+  (422, tests/e2e/test_bad_input.py covers every kind). It is dropped from queries the
+  fuzzer meant to be valid; the negative ones keep it.
+- a count is a JSON integer, and ``1.0`` is refused as one (tests/e2e/test_bad_input.py);
+  JSON Schema's "integer" takes 1.0 all the same. Integral floats in a body the fuzzer
+  meant to be valid are sent as integers; the negative ones keep them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: Any) -> Any:
+    headers = case.headers
+    if headers and _KEY.fullmatch(str(headers.get("Idempotency-Key", ""))):
+        case.headers = {**headers, "Idempotency-Key": f"fuzz-{uuid.uuid4().hex}"}
+    query = case.query
+    negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
+    if query and "cursor" in query and not negative:
+        case.query = {k: v for k, v in query.items() if k != "cursor"}
+    body_negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.BODY)
+    if isinstance(case.body, dict | list) and not body_negative:
+        case.body = _integers(case.body)
+    return case
+
+
+def _integers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return value
