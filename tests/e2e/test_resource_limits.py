@@ -376,3 +376,9 @@ async def test_attribute_numbers_up_to_1e18_come_back_equal(client: httpx.AsyncC
     assert renamed.status_code == 200, renamed.text
     read = (await client.get(f"/v1/products/{product['sku']}")).json()
     assert read["attributes"] == values
+
+
+async def test_a_garbage_cursor_is_422_even_on_an_empty_filter(client: httpx.AsyncClient) -> None:
+    """?status=deleted lists nothing, and used to skip the cursor check on its way."""
+    response = await client.get("/v1/webhooks", params={"status": "deleted", "cursor": "junk"})
+    assert "cursor" in error_fields(assert_problem(response, 422, "validation_error"))

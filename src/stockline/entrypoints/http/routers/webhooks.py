@@ -56,8 +56,8 @@ async def create_webhook(body: WebhookCreate, write: WriterDep) -> Response:
 async def list_webhooks(container: ContainerDep, _p: PrincipalDep,
                         status: WebhookStatus | None = None, limit: Limit = 50,
                         cursor: Cursor = None) -> Page[WebhookOut]:
-    if status is WebhookStatus.DELETED:
-        return Page(items=[], next_cursor=None)
+    # ?status=deleted lists nothing (the query never lists deleted ones), but still
+    # checks the cursor like every other list.
     page = await container.queries.webhooks(status=status.value if status else None,
                                             limit=limit, cursor=cursor)
     return Page(items=[WebhookOut.of(w) for w in page.items], next_cursor=page.next_cursor)

@@ -43,8 +43,8 @@ def _not_an_int(value: object) -> object:
 
 # Bounded because PostgreSQL's jsonb writes a number without an exponent: 1e20 comes back
 # as the integer 100000000000000000000, past what the JSON codecs (and clients) carry.
-FiniteFloat = Annotated[float, BeforeValidator(_not_an_int),
-                        Field(strict=True, allow_inf_nan=False, ge=-1e18, le=1e18)]
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e18, le=1e18),
+                        BeforeValidator(_not_an_int)]
 AttrValue = AttrText | AttrInt | FiniteFloat | StrictBool
 Attributes = Annotated[dict[AttrKey, AttrValue], Field(max_length=50,
                                                         examples=[{"size": "42",
