@@ -382,3 +382,18 @@ async def test_a_garbage_cursor_is_422_even_on_an_empty_filter(client: httpx.Asy
     """?status=deleted lists nothing, and used to skip the cursor check on its way."""
     response = await client.get("/v1/webhooks", params={"status": "deleted", "cursor": "junk"})
     assert "cursor" in error_fields(assert_problem(response, 422, "validation_error"))
+
+
+@pytest.mark.parametrize("query", ["cursor=junk&cursor=", "limit=abc&limit=5",
+                                   "sku=A&sku=B", "from=2024-01-01T00:00:00Z&from=x"])
+async def test_a_one_value_parameter_sent_twice_is_422(client: httpx.AsyncClient,
+                                                       query: str) -> None:
+    """FastAPI keeps the last value and never looks at the others."""
+    name = query.split("=")[0]
+    response = await client.get(f"/v1/stock-movements?{query}")
+    assert name in error_fields(assert_problem(response, 422, "validation_error"))
+
+
+async def test_a_list_parameter_may_be_repeated(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/events?types=sale.recorded&types=inventory.changed")
+    assert response.status_code == 200, response.text

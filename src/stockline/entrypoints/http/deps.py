@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from stockline.bootstrap import Container
@@ -27,6 +29,39 @@ from stockline.services.ports import StoredResponse
 
 C = TypeVar("C")
 R = TypeVar("R")
+
+
+def _is_list(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "array" or any(_is_list(s) for s in schema.get("anyOf", []))
+
+
+def _single_query_names(app: Any, method: str, template: str) -> frozenset[str]:
+    """The query parameters of an operation that take one value, from its OpenAPI entry."""
+    cache: dict[tuple[str, str], frozenset[str]] | None = getattr(
+        app.state, "single_query_names", None)
+    if cache is None:
+        cache = app.state.single_query_names = {}
+    if (method, template) not in cache:
+        operation = app.openapi()["paths"].get(template, {}).get(method.lower(), {})
+        cache[method, template] = frozenset(
+            p["name"] for p in operation.get("parameters", [])
+            if p["in"] == "query" and not _is_list(p.get("schema", {})))
+    return cache[method, template]
+
+
+async def refuse_repeated_query_values(connection: HTTPConnection) -> None:
+    """A parameter that takes one value, sent twice, is refused: FastAPI would keep the last
+    and never check the others (``?cursor=junk&cursor=`` passed as no cursor)."""
+    route = connection.scope.get("route")
+    template = getattr(route, "path", None)
+    if connection.scope["type"] != "http" or not isinstance(template, str):
+        return
+    names = [name for name, _ in connection.query_params.multi_items()]
+    single = _single_query_names(connection.app, connection.scope["method"], template)
+    repeated = sorted({n for n in names if n in single and names.count(n) > 1})
+    if repeated:
+        raise RequestValidationError([{"loc": ("query", n), "type": "value_error",
+                                       "msg": "give this parameter once"} for n in repeated])
 
 
 # Dependencies are coroutines: FastAPI runs a plain function in its thread pool, a thread
