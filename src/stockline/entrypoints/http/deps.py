@@ -52,6 +52,8 @@ def _single_query_names(app: Any, method: str, template: str) -> frozenset[str]:
 async def refuse_repeated_query_values(connection: HTTPConnection) -> None:
     """A parameter that takes one value, sent twice, is refused: FastAPI would keep the last
     and never check the others (``?cursor=junk&cursor=`` passed as no cursor)."""
+    if not connection.scope.get("query_string"):
+        return
     route = connection.scope.get("route")
     template = getattr(route, "path", None)
     if connection.scope["type"] != "http" or not isinstance(template, str):
