@@ -378,6 +378,31 @@ async def test_attribute_numbers_up_to_1e18_come_back_equal(client: httpx.AsyncC
     assert read["attributes"] == values
 
 
+async def test_a_product_stored_with_a_huge_number_still_reads_and_changes(
+        client: httpx.AsyncClient, database_url: str) -> None:
+    """Stored before attribute numbers were bounded (straight in the table here): on
+    PostgreSQL 1e300 comes back from jsonb as a 301-digit integer; it reads as the float."""
+    from sqlalchemy import update
+
+    from stockline.adapters.database import open_database
+    from stockline.adapters.tables import products
+
+    product = await create_product(client, attributes={"size": "42"})
+    database = open_database(database_url)
+    try:
+        async with database.write.begin() as conn:
+            await conn.execute(update(products).where(products.c.sku == product["sku"])
+                               .values(attributes={"size": "42", "weight": 1e300}))
+    finally:
+        await database.dispose()
+    read = await client.get(f"/v1/products/{product['sku']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["attributes"]["weight"] == 1e300
+    renamed = await client.patch(f"/v1/products/{product['sku']}", json={"name": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["attributes"] == {"size": "42", "weight": 1e300}
+
+
 async def test_a_garbage_cursor_is_422_even_on_an_empty_filter(client: httpx.AsyncClient) -> None:
     """?status=deleted lists nothing, and used to skip the cursor check on its way."""
     response = await client.get("/v1/webhooks", params={"status": "deleted", "cursor": "junk"})

@@ -23,9 +23,22 @@ def money_or_none(amount: int | None, currency: str | None) -> Money | None:
     return Money.from_units(amount, currency)
 
 
+_INT64 = 2**63
+
+
+def _attribute(value: Any) -> Any:
+    """PostgreSQL's jsonb keeps a large float without its exponent (1e300 comes back as a
+    301-digit integer, which no JSON encoder here writes): such a number reads as the float
+    it was. Products stored before attribute numbers were bounded still read and change."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        return float(value)
+    return value
+
+
 def product_from_row(row: Row[Any]) -> Product:
+    attributes = {k: _attribute(v) for k, v in (row.attributes or {}).items()}
     return Product(sku=row.sku, name=row.name, category=row.category,
-                   attributes=row.attributes or {},
+                   attributes=attributes,
                    price=money_or_none(row.price_amount, row.price_currency),
                    version=row.version, created_at=row.created_at, updated_at=row.updated_at)
 
