@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -208,8 +209,8 @@ async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
         databases: Databases, tmp_path: Path) -> None:
     """Proves: SIGTERM while sales are in flight (a burst that group commit batches) and an
     SSE stream is open: every sale the server accepted gets its answer (201), none is
-    half-applied, the stream ends cleanly (a ``close`` event or a clean end of the body),
-    and the process exits 0 within a bounded time."""
+    half-applied, the stream ends with a ``close`` event (``server_shutdown``, with the last
+    id sent, to resume from elsewhere), and the process exits 0 within a bounded time."""
     url = await databases.new("sqlite")
     server = start_server(url, tmp_path)
     try:
@@ -241,7 +242,10 @@ async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
         assert exited < 15, exited
         assert tally.statuses[201] > 0, tally.statuses
         assert not unanswered, tally.statuses  # accepted and then dropped: none
-        assert all(m.event == "close" for m in closing), closing
+        assert [m.event for m in closing] == ["close"], closing
+        farewell = json.loads(closing[0].data)
+        assert farewell["code"] == "server_shutdown", farewell
+        assert ended < 5, ended  # within the grace period, not uvicorn's 10 s timeout
         restarted = start_server(url, tmp_path)
         try:
             async with api(restarted.base_url) as client:

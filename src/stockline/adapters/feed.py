@@ -92,10 +92,25 @@ class EventFeed:
 
     def __init__(self, hub: EventHub, log_reader: EventQueries, wanted: EventFilter) -> None:
         self._hub, self._log, self._wanted = hub, log_reader, wanted
+        self._subscription: Subscription | None = None
+        self._ended: str | None = None
+
+    def end(self, reason: str) -> None:
+        """End the feed from outside (the server is stopping): it yields a Closed with
+        ``reason`` after what it holds, and stops."""
+        self._ended = reason
+        if self._subscription is not None:
+            self._subscription.close(reason)
+
+    def _subscribe(self) -> Subscription:
+        self._subscription = self._hub.subscribe(self._wanted)
+        if self._ended is not None:
+            self._subscription.close(self._ended)
+        return self._subscription
 
     async def items(self, after: int | None, *, idle: float) -> AsyncGenerator[FeedItem, None]:
         """From ``after`` (None: from now on); ends with a Closed when cut off."""
-        subscription = self._hub.subscribe(self._wanted)  # first: it buffers during the replay
+        subscription = self._subscribe()  # first: it buffers during the replay
         sent = self._hub.last_id  # the subscription brings every id above this one
         try:
             reset = None
@@ -120,13 +135,13 @@ class EventFeed:
                 if page:
                     sent = page[-1].id
                     yield page
-                if len(page) == REPLAY_PAGE:
+                if len(page) == REPLAY_PAGE and self._ended is None:
                     continue
-                if subscription.closed_reason is None:
+                if subscription.closed_reason is None or self._ended is not None:
                     break
                 # It overflowed while the replay was behind; the log stays the source and a
                 # fresh subscription buffers from here on.
-                subscription = self._hub.subscribe(self._wanted)
+                subscription = self._subscribe()
             while True:
                 batch, reason = await self._take(subscription, sent, idle)
                 if batch:

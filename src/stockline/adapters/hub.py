@@ -23,6 +23,7 @@ from stockline.adapters.bus.base import EVERYTHING, EventBus, EventFilter, Event
 from stockline.adapters.queries.events import EventQueries
 
 log = structlog.get_logger("stockline.hub")
+SHUTDOWN = "server_shutdown: reconnect with Last-Event-ID to resume"
 
 
 class SubscriptionClosed(Exception):
@@ -138,7 +139,7 @@ class EventHub:
                 await task
         self._tasks = []
         for subscription in list(self._subscribers):
-            subscription.close("server_shutdown: reconnect with Last-Event-ID to resume")
+            subscription.close(SHUTDOWN)
 
     def open_stream(self, owner: str, limit: int) -> StreamSlot:
         """A slot for one more stream of ``owner``; TooManyStreams when it has ``limit``.

@@ -17,9 +17,11 @@ import contextlib
 import dataclasses
 import re
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, WebSocket
@@ -41,7 +43,7 @@ from stockline.adapters.feed import (
     Reset,
     reset_for,
 )
-from stockline.adapters.hub import EventHub, StreamSlot, TooManyStreams
+from stockline.adapters.hub import SHUTDOWN, EventHub, StreamSlot, TooManyStreams
 from stockline.adapters.queries.events import EventQueries
 from stockline.domain.errors import Forbidden
 from stockline.domain.security import Permission, Principal
@@ -63,6 +65,7 @@ log = structlog.get_logger("stockline.events")
 MAX_FILTER_VALUES = 100
 MAX_ID = 2**63 - 1
 STREAM_RETRY_AFTER = "10"  # seconds: streams last long, a slot frees when one ends
+SHUTDOWN_GRACE_SECONDS = 2.0  # for a stream to send its close event when the server stops
 _CODE = re.compile(CODE_PATTERN)
 _TYPES = frozenset(t.value for t in EventType)
 
@@ -228,24 +231,37 @@ class EventStreamResponse(EventSourceResponse):
     """sse-starlette's response: a client that has stopped reading is dropped when a write
     waits longer than the send timeout (the stream ends; nothing more is buffered). The
     caller's stream slot is given back when the stream ends (or, should the response never
-    be sent, when it is collected)."""
+    be sent, when it is collected). When the server stops (SIGTERM), ``on_shutdown`` runs:
+    the feed ends with a ``close`` event (``server_shutdown``) within the grace period."""
 
     media_type = "text/event-stream"
 
-    def __init__(self, *args: Any, slot: StreamSlot | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._slot = slot
+    def __init__(self, content: AsyncIterator[bytes], *, slot: StreamSlot | None = None,
+                 on_shutdown: Callable[[], None] | None = None, **kwargs: Any) -> None:
+        self._stopping = anyio.Event()
+        super().__init__(content, shutdown_event=self._stopping,
+                         shutdown_grace_period=SHUTDOWN_GRACE_SECONDS, **kwargs)
+        self._slot, self._on_shutdown = slot, on_shutdown
         if slot is not None:
             weakref.finalize(self, slot.release)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = (asyncio.create_task(self._end_on_shutdown())
+                   if self._on_shutdown is not None else None)
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
             log.info("event_stream_dropped", reason="the client stopped reading")
         finally:
+            if watcher is not None:
+                watcher.cancel()
             if self._slot is not None:
                 self._slot.release()
+
+    async def _end_on_shutdown(self) -> None:
+        await self._stopping.wait()
+        if self._on_shutdown is not None:
+            self._on_shutdown()
 
 
 def _sse(record: EventRecord) -> bytes:
@@ -330,7 +346,8 @@ async def stream_events(
     slot = open_stream(container.hub, principal, container.settings.max_streams_per_principal)
     feed = EventFeed(container.hub, container.queries, wanted)
     return EventStreamResponse(_sse_frames(feed.items(start, idle=heartbeat)), ping=0,
-                               sep="\n", send_timeout=max(30.0, 2 * heartbeat), slot=slot)
+                               sep="\n", send_timeout=max(30.0, 2 * heartbeat), slot=slot,
+                               on_shutdown=partial(feed.end, SHUTDOWN))
 
 
 # -- WebSocket ------------------------------------------------------------------------------
