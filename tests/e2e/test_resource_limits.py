@@ -422,3 +422,25 @@ async def test_a_one_value_parameter_sent_twice_is_422(client: httpx.AsyncClient
 async def test_a_list_parameter_may_be_repeated(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/events?types=sale.recorded&types=inventory.changed")
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("url", ["/v1/audit?principal_id=a%00b", "/v1/products?q=x%00",
+                                 "/v1/sales?external_ref=%00", "/v1/audit?pa%00th=x"])
+async def test_a_nul_in_a_query_value_is_422_not_a_database_error(client: httpx.AsyncClient,
+                                                                  url: str) -> None:
+    """Found by schemathesis: PostgreSQL refuses NUL in text, and the query was a 500."""
+    response = await client.get(url)
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_event_filters_take_100_values_a_parameter_and_100_parameters(
+        client: httpx.AsyncClient) -> None:
+    """What the OpenAPI document says, exactly: each value at most 100 codes, comma-separated
+    (blanks allowed), and the parameter at most 100 times."""
+    hundred = ",".join(f"L{n}" for n in range(100))
+    ok = await client.get("/v1/events", params=[("location_id", hundred)] * 5)
+    assert ok.status_code == 200, ok.text
+    too_many = await client.get("/v1/events", params={"location_id": hundred + ",L100"})
+    assert "location_id" in error_fields(assert_problem(too_many, 422, "validation_error"))
+    repeated = await client.get("/v1/events", params=[("location_id", "L1")] * 101)
+    assert "location_id" in error_fields(assert_problem(repeated, 422, "validation_error"))

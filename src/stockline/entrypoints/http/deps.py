@@ -49,16 +49,24 @@ def _single_query_names(app: Any, method: str, template: str) -> frozenset[str]:
     return cache[method, template]
 
 
-async def refuse_repeated_query_values(connection: HTTPConnection) -> None:
-    """A parameter that takes one value, sent twice, is refused: FastAPI would keep the last
-    and never check the others (``?cursor=junk&cursor=`` passed as no cursor)."""
+async def check_query_values(connection: HTTPConnection) -> None:
+    """Query values FastAPI would let through: a NUL character (text no database column
+    takes: PostgreSQL refused it with an error, a 500), and a parameter that takes one
+    value sent twice (FastAPI keeps the last and never checks the others:
+    ``?cursor=junk&cursor=`` passed as no cursor)."""
     if not connection.scope.get("query_string"):
         return
     route = connection.scope.get("route")
     template = getattr(route, "path", None)
     if connection.scope["type"] != "http" or not isinstance(template, str):
         return
-    names = [name for name, _ in connection.query_params.multi_items()]
+    items = connection.query_params.multi_items()
+    if with_nul := sorted({name for name, value in items if "\x00" in value or "\x00" in name}):
+        raise RequestValidationError([{"loc": ("query", n.replace("\x00", "\ufffd")),
+                                       "type": "value_error",
+                                       "msg": "must not contain a NUL character"}
+                                      for n in with_nul])
+    names = [name for name, _ in items]
     single = _single_query_names(connection.app, connection.scope["method"], template)
     repeated = sorted({n for n in names if n in single and names.count(n) > 1})
     if repeated:

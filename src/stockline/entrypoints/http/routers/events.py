@@ -71,8 +71,9 @@ _TYPES = frozenset(t.value for t in EventType)
 
 
 def _listed(one: str) -> str:
-    """A pattern for what _split takes: comma-separated values of ``one``, blanks allowed."""
-    return rf"^\s*({one})?\s*(,\s*({one})?\s*)*$"
+    """A pattern for what _split takes: comma-separated values of ``one``, blanks allowed,
+    at most MAX_FILTER_VALUES of them."""
+    return rf"^\s*({one})?\s*(,\s*({one})?\s*){{0,{MAX_FILTER_VALUES - 1}}}$"
 
 
 # What the filters take, declared item by item (the checks themselves are below).
@@ -112,8 +113,10 @@ def _codes(name: str, given: list[str] | None) -> frozenset[str] | None:
     values = _split(given)
     if wrong := [v for v in values if not _CODE.fullmatch(v)]:
         raise _refuse(name, f"not a code (1-64 of A-Z a-z 0-9 - _ .): {', '.join(wrong[:5])}")
-    if len(values) > MAX_FILTER_VALUES:
-        raise _refuse(name, f"at most {MAX_FILTER_VALUES} values")
+    if len(given or ()) > MAX_FILTER_VALUES or any(
+            len(_split([item])) > MAX_FILTER_VALUES for item in given or ()):
+        raise _refuse(name, f"at most {MAX_FILTER_VALUES} values in one parameter, and the "
+                            f"parameter at most {MAX_FILTER_VALUES} times")
     return frozenset(values) or None
 
 
@@ -127,8 +130,10 @@ def _types(given: list[str] | None) -> frozenset[str] | None:
 
 async def event_filter(
     location_id: Annotated[list[CodeList] | None, Query(
+        max_length=MAX_FILTER_VALUES,
         description="Only events of these locations (repeat, or separate with commas)")] = None,
     sku: Annotated[list[CodeList] | None, Query(
+        max_length=MAX_FILTER_VALUES,
         description="Only events of these SKUs (repeat, or separate with commas)")] = None,
     types: Annotated[list[TypeList] | None, Query(
         description="Only these event types (repeat, or separate with commas), e.g. "

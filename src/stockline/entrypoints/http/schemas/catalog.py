@@ -32,7 +32,9 @@ from stockline.entrypoints.http.schemas.common import (
 
 AttrKey = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 AttrText = Annotated[str, StringConstraints(strict=True, max_length=200, pattern=NO_NUL)]
-AttrInt = Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]  # what JSON codecs carry
+# Within what JSON codecs carry, and bounded as the floats are: a bound of 2**63 - 1 is not
+# a float, and generators and clients that read bounds as floats stepped past it.
+AttrInt = Annotated[int, Field(strict=True, ge=-10**18, le=10**18)]
 
 
 def _not_an_int(value: object) -> object:
