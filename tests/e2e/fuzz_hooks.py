@@ -14,6 +14,14 @@ lies outside the request itself (``positive_data_acceptance`` would flag it):
 - a count is a JSON integer, and ``1.0`` is refused as one (tests/e2e/test_bad_input.py);
   JSON Schema's "integer" takes 1.0 all the same. Integral floats in a body the fuzzer
   meant to be valid are sent as integers; the negative ones keep them.
+
+One hook drops cases that are negative only in the fuzzer's eyes (``filter_case``): a query
+value is text on the wire, so a query parameter "mutated" to another JSON type (null,
+a number, an object; the `type` and `anyOf` keywords) arrives as text that may well be
+valid (``location_id=2.2e-57`` is a well-formed code, ``q=null`` a search for "null"),
+and a server that accepts it is right to. The same for a malformed ``Authorization``
+header sent beside a valid ``X-API-Key``: the API key is the credential used, as
+documented. Negative cases with any other mutation are all kept.
 """
 
 from __future__ import annotations
@@ -26,6 +34,23 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+_WIRE_BLIND = frozenset({"type", "anyOf"})
+
+
+def _only_wire_blind(mutation: Any) -> bool:
+    if mutation.parameter_location == ParameterLocation.QUERY:
+        return set(mutation.keywords) <= _WIRE_BLIND
+    return (mutation.parameter_location == ParameterLocation.HEADER
+            and (mutation.parameter or "").lower() == "authorization")
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: Any) -> bool:
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    mutations = getattr(data, "mutations", ())
+    return not (mutations and all(_only_wire_blind(m) for m in mutations))
 
 
 @schemathesis.hook
