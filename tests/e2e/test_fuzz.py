@@ -83,6 +83,8 @@ def test_schemathesis_finds_no_failure(fuzz_server: LiveServer, tmp_path: Path,
     code, output = _schemathesis(fuzz_server, phases, examples, seconds, tmp_path / "junit.xml")
     cases = re.search(r"(\d+) generated", output)
     record_property("fuzz_cases", cases.group(1) if cases else "?")
+    summary = re.search(r"\d+ generated[^\n]*", output)
+    sys.stdout.write(f"\nschemathesis ({phases}): {summary.group(0) if summary else '?'}\n")
     assert code == 0, output[-20_000:]
     assert cases is not None and int(cases.group(1)) > 0, output[-5_000:]
     server_log = fuzz_server.log_path.read_text(errors="replace")
