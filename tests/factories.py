@@ -545,6 +545,18 @@ async def as_key(client: httpx.AsyncClient, key: str, method: str, url: str, *,
     return await without_credentials(client, method, url, header, **kwargs)
 
 
+async def execute_sql(database_url: str, *statements: Any) -> None:
+    """Statements run straight on the database, in one transaction (to plant what the API
+    would never write: drift, data stored by older versions)."""
+    database = open_database(database_url)
+    try:
+        async with database.write.begin() as conn:
+            for stmt in statements:
+                await conn.execute(stmt)
+    finally:
+        await database.dispose()
+
+
 # -- API keys (made straight in the database, as `POST /v1/api-keys` would) ---------------
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from tests.factories import (
     create_store,
     create_supplier,
     create_warehouse,
+    execute_sql,
     hold_line,
     insert_api_key,
     line,
@@ -52,16 +53,6 @@ async def reconcile(client: httpx.AsyncClient, location_id: str) -> dict[str, An
     answer = await client.get(URL, params={"location_id": location_id})
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
-
-
-async def sql(database_url: str, *statements: Any) -> None:
-    database = open_database(database_url)
-    try:
-        async with database.write.begin() as conn:
-            for stmt in statements:
-                await conn.execute(stmt)
-    finally:
-        await database.dispose()
 
 
 async def drained(database_url: str, location_id: str) -> None:
@@ -198,7 +189,7 @@ async def test_each_kind_of_drift_is_reported_on_its_level(
     statements = await breaker(client, store, sku)
     assert (await reconcile(client, store))["drift"] == []
     await drained(database_url, store)
-    await sql(database_url, *statements)
+    await execute_sql(database_url, *statements)
     report = await reconcile(client, store)
     found = [(d["check"], d["expected"], d["actual"]) for d in report["drift"]]
     assert found == wanted, report

@@ -22,6 +22,7 @@ from tests.factories import (
     assert_problem,
     create_product,
     error_fields,
+    execute_sql,
     ledger,
     level,
     line,
@@ -384,17 +385,11 @@ async def test_a_product_stored_with_a_huge_number_still_reads_and_changes(
     PostgreSQL 1e300 comes back from jsonb as a 301-digit integer; it reads as the float."""
     from sqlalchemy import update
 
-    from stockline.adapters.database import open_database
     from stockline.adapters.tables import products
 
     product = await create_product(client, attributes={"size": "42"})
-    database = open_database(database_url)
-    try:
-        async with database.write.begin() as conn:
-            await conn.execute(update(products).where(products.c.sku == product["sku"])
-                               .values(attributes={"size": "42", "weight": 1e300}))
-    finally:
-        await database.dispose()
+    await execute_sql(database_url, update(products).where(products.c.sku == product["sku"])
+                      .values(attributes={"size": "42", "weight": 1e300}))
     read = await client.get(f"/v1/products/{product['sku']}")
     assert read.status_code == 200, read.text
     assert read.json()["attributes"]["weight"] == 1e300

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from stockline.adapters.database import open_database
 from stockline.adapters.tables import (
     inventory_levels,
     locations,
@@ -22,6 +21,7 @@ from stockline.adapters.tables import (
 )
 from stockline.entrypoints.cli import app
 from tests.conftest import Databases
+from tests.factories import execute_sql
 
 
 @pytest.fixture
@@ -36,15 +36,7 @@ def run(url: str, *args: str) -> tuple[int, str, str]:
 
 
 def write(url: str, *statements: Any) -> None:
-    async def go() -> None:
-        database = open_database(url)
-        try:
-            async with database.write.begin() as conn:
-                for stmt in statements:
-                    await conn.execute(stmt)
-        finally:
-            await database.dispose()
-    asyncio.run(go())
+    asyncio.run(execute_sql(url, *statements))
 
 
 def a_level(code: str, sku: str, on_hand: int) -> list[Any]:

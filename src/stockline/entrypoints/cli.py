@@ -195,16 +195,20 @@ def demo(
     asyncio.run(_demo(settings, if_empty=if_empty))
 
 
+def _say_unreadable(settings: Settings, error: DBAPIError | OSError) -> None:
+    reason = error.orig if isinstance(error, DBAPIError) else error
+    console.print(f"[red]cannot read the database[/red] "
+                  f"({_redacted(settings.database_url)}): {escape(str(reason))}\n"
+                  "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+
+
 async def _demo(settings: Settings, *, if_empty: bool) -> None:
     container = bootstrap(settings)
     try:
         try:
             count = await container.queries.product_count()
         except (DBAPIError, OSError) as error:
-            reason = error.orig if isinstance(error, DBAPIError) else error
-            console.print(f"[red]cannot read the database[/red] "
-                          f"({_redacted(settings.database_url)}): {reason}\n"
-                          "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+            _say_unreadable(settings, error)
             raise typer.Exit(1) from error
         if if_empty and count:
             console.print(f"demo data skipped: the database has {count} products already "
@@ -290,10 +294,7 @@ def reconcile(
     try:
         report = asyncio.run(_reconcile(settings, location_id))
     except (DBAPIError, OSError) as error:
-        reason = error.orig if isinstance(error, DBAPIError) else error
-        console.print(f"[red]cannot read the database[/red] "
-                      f"({_redacted(settings.database_url)}): {escape(str(reason))}\n"
-                      "Is it reachable, and is its schema up to date (`stockline migrate`)?")
+        _say_unreadable(settings, error)
         raise typer.Exit(2) from error
     if as_json:
         stdout.print_json(data=report.as_dict())

@@ -116,13 +116,19 @@ def to_response(stored: StoredResponse) -> Response:
     return Response(stored.body, status_code=stored.status, media_type=media, headers=headers)
 
 
+def declares_json(request: Request) -> bool:
+    """The request's Content-Type is JSON (application/json or application/*+json)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
 def _require_json(request: Request) -> None:
     """A body must be declared JSON; anything else is a 415, not a guess."""
     headers = request.headers
     has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if has_body and not (media == "application/json" or
-                         (media.startswith("application/") and media.endswith("+json"))):
+    if has_body and not declares_json(request):
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         raise ProblemError(UNSUPPORTED_MEDIA_TYPE,
                            f"send the body as application/json (got '{media or 'nothing'}')")
 

@@ -12,7 +12,6 @@ raises itself (401, 403, domain errors) go through the same exception handlers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -56,14 +55,3 @@ async def caller(request: Request) -> Principal:
 def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
-
-
-def matches(pattern: re.Pattern[str], *values: str) -> bool:
-    return all(pattern.fullmatch(v) is not None for v in values)
-
-
-def json_body_declared(request: Request) -> bool:
-    """The body is declared as JSON (what ``Writer`` asks; anything else is FastAPI's)."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,10 +10,10 @@ from starlette.responses import Response
 from stockline.domain.errors import NotFound
 from stockline.domain.model import Level
 from stockline.domain.security import Permission
-from stockline.domain.values import CODE_PATTERN, LocationType
+from stockline.domain.values import CODE_PATTERN, LocationType, is_code
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
-from stockline.entrypoints.http.lean import caller, container_of, lean_route, matches
+from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.inventory import (
@@ -63,13 +62,11 @@ async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDe
     return LevelDetailOut.with_lots(level, lots)
 
 
-_CODE = re.compile(CODE_PATTERN)
-
 
 async def get_level_lean(request: Request) -> Response | None:
     """``get_level`` for a stocked level without lots, the POS's every-second question."""
     location_id, sku = request.path_params["location_id"], request.path_params["sku"]
-    if not matches(_CODE, location_id, sku):
+    if not (is_code(location_id) and is_code(sku)):
         return None
     require_at(await caller(request), Permission.INVENTORY_READ, location_id)
     level = await container_of(request).hot.level(location_id, sku)

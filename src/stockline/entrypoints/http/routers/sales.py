@@ -20,14 +20,9 @@ from stockline.entrypoints.http.deps import (
     Limit,
     Writer,
     WriterDep,
+    declares_json,
 )
-from stockline.entrypoints.http.lean import (
-    caller,
-    container_of,
-    json_body_declared,
-    lean_route,
-    matches,
-)
+from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
 from stockline.entrypoints.http.schemas.sales import (
@@ -54,8 +49,7 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
 async def record_sale_lean(request: Request) -> Response | None:
     """``record_sale`` for a JSON body that validates, without FastAPI's body parsing."""
     key = request.headers.get("idempotency-key")
-    if not json_body_declared(request) or (key is not None and not matches(IDEMPOTENCY_KEY,
-                                                                          key)):
+    if not declares_json(request) or (key is not None and not IDEMPOTENCY_KEY.fullmatch(key)):
         return None
     try:
         body = SaleCreate.model_validate_json(await request.body())
