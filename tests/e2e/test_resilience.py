@@ -226,7 +226,10 @@ async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
                                              timeout=20) as burst:
                     sending = [asyncio.create_task(sell_once(burst, store, sku, ref, tally))
                                for ref in refs]
-                    await asyncio.sleep(0.05)
+                    # The signal lands mid-burst: once the first answer is back (on a
+                    # loaded machine, 50 ms could pass before any request was read).
+                    await asyncio.wait(sending, timeout=20,
+                                       return_when=asyncio.FIRST_COMPLETED)
                     server.process.send_signal(signal.SIGTERM)
                     term_at = time.monotonic()
                     await asyncio.gather(*sending)
@@ -234,7 +237,11 @@ async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
                 ended = time.monotonic() - term_at
             code = await asyncio.to_thread(server.process.wait, 20)
             exited = time.monotonic() - term_at
-        unanswered = {k: v for k, v in tally.statuses.items() if k not in (201, "ConnectError")}
+        # A connection the server had not read a request from yet is closed when it stops
+        # (a transport error at the client): that sale was never taken, as the check
+        # after the restart proves (the sales on record are exactly the 201s). Any other
+        # answer than 201 to a request it took would be a sale dropped.
+        unanswered = {k: v for k, v in tally.statuses.items() if isinstance(k, int) and k != 201}
         closing = [m for m in tail if m.event not in ("message", "comment")]
         report(f"\nSIGTERM: burst {dict(tally.statuses)}; stream ended {ended:.2f} s after "
                f"SIGTERM ({[m.event for m in closing]}); exit {code} after {exited:.2f} s")
@@ -352,10 +359,11 @@ async def test_sqlite_disk_full_answers_503_and_recovers_when_space_returns(
             async with api(server.base_url) as client:
                 store, (sku,) = await stocked(client, quantity=100_000)
                 filler = disk / "filler"
-                with filler.open("wb") as out, contextlib.suppress(OSError):
+                # Unbuffered: the write that finds the disk full raises, and nothing is
+                # left to flush (and fail) on close.
+                with contextlib.suppress(OSError), filler.open("wb", buffering=0) as out:
                     while True:
                         out.write(b"\0" * 65536)
-                        out.flush()
                 tally = Tally()
                 refs = []
                 for _ in range(40):  # until the database has to grow and cannot
