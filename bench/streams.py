@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import orjson
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -30,36 +31,43 @@ console = Console(width=150)
 SALE_ID = re.compile(rb'"sale_id":\s*"(sale_[0-9A-Za-z]+)"')
 
 
-class Subscriber:
+class Subscriber(asyncio.Protocol):
+    """One SSE stream read by a bare asyncio protocol: a callback per chunk, with no
+    stream reader or task in between, so that reading 1,000 sockets costs the bench
+    process little (it shares the two cores with the server it measures)."""
+
     def __init__(self, tracked: bool) -> None:
         self.tracked = tracked
         self.seen: dict[bytes, float] = {}
         self.ready = asyncio.Event()
+        self.closed = asyncio.Event()
         self.bytes = 0
+        self._tail = b""
 
     async def run(self, host: str, port: int) -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        writer.write(b"GET /v1/events/stream?types=sale.recorded HTTP/1.1\r\n"
-                     b"Host: bench\r\nAccept: text/event-stream\r\n"
-                     b"X-API-Key: " + BENCH_KEY.encode() + b"\r\n\r\n")
-        await writer.drain()
-        tail = b""
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_connection(lambda: self, host, port)
+        transport.write(b"GET /v1/events/stream?types=sale.recorded HTTP/1.1\r\n"
+                        b"Host: bench\r\nAccept: text/event-stream\r\n"
+                        b"X-API-Key: " + BENCH_KEY.encode() + b"\r\n\r\n")
         try:
-            while True:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    return
-                now = time.perf_counter()
-                self.bytes += len(chunk)
-                if not self.ready.is_set() and b"subscribed" in chunk:
-                    self.ready.set()
-                if self.tracked:
-                    text = tail + chunk
-                    for match in SALE_ID.finditer(text):
-                        self.seen.setdefault(match.group(1), now)
-                    tail = text[-80:]
+            await self.closed.wait()
         finally:
-            writer.close()
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.bytes += len(data)
+        if not self.ready.is_set() and b"subscribed" in data:
+            self.ready.set()
+        if self.tracked:
+            text = self._tail + data
+            for match in SALE_ID.finditer(text):
+                self.seen.setdefault(match.group(1), now)
+            self._tail = text[-80:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
 
 
 def _rss_mb(pid: int) -> float:
@@ -97,30 +105,67 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     _report(args, subscribers, sent, rss_idle, rss)
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection for sales, spoken directly: httpx's pool
+    bookkeeping cost the bench process most of a core at 200 sales a second, and a busy
+    load generator delays the very receipts it times."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> _Connection:
+        return cls(*await asyncio.open_connection(host, port))
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(b"POST %s HTTP/1.1\r\nHost: bench\r\nX-API-Key: %s\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                          % (path.encode(), BENCH_KEY.encode(), len(body), body))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        if length is None:
+            raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
+        return status, await self.reader.readexactly(int(length.group(1)))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def _sell(base_url: str, args: argparse.Namespace, data: Dataset
                 ) -> dict[bytes, float]:
     """Sales at a steady rate; each sale's id and the moment its answer arrived."""
     answered: dict[bytes, float] = {}
-    limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": BENCH_KEY},
-                                 limits=limits, timeout=30) as client:
-        async def one(n: int) -> None:
-            body = {"location_id": location(n % data.locations), "lines": [{
-                "sku": sku(n % data.skus), "quantity": 1,
-                "unit_price": {"amount": "10.00", "currency": "USD"}}]}
-            answer = await client.post("/v1/sales/record", json=body)
-            if answer.status_code == 201:
-                answered[answer.json()["id"].encode()] = time.perf_counter()
+    host, port = base_url.removeprefix("http://").split(":")
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(32):
+        idle.put_nowait(await _Connection.open(host, int(port)))
 
-        pending = []
-        started = time.perf_counter()
-        total = int(args.rate * args.seconds)
+    async def one(n: int) -> None:
+        body = orjson.dumps({"location_id": location(n % data.locations), "lines": [{
+            "sku": sku(n % data.skus), "quantity": 1,
+            "unit_price": {"amount": "10.00", "currency": "USD"}}]})
+        connection = await idle.get()
+        try:
+            status, answer = await connection.post("/v1/sales/record", body)
+        finally:
+            idle.put_nowait(connection)
+        if status == 201:
+            answered[orjson.loads(answer)["id"].encode()] = time.perf_counter()
+
+    pending = []
+    started = time.perf_counter()
+    total = int(args.rate * args.seconds)
+    try:
         for n in range(total):
             delay = started + n / args.rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             pending.append(asyncio.create_task(one(n)))
         await asyncio.gather(*pending)
+    finally:
+        while not idle.empty():
+            idle.get_nowait().close()
     return answered
 
 
@@ -162,7 +207,9 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stockline-streams-") as tmp:
-        asyncio.run(run(args, Path(tmp)))
+        # uvloop (installed with uvicorn's standard extras): the cheaper loop for the
+        # thousand sockets the bench process reads.
+        uvloop.run(run(args, Path(tmp)))
 
 
 if __name__ == "__main__":

@@ -59,8 +59,14 @@ class Subscription:
     def __init__(self, hub: EventHub, wanted: EventFilter, size: int) -> None:
         self._hub, self.wanted, self._size = hub, wanted, size
         self._queue: deque[EventRecord] = deque()
-        self._ready = asyncio.Event()  # set while the queue holds events, or once closed
+        # set while the queue holds events, once closed, or once idle (``next``)
+        self._ready = asyncio.Event()
         self.closed_reason: str | None = None
+        # The idle clock of ``next``: one timer per idle interval, not one per wait.
+        self._active_at: float | None = None  # loop time of the last event (or None) taken
+        self._within: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = False
 
     def offer(self, record: EventRecord) -> None:
         if self.wanted.matches(record):
@@ -81,6 +87,9 @@ class Subscription:
         if self.closed_reason is None:
             self.closed_reason = reason
             self._ready.set()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self._hub.unsubscribe(self)
 
     def pending(self) -> int:
@@ -94,19 +103,49 @@ class Subscription:
         return taken
 
     async def next(self, within: float) -> EventRecord | None:
-        """The next event, or None after ``within`` seconds; SubscriptionClosed once closed."""
-        if not self._queue and self.closed_reason is None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(within):
-                    await self._ready.wait()
+        """The next event, or None once nothing was taken for ``within`` seconds (a
+        heartbeat is due); SubscriptionClosed once closed.
+
+        The idle clock is one timer per interval, re-armed only when it fires early (events
+        were taken meanwhile), instead of a timeout around every wait: with a thousand
+        streams woken for every round of events, those timers were a tenth of the work.
+        """
+        loop = asyncio.get_running_loop()
+        if self._active_at is None:
+            self._active_at = loop.time()
+        if not self._queue and self.closed_reason is None and not self._idle:
+            if self._timer is None or self._within != within:
+                self._arm(loop, within)
+            await self._ready.wait()
         if self.closed_reason is not None:
             raise SubscriptionClosed(self.closed_reason)
-        if not self._queue:
+        self._active_at = loop.time()
+        if not self._queue:  # idle: the caller sends a heartbeat, and the clock restarts
+            self._idle = False
+            self._ready.clear()
             return None
+        self._idle = False
         record = self._queue.popleft()
         if not self._queue:
             self._ready.clear()
         return record
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, within: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._within = within
+        assert self._active_at is not None
+        self._timer = loop.call_at(self._active_at + within, self._idle_check, loop)
+
+    def _idle_check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if self.closed_reason is not None or self._within is None or self._active_at is None:
+            return
+        if loop.time() >= self._active_at + self._within - 0.001:  # timers run to the ms
+            self._idle = True
+            self._ready.set()
+        else:  # events were taken since it was armed: wait out the rest of the interval
+            self._timer = loop.call_at(self._active_at + self._within, self._idle_check, loop)
 
 
 class EventHub:
