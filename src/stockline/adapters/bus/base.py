@@ -27,6 +27,7 @@ class EventRecord:
     sku: str | None
     data: dict[str, Any]
     _json: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    _sse: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> bytes:
         """The event as JSON, encoded once however many streams and webhooks send it."""
@@ -37,6 +38,14 @@ class EventRecord:
                 option=orjson.OPT_UTC_Z))
         assert self._json is not None
         return self._json
+
+    def to_sse(self) -> bytes:
+        """The event as one Server-Sent Events message (``id:`` and ``data:``), also
+        encoded once: a round of events is written to every open stream."""
+        if self._sse is None:
+            object.__setattr__(self, "_sse", b"id: %d\ndata: %s\n\n" % (self.id, self.to_json()))
+        assert self._sse is not None
+        return self._sse
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> EventRecord:

@@ -32,7 +32,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from stockline.adapters.bus import EventFilter, EventRecord
+from stockline.adapters.bus import EventFilter
 from stockline.adapters.feed import (
     Closed,
     EventFeed,
@@ -305,16 +305,13 @@ class EventStreamResponse(EventSourceResponse):
             self._on_shutdown()
 
 
-def _sse(record: EventRecord) -> bytes:
-    return b"id: %d\ndata: %s\n\n" % (record.id, record.to_json())
-
-
 async def _sse_frames(items: AsyncGenerator[FeedItem, None]) -> AsyncIterator[bytes]:
     async with contextlib.aclosing(items):
         async for item in items:
             match item:
                 case list():
-                    yield b"".join(_sse(r) for r in item)
+                    yield (item[0].to_sse() if len(item) == 1
+                           else b"".join([r.to_sse() for r in item]))
                 case Idle():
                     yield b": heartbeat\n\n"
                 case Opened(after=after):
