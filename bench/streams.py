@@ -29,6 +29,7 @@ from bench.harness import BENCH_KEY, Dataset, location, prepare, serving, sku
 
 console = Console(width=150)
 SALE_ID = re.compile(rb'"sale_id":\s*"(sale_[0-9A-Za-z]+)"')
+CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 
 
 class Subscriber(asyncio.Protocol):
@@ -123,7 +124,7 @@ class _Connection:
                           % (path.encode(), BENCH_KEY.encode(), len(body), body))
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
-        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        length = CONTENT_LENGTH.search(head)
         if length is None:
             raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
         return status, await self.reader.readexactly(int(length.group(1)))

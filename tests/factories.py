@@ -19,11 +19,13 @@ from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+from typer.testing import CliRunner
 
 from stockline.adapters.bus.nats import NatsBus
 from stockline.adapters.bus.redis import RedisBus
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
+from stockline.entrypoints.cli import app as cli_app
 
 
 async def migrate(url: str) -> None:
@@ -608,3 +610,12 @@ async def send_as(client: httpx.AsyncClient, key: str | None, method: str, url: 
             return response
         await asyncio.sleep(min(2.0, float(response.headers.get("Retry-After", "0.2"))))
     return response
+
+
+def run_cli(url: str, *args: str) -> tuple[int, str, str]:
+    """``stockline <args> --database-url <url>``: exit code, stdout and stderr. The
+    command reads its settings from the environment too; CliRunner puts back what it
+    changed."""
+    result = CliRunner().invoke(cli_app, [*args, "--database-url", url],
+                                env={"STOCKLINE_DATABASE_URL": url})
+    return result.exit_code, result.stdout, result.stderr

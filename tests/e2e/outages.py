@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, IN_CI, free_port
-from tests.factories import line
+from tests.factories import assert_ledger_identity, line, sales_at
 
 SOAK = os.environ.get("STOCKLINE_SOAK", "") == "1"
 
@@ -205,6 +205,15 @@ async def sell_until_answered(client: httpx.AsyncClient, store: str, sku: str, r
             return response.status_code
         await asyncio.sleep(0.05)
     raise AssertionError(f"no definitive answer for {ref} within {give_up} s")
+
+
+async def retried_then_read(client: httpx.AsyncClient, store: str, sku: str, refs: list[str]
+                            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every key sent again until it is answered 201; then the sales on record at the
+    store and the level (its ledger identity checked)."""
+    for ref in refs:
+        assert await sell_until_answered(client, store, sku, ref, Tally()) == 201
+    return await sales_at(client, store), await assert_ledger_identity(client, store, sku)
 
 
 def report(text: str) -> None:

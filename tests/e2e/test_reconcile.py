@@ -121,12 +121,14 @@ async def test_a_database_after_every_kind_of_operation_has_no_drift(
 Breaker = Callable[[httpx.AsyncClient, str, str], Awaitable[list[Any]]]
 
 
-async def _on_hand_without_ledger(client: httpx.AsyncClient, store: str,
-                                  sku: str) -> list[Any]:
-    await receive(client, store, sku, 10)
-    L = inventory_levels.c
-    return [update(inventory_levels).where(L.location_id == store, L.sku == sku)
-            .values(on_hand=L.on_hand + 7)]
+def _level_column_raised(column: str, by: int) -> Breaker:
+    """A level received 10, then one of its columns raised behind the service's back."""
+    async def breaker(client: httpx.AsyncClient, store: str, sku: str) -> list[Any]:
+        await receive(client, store, sku, 10)
+        L = inventory_levels.c
+        return [update(inventory_levels).where(L.location_id == store, L.sku == sku)
+                .values({column: L[column] + by})]
+    return breaker
 
 
 async def _a_reservation_line_deleted(client: httpx.AsyncClient, store: str,
@@ -161,22 +163,14 @@ async def _an_order_line_changed(client: httpx.AsyncClient, store: str,
             .values(received_quantity=4)]
 
 
-async def _a_version_without_its_event(client: httpx.AsyncClient, store: str,
-                                       sku: str) -> list[Any]:
-    await receive(client, store, sku, 10)
-    L = inventory_levels.c
-    return [update(inventory_levels).where(L.location_id == store, L.sku == sku)
-            .values(version=L.version + 5)]
-
-
 CASES: dict[str, tuple[Breaker, list[tuple[str, int | None, int | None]]]] = {
-    "on_hand": (_on_hand_without_ledger,
+    "on_hand": (_level_column_raised("on_hand", 7),
                 [("on_hand_ledger", 10, 17), ("ledger_balance", 10, 17)]),
     "reservation": (_a_reservation_line_deleted, [("reserved_reservations", 0, 3)]),
     "transfer": (_a_transfer_line_changed, [("in_transit_transfers", 8, 6)]),
     "lot": (_a_lot_changed, [("lots_total", 9, 10)]),
     "order": (_an_order_line_changed, [("incoming_orders", 6, 10)]),
-    "event": (_a_version_without_its_event, [("event_missing", 6, 1)]),
+    "event": (_level_column_raised("version", 5), [("event_missing", 6, 1)]),
 }
 
 

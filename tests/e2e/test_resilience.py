@@ -33,6 +33,7 @@ from tests.e2e.outages import (
     Tally,
     api,
     report,
+    retried_then_read,
     sell_once,
     sell_until_answered,
     throwaway_nats,
@@ -318,10 +319,7 @@ async def test_sqlite_locked_by_another_process_answers_503_then_applies_once(
             finally:
                 blocker.execute("ROLLBACK")
                 blocker.close()
-            for ref in refs:
-                assert await sell_until_answered(client, store, sku, ref, Tally()) == 201
-            sales = await sales_at(client, store)
-            current = await assert_ledger_identity(client, store, sku)
+            sales, current = await retried_then_read(client, store, sku, refs)
         report(f"\nsqlite locked: {dict(tally.statuses)}, slowest {tally.slowest:.2f} s, "
                f"readyz {readyz}; then {len(sales)} sales for {len(refs)} keys")
         assert tally.statuses == {503: len(refs)}, tally.statuses
@@ -374,10 +372,7 @@ async def test_sqlite_disk_full_answers_503_and_recovers_when_space_returns(
                         break
                 full_503 = tally.statuses[503]
                 filler.unlink()
-                for ref in refs:
-                    assert await sell_until_answered(client, store, sku, ref, Tally()) == 201
-                sales = await sales_at(client, store)
-                current = await assert_ledger_identity(client, store, sku)
+                sales, current = await retried_then_read(client, store, sku, refs)
             report(f"\nsqlite disk full: {dict(tally.statuses)}; after space returned "
                    f"{len(sales)} sales for {len(refs)} keys")
             assert full_503 > 0 and 500 not in tally.statuses, tally.statuses

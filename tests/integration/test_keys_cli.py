@@ -8,28 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from stockline.adapters.credentials import hash_secret, split_api_key
 from stockline.adapters.database import open_database
 from stockline.adapters.tables import api_keys
-from stockline.entrypoints.cli import app
-from tests.conftest import Databases
+from tests.factories import run_cli
 
 KEY = re.compile(r"sk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 ID = re.compile(r"key_[0-9A-Z]{26}")
 
 
-@pytest.fixture
-async def url(databases: Databases, backend: str) -> str:
-    return await databases.new(backend)
-
-
 def run(url: str, *args: str) -> tuple[int, str, str]:
-    # env: the command reads settings from it; CliRunner puts back what it changed.
-    result = CliRunner().invoke(app, ["keys", *args, "--database-url", url],
-                                env={"STOCKLINE_DATABASE_URL": url})
-    return result.exit_code, result.stdout, result.stderr
+    return run_cli(url, "keys", *args)
 
 
 def stored(url: str) -> list[dict[str, object]]:

@@ -9,9 +9,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from typer.testing import CliRunner
-
 from stockline.adapters.tables import (
     inventory_levels,
     locations,
@@ -19,20 +16,11 @@ from stockline.adapters.tables import (
     products,
     stock_movements,
 )
-from stockline.entrypoints.cli import app
-from tests.conftest import Databases
-from tests.factories import execute_sql
-
-
-@pytest.fixture
-async def url(databases: Databases, backend: str) -> str:
-    return await databases.new(backend)
+from tests.factories import execute_sql, run_cli
 
 
 def run(url: str, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["reconcile", *args, "--database-url", url],
-                                env={"STOCKLINE_DATABASE_URL": url})
-    return result.exit_code, result.stdout, result.stderr
+    return run_cli(url, "reconcile", *args)
 
 
 def write(url: str, *statements: Any) -> None:

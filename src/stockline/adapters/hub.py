@@ -119,12 +119,10 @@ class Subscription:
             await self._ready.wait()
         if self.closed_reason is not None:
             raise SubscriptionClosed(self.closed_reason)
-        self._active_at = loop.time()
+        self._active_at, self._idle = loop.time(), False
         if not self._queue:  # idle: the caller sends a heartbeat, and the clock restarts
-            self._idle = False
             self._ready.clear()
             return None
-        self._idle = False
         record = self._queue.popleft()
         if not self._queue:
             self._ready.clear()
