@@ -33,8 +33,11 @@ demo: $(RUN_STAMP)
 	$(BIN)/stockline demo
 
 ## test: install the dev dependencies and run the whole suite (CI=true: databases required)
+# In TEST_WORKERS processes (pytest-xdist): each has its own databases and live servers, and
+# most of a test's time is spent waiting on sockets, so four share two cores well.
+TEST_WORKERS ?= 4
 test: $(DEV_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## soak: the long versions of the fault, fuzzing and property tests (STOCKLINE_SOAK=1)
 SOAK_TESTS := tests/integration/test_stateful_invariants.py tests/e2e/test_fuzz.py \
