@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import String
 
+from stockline.adapters.authentication import EXTERNAL_PREFIX, SUBJECT_MAX_LENGTH
 from stockline.adapters.tables import metadata
-from stockline.domain.security import PRINCIPAL_TEXT_MAX_LENGTH
 from stockline.domain.states import PurchaseOrderStatus, ReservationStatus, TransferStatus
 from stockline.domain.values import LocationType, MovementType, SaleStatus
 from stockline.domain.webhooks import DeliveryStatus, WebhookStatus
@@ -126,8 +126,10 @@ CLIPPED = "clipped to its column where it is written"
 # The text columns no request field writes, and the most Stockline itself puts there: a
 # bound it keeps (checked below), or why the value always fits.
 SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
-    **dict.fromkeys(ACTORS, PRINCIPAL_TEXT_MAX_LENGTH),  # an external token's subject too
-    "idempotency_keys.principal": PRINCIPAL_TEXT_MAX_LENGTH,
+    # beside a key's name (above): an external token's subject
+    **dict.fromkeys(ACTORS, SUBJECT_MAX_LENGTH),
+    # the longest principal id: ext:<an external token's subject> (a key's is an ID)
+    "idempotency_keys.principal": len(EXTERNAL_PREFIX) + SUBJECT_MAX_LENGTH,
     "api_keys.created_by": CLIPPED,
     "idempotency_keys.key": pattern_bound(IDEMPOTENCY_KEY_PATTERN),  # the header
     "locations.type": LocationType,
@@ -159,6 +161,7 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     **{f"audit_log.{c.name}": CLIPPED for c in metadata.tables["audit_log"].c
        if isinstance(c.type, String)},
 }
+
 
 def _request_models() -> dict[str, type[Body]]:
     for module in pkgutil.iter_modules(schemas.__path__):
