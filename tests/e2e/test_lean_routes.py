@@ -21,6 +21,7 @@ from stockline.entrypoints.http.app import create_app
 from tests.conftest import ADMIN_KEY
 from tests.factories import (
     assert_ledger_identity,
+    assert_problem,
     create_product,
     create_store,
     insert_api_key,
@@ -206,3 +207,78 @@ async def test_every_refused_sale_gets_the_declared_routes_answer_and_changes_no
     assert 400 <= lean_answer.status_code < 500, lean_answer.text
     current = await assert_ledger_identity(client, store, sku)
     assert current["on_hand"] == 10
+
+
+# Query strings the declared routes check before anything else (neither route declares a
+# query parameter). Each is sent on the lean path and on the declared one.
+QUERIES = {"nul value": "x=%00", "nul name": "%00=1", "undeclared": "x=1",
+           "repeated": "x=1&x=2", "nul beside a plain one": "x=1&y=a%00b",
+           "empty": "", "bare question mark": "&"}
+REFUSED_QUERIES = {"nul value", "nul name", "nul beside a plain one"}
+# No parameter at all: the plain case. An undeclared parameter gets whatever the declared
+# route answers (the same on both paths is what is checked), a 200 or a 422.
+PLAIN_QUERIES = {"empty", "bare question mark"}
+
+
+@pytest.mark.parametrize("case", list(QUERIES))
+async def test_a_query_on_one_level_gets_the_declared_routes_answer(
+        client: httpx.AsyncClient, full: httpx.AsyncClient, case: str) -> None:
+    store, (sku,) = await stocked(client, quantity=7)
+    url = f"/v1/inventory/{store}/{sku}?{QUERIES[case]}"
+    lean_answer, full_answer = await both(client, full, "GET", url)
+    assert comparable(lean_answer) == comparable(full_answer)
+    if case in REFUSED_QUERIES:
+        assert_problem(lean_answer, 422, "validation_error")
+    elif case in PLAIN_QUERIES:
+        assert lean_answer.status_code == 200, lean_answer.text
+    else:
+        assert lean_answer.status_code in (200, 422), lean_answer.text
+
+
+@pytest.mark.parametrize("case", list(QUERIES))
+async def test_a_query_on_a_sale_gets_the_declared_routes_answer(
+        client: httpx.AsyncClient, full: httpx.AsyncClient, case: str) -> None:
+    store, (sku,) = await stocked(client, quantity=10)
+    url = f"/v1/sales/record?{QUERIES[case]}"
+    body = {"location_id": store, "lines": [line(sku, 1)]}
+    lean_answer, full_answer = await both(client, full, "POST", url, json=body)
+    assert comparable(lean_answer, volatile=VOLATILE) == comparable(full_answer,
+                                                                    volatile=VOLATILE)
+    current = await assert_ledger_identity(client, store, sku)
+    if case in REFUSED_QUERIES:
+        assert_problem(lean_answer, 422, "validation_error")
+    elif case in PLAIN_QUERIES:
+        assert lean_answer.status_code == 201, lean_answer.text
+    assert lean_answer.status_code in (201, 422), lean_answer.text
+    sold = 2 if lean_answer.status_code == 201 else 0  # a refusal on both paths sells none
+    assert current["on_hand"] == 10 - sold
+
+
+@pytest.mark.parametrize("case", ["role without the permission", "foreign location",
+                                  "bad body", "bad idempotency key"])
+async def test_a_bad_query_is_refused_in_the_declared_routes_order(
+        client: httpx.AsyncClient, full: httpx.AsyncClient, database_url: str,
+        case: str) -> None:
+    """The route's access rule comes before its query check, the query check before the
+    body's fields: whichever refusal the declared route gives first, the lean one gives."""
+    store, (sku,) = await stocked(client, quantity=10)
+    key: str | None = ADMIN_KEY
+    body: dict[str, Any] = {"location_id": store, "lines": [line(sku, 1)]}
+    headers: dict[str, str] = {}
+    if case == "role without the permission":
+        key = (await insert_api_key(database_url, "partner")).key
+    if case == "foreign location":
+        other = (await create_store(client))["code"]
+        key = (await insert_api_key(database_url, "store_staff", location_ids=[other])).key
+    if case == "bad body":
+        body["lines"] = []
+    if case == "bad idempotency key":
+        headers["Idempotency-Key"] = "has spaces"
+    lean_answer, full_answer = await both(client, full, "POST", "/v1/sales/record?x=%00", key,
+                                          json=body, headers=headers)
+    assert comparable(lean_answer) == comparable(full_answer)
+    expected = 403 if case == "role without the permission" else 422
+    assert lean_answer.status_code == expected, lean_answer.text
+    assert (await assert_ledger_identity(client, store, sku))["on_hand"] == 10
+    level_answers = await both(client, full, "GET", f"/v1/inventory/{store}/{sku}?x=%00", key)
+    assert comparable(level_answers[0]) == comparable(level_answers[1])

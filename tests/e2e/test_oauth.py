@@ -489,6 +489,38 @@ async def test_idp_tokens_that_do_not_fit_are_401(
                    "unauthorized")
 
 
+@pytest.mark.parametrize("subject", ["s" * 97, "é" * 150, "", "tab\there", "nul\x00"])
+async def test_an_idp_subject_that_cannot_be_an_actor_is_401_and_writes_nothing(
+        ext: httpx.AsyncClient, idp_key: rsa.RSAPrivateKey, subject: str) -> None:
+    """A subject is the actor of the token's writes and, as ``ext:<subject>``, the scope of
+    its idempotency keys: 96 printable characters at most, as those columns hold."""
+    store, sku = (await create_store(ext))["code"], (await create_product(ext))["sku"]
+    await receive(ext, store, sku, 5)
+    token = idp_token(idp_key, role="manager", sub=subject)
+    sold = await without_credentials(ext, "POST", "/v1/sales/record", {
+        "Authorization": f"Bearer {token}", "Idempotency-Key": "retry-1"},
+        json={"location_id": store, "lines": [line(sku)]})
+    assert_problem(sold, 401, "unauthorized")
+    assert "subject" in sold.json()["detail"]
+    assert (await ext.get(f"/v1/inventory/{store}/{sku}")).json()["on_hand"] == 5
+
+
+async def test_an_idp_subject_of_96_characters_writes_as_its_actor(
+        ext: httpx.AsyncClient, idp_key: rsa.RSAPrivateKey) -> None:
+    store, sku = (await create_store(ext))["code"], (await create_product(ext))["sku"]
+    await receive(ext, store, sku, 5)
+    subject = ("ü€𝄞" * 32)[:96]
+    token = idp_token(idp_key, role="manager", sub=subject)
+    sale = {"location_id": store, "lines": [line(sku)]}
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "retry-1"}
+    answers = [await without_credentials(ext, "POST", "/v1/sales/record", headers, json=sale)
+               for _ in range(2)]
+    assert [a.status_code for a in answers] == [201, 201], answers[0].text
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert answers[0].json()["actor"] == subject
+    assert (await ext.get(f"/v1/inventory/{store}/{sku}")).json()["on_hand"] == 4
+
+
 async def test_own_tokens_still_work_beside_the_idp(ext: httpx.AsyncClient) -> None:
     key = await create_api_key(ext, "partner")
     token = await issued_token(ext, key)

@@ -78,7 +78,7 @@ async def test_a_key_with_an_expiry_in_the_future(executor: Executor) -> None:
 @pytest.mark.parametrize(("fields_", "field"), [
     ({"name": ""}, "name"),
     ({"name": "   "}, "name"),
-    ({"name": "x" * 201}, "name"),
+    ({"name": "x" * 101}, "name"),  # longer than an actor column holds
     ({"name": "tab\there"}, "name"),
     ({"role": "superuser"}, "role"),
     ({"role": "Admin"}, "role"),
@@ -98,9 +98,9 @@ async def test_keys_that_break_a_rule_are_refused_and_nothing_is_stored(
     assert stored_keys(uows) == {}
 
 
-async def test_a_name_of_200_characters_is_fine(executor: Executor) -> None:
-    key = await executor.run(keys.create_key, create(name="n" * 200)[0], ADMIN)
-    assert len(key.name) == 200
+async def test_a_name_of_100_characters_is_fine(executor: Executor) -> None:
+    key = await executor.run(keys.create_key, create(name="n" * 100)[0], ADMIN)
+    assert len(key.name) == 100
 
 
 async def test_an_expiry_at_this_very_moment_is_in_the_past(executor: Executor) -> None:

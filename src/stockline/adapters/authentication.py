@@ -14,9 +14,12 @@ from stockline.adapters.credentials import (
     split_api_key,
 )
 from stockline.adapters.keys import KeyRecord, KeyStore
-from stockline.domain.security import Principal, Role
+from stockline.domain.security import PRINCIPAL_TEXT_MAX_LENGTH, Principal, Role
 
 ADMIN = Principal(id="admin", name="admin", role=Role.ADMIN)
+EXTERNAL_PREFIX = "ext:"
+# An external subject is the principal's name and, prefixed, its id: both must fit.
+SUBJECT_MAX_LENGTH = PRINCIPAL_TEXT_MAX_LENGTH - len(EXTERNAL_PREFIX)
 
 
 class AuthenticationFailed(Exception):
@@ -24,7 +27,8 @@ class AuthenticationFailed(Exception):
 
 
 def principal_of(key: KeyRecord) -> Principal:
-    return Principal(id=key.id, name=key.name, role=Role(key.role),
+    # Keys named before names were held to 100 characters act under the first 100.
+    return Principal(id=key.id, name=key.name[:PRINCIPAL_TEXT_MAX_LENGTH], role=Role(key.role),
                      locations=frozenset(key.location_ids) if key.location_ids else None)
 
 
@@ -78,6 +82,9 @@ class Authenticator:
                                                                  "tokens are not enabled"))
 
     def _external_principal(self, subject: str, claims: dict[str, object]) -> Principal:
+        if not 0 < len(subject) <= SUBJECT_MAX_LENGTH or not subject.isprintable():
+            raise AuthenticationFailed(f"the token's subject must be 1-{SUBJECT_MAX_LENGTH} "
+                                       "printable characters")
         try:
             role = Role(str(claims.get(self._role_claim)))
         except ValueError as exc:
@@ -85,4 +92,5 @@ class Authenticator:
         locations = claims.get(self._locations_claim)
         scope = (frozenset(str(x) for x in locations) if isinstance(locations, list)
                  else None)
-        return Principal(id=f"ext:{subject}", name=subject, role=role, locations=scope)
+        return Principal(id=f"{EXTERNAL_PREFIX}{subject}", name=subject, role=role,
+                         locations=scope)

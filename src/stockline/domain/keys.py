@@ -13,10 +13,18 @@ from datetime import datetime
 from enum import StrEnum
 
 from stockline.domain.errors import Forbidden, InvalidInput
-from stockline.domain.security import GRANTS, Permission, Principal, Role, Scope
+from stockline.domain.security import (
+    GRANTS,
+    PRINCIPAL_TEXT_MAX_LENGTH,
+    Permission,
+    Principal,
+    Role,
+    Scope,
+)
 from stockline.domain.values import is_code
 
-NAME_MAX_LENGTH = 200
+# A key's name is the actor of each of its writes: no longer than a principal's name.
+NAME_MAX_LENGTH = PRINCIPAL_TEXT_MAX_LENGTH
 MAX_LOCATIONS = 500
 
 
@@ -80,7 +88,7 @@ class ApiKey:
 
 
 def check_name(name: str) -> str:
-    """1-200 characters, not only spaces, no control characters."""
+    """1-100 characters (``NAME_MAX_LENGTH``), not only spaces, no control characters."""
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
     if len(name) > NAME_MAX_LENGTH:

@@ -98,6 +98,11 @@ GRANTS: Mapping[Role, Mapping[Permission, Scope]] = {
     },
 }
 
+# A principal's id and name are copied beside what it does: its id scopes its idempotency
+# keys, its name is the `actor` of every ledger entry, sale, return, transfer, hold, order
+# and webhook it makes. Those columns hold 100 characters; so do an id and a name.
+PRINCIPAL_TEXT_MAX_LENGTH = 100
+
 # What a partner may hear on an event stream: availability and catalog, no sales.
 PARTNER_EVENT_TYPES = frozenset({"inventory.changed", "inventory.low_stock", "product.changed"})
 

@@ -19,19 +19,18 @@ from stockline.domain.keys import (
     check_rate_limit,
     check_role,
 )
-from stockline.domain.security import Permission
+from stockline.domain.security import PRINCIPAL_TEXT_MAX_LENGTH, Permission
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
-
-CREATED_BY_MAX_LENGTH = 100
 
 
 async def create_key(uow: UnitOfWork, cmd: CreateApiKey, ctx: Context) -> ApiKey:
     """Store a new key: a name, a role, optionally a location scope and an expiry.
 
-    The name is 1-200 characters, the role a known one, the expiry in the future, and
-    every location of the scope exists (404 otherwise). Only the prefix and the hash of
-    the secret are stored: the caller has the secret, and nobody can see it again.
+    The name is 1-100 characters (it is the actor of the key's writes), the role a known
+    one, the expiry in the future, and every location of the scope exists (404 otherwise).
+    Only the prefix and the hash of the secret are stored: the caller has the secret, and
+    nobody can see it again.
     """
     role = check_role(cmd.role)
     locations = check_locations(role, cmd.location_ids)
@@ -41,7 +40,7 @@ async def create_key(uow: UnitOfWork, cmd: CreateApiKey, ctx: Context) -> ApiKey
     key = ApiKey(id=new_id("key"), prefix=cmd.prefix, name=check_name(cmd.name), role=role,
                  locations=locations, expires_at=check_expiry(cmd.expires_at, ctx.now),
                  last_used_at=None, revoked_at=None,
-                 created_by=ctx.caller.principal[:CREATED_BY_MAX_LENGTH], created_at=ctx.now,
+                 created_by=ctx.caller.principal[:PRINCIPAL_TEXT_MAX_LENGTH], created_at=ctx.now,
                  rate_limit=check_rate_limit(cmd.rate_limit))
     for location_id in locations or ():
         if not await uow.locations.exists(location_id):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request
@@ -23,6 +23,7 @@ from stockline.entrypoints.http.errors import (
     ProblemError,
     domain_problem,
 )
+from stockline.entrypoints.http.permissions import authorize
 from stockline.services.batching import GroupCommit
 from stockline.services.executor import Handler, IdempotencyClaim
 from stockline.services.ports import StoredResponse
@@ -72,6 +73,12 @@ async def check_query_values(connection: HTTPConnection) -> None:
     if repeated:
         raise RequestValidationError([{"loc": ("query", n), "type": "value_error",
                                        "msg": "give this parameter once"} for n in repeated])
+
+
+# What every route checks first, in this order: the app's own dependencies, and what a lean
+# handler runs before it answers, so that both paths refuse the same requests alike.
+ROUTE_CHECKS: tuple[Callable[[HTTPConnection], Awaitable[None]], ...] = (
+    authorize, check_query_values)
 
 
 # Dependencies are coroutines: FastAPI runs a plain function in its thread pool, a thread

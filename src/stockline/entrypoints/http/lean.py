@@ -7,7 +7,8 @@ a one-level read or a sale (measured in-process: 1.2 ms of CPU per sale, half of
 valid request itself with the same rules and the same answer, and hands anything else
 (a body or parameter that does not validate, a non-JSON body) to FastAPI's own handler,
 so that every refusal is the one the declared route gives. Refusals the lean handler
-raises itself (401, 403, domain errors) go through the same exception handlers.
+raises itself (401, 403, a query that does not pass, domain errors) go through the same
+exception handlers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.responses import Response
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import authenticate
-from stockline.entrypoints.http.permissions import authorize
+from stockline.entrypoints.http.deps import ROUTE_CHECKS
 
 LeanHandler = Callable[[Request], Awaitable[Response | None]]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -47,8 +48,10 @@ def lean_route(lean: LeanHandler) -> type[APIRoute]:
 
 
 async def caller(request: Request) -> Principal:
-    """What the route's dependencies check first: its access rule, then the principal."""
-    await authorize(request)
+    """What the route's dependencies check first (its access rule, its query string: the
+    very checks of ``ROUTE_CHECKS``, in their order), then the principal."""
+    for check in ROUTE_CHECKS:
+        await check(request)
     return await authenticate(request)
 
 

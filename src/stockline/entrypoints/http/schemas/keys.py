@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from stockline.domain.keys import MAX_LOCATIONS, ApiKey, CreateApiKey, KeyStatus
+from stockline.domain.keys import MAX_LOCATIONS, NAME_MAX_LENGTH, ApiKey, CreateApiKey, KeyStatus
 from stockline.domain.security import Role
-from stockline.entrypoints.http.schemas.common import Body, CodeStr, Text200, Timestamp
+from stockline.entrypoints.http.schemas.common import NO_NUL, Body, CodeStr, Timestamp
 
 SHOWN_ONCE = ("The API key, shown in this answer only: send it as `X-API-Key` (or "
               "`Authorization: Bearer`), or as the `client_secret` of POST /v1/oauth/token. "
@@ -19,7 +19,10 @@ SHOWN_ONCE = ("The API key, shown in this answer only: send it as `X-API-Key` (o
 
 
 class ApiKeyCreate(Body):
-    name: Annotated[Text200, Field(description="What the key is for", examples=["POS terminal 7"])]
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=NAME_MAX_LENGTH,
+                                           pattern=NO_NUL),
+                    Field(description="What the key is for; the `actor` of each of its writes",
+                          examples=["POS terminal 7"])]
     role: Annotated[Role, Field(description="What the key may do")]
     location_ids: Annotated[list[CodeStr] | None, Field(
         default=None, min_length=1, max_length=MAX_LOCATIONS,
