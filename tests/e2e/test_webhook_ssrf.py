@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -164,7 +165,7 @@ async def test_a_webhook_made_while_allowed_is_refused_at_delivery(
     reason, retried and in the end given up like any other."""
     store, sku = await place(refusing.client)
     with WebhookReceiver() as receiver:
-        port = receiver.url.split(":")[2].split("/")[0]
+        port = urlsplit(receiver.url).port
         async with stockline(refusing_url, tmp_path, allow_private=True,
                              events=False) as allowed:
             made = await create_webhook(allowed.client, f"http://localhost:{port}/hook",

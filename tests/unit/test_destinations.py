@@ -95,14 +95,15 @@ async def test_a_resolver_that_takes_too_long_counts_as_no_answer() -> None:
 
 
 @pytest.mark.parametrize(("host", "expected"), [
-    ("127.0.0.1", ["127.0.0.1"]), ("::1", ["::1"]), ("localhost", ["127.0.0.1"]),
-    ("127.1", ["127.0.0.1"]), ("2130706433", ["127.0.0.1"])])
+    ("127.0.0.1", ["127.0.0.1"]), ("::1", ["::1"]), ("127.1", ["127.0.0.1"]),
+    ("2130706433", ["127.0.0.1"]), ("localhost", None)])
 async def test_the_system_resolver_gives_what_a_connection_would_use(
-        host: str, expected: list[str]) -> None:
+        host: str, expected: list[str] | None) -> None:
     # numeric forms such as 127.1 and 2130706433 are loopback to the socket layer too
     found = await system_resolve(host, 80)
-    assert set(expected) <= {str(a) for a in found}
-    assert all(a.is_loopback for a in found)
+    assert found and all(a.is_loopback for a in found)
+    if expected is not None:
+        assert [str(a) for a in found] == expected
 
 
 # -- the check before a webhook is made ---------------------------------------------------------
