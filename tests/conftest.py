@@ -117,8 +117,10 @@ async def server_database_url(backend: str, databases: Databases) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # webhook_allow_private: the tests' webhook receivers listen on 127.0.0.1
     return Settings(database_url=database_url, admin_key=ADMIN_KEY, env="test",
-                    log_level="warning", var_dir=tmp_path_factory.mktemp("var"))
+                    log_level="warning", var_dir=tmp_path_factory.mktemp("var"),
+                    webhook_allow_private=True)
 
 
 @pytest.fixture(scope="session")

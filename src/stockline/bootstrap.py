@@ -14,6 +14,7 @@ from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
 from stockline.adapters.database import Database, open_database
+from stockline.adapters.destinations import Destinations
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
@@ -48,6 +49,7 @@ class Container:
     hub: EventHub
     authenticator: Authenticator
     webhooks: WebhookDispatcher
+    destinations: Destinations
     audit: AuditTrail
     limiter: RateLimiter
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
@@ -110,6 +112,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                   linger_seconds=settings.relay_linger_ms / 1000,
                   retention=timedelta(days=settings.event_retention_days), clock=utcnow)
     deliveries = DeliveryQueue(clock=utcnow)
+    destinations = Destinations(allow_private=settings.webhook_allow_private,
+                                timeout_seconds=settings.webhook_timeout_seconds)
     relay.add_hook(deliveries)  # deliveries are queued in the transaction logging events
     dispatcher = WebhookDispatcher(
         database, leading=lambda: relay.leading, clock=utcnow,
@@ -118,7 +122,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                            give_up=timedelta(hours=settings.webhook_give_up_after_hours)),
         timeout_seconds=settings.webhook_timeout_seconds,
         concurrency=settings.webhook_concurrency,
-        poll_seconds=settings.webhook_poll_interval_seconds)
+        poll_seconds=settings.webhook_poll_interval_seconds, destinations=destinations)
     deliveries.on_queued = dispatcher.wake
     uows = uow_factory or SqlUnitOfWorkFactory(database.write)
     executor = Executor(uows, on_commit=relay.wake)
@@ -156,6 +160,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     return Container(settings=settings, database=database, executor=executor,
                      queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
+                     destinations=destinations,
                      audit=AuditTrail(database.write), limiter=limiter, sales=grouped,
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,

@@ -38,6 +38,7 @@ RETRIES = {
     "STOCKLINE_WEBHOOK_TIMEOUT_SECONDS": "2",
     # a killed server's relay lease (and with it the right to send) lapses in a second
     "STOCKLINE_RELAY_LEASE_SECONDS": "1",
+    "STOCKLINE_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
 }
 
 

@@ -205,7 +205,8 @@ async def hooks(backend: str, databases: Databases,
                         env="test", log_level="warning", var_dir=tmp_path_factory.mktemp("var"),
                         webhook_retry_base_seconds=0.05, webhook_retry_cap_seconds=0.2,
                         webhook_give_up_after_hours=GIVE_UP_SECONDS / 3600,
-                        webhook_poll_interval_seconds=0.05, webhook_timeout_seconds=2)
+                        webhook_poll_interval_seconds=0.05, webhook_timeout_seconds=2,
+                        webhook_allow_private=True)  # the receivers are on 127.0.0.1
     container = bootstrap(settings)
     await container.start(jobs=False)
     app = create_app(settings, container=container)
@@ -399,7 +400,7 @@ async def test_a_failing_receiver_gets_retries_then_every_event_in_order(hooks: 
         assert first["status"] == "delivered" and first["attempts"] == 4
         assert [a["status_code"] for a in first["attempt_log"]] == [503, 503, 503, 200]
         assert [a["attempt"] for a in first["attempt_log"]] == [1, 2, 3, 4]
-        assert first["attempt_log"][0]["error"] == "answered HTTP 503: try again later"
+        assert first["attempt_log"][0]["error"] == "answered HTTP 503"
         assert first["attempt_log"][-1]["error"] is None
         assert first["last_status_code"] == 200 and first["last_error"] is None
         assert first["next_attempt_at"] is None and first["delivered_at"] is not None
@@ -438,7 +439,7 @@ async def test_a_receiver_down_too_long_pauses_the_webhook_and_keeps_everything(
         assert all(d["next_attempt_at"] is None for d in log)
         assert log[0]["attempts"] == tries == len(log[0]["attempt_log"])
         assert [d["attempts"] for d in log[1:]] == [0, 0, 0, 0]
-        assert log[0]["last_error"] == "answered HTTP 503: try again later"
+        assert log[0]["last_error"] == "answered HTTP 503"
 
         receiver.down = False
         resumed = await client.post(f"{HOOKS}/{made['id']}/resume")
@@ -467,7 +468,7 @@ async def test_an_unreachable_receiver_is_logged_and_retried(hooks: Hooks) -> No
     await eventually(tried_twice, what="two attempts")
     (entry,) = await deliveries(client, made["id"])
     assert entry["status"] == "pending"
-    assert entry["last_status_code"] is None and "ConnectError" in entry["last_error"]
+    assert entry["last_status_code"] is None and entry["last_error"] == "could not connect"
     assert all(a["status_code"] is None for a in entry["attempt_log"])
     deleted = await client.delete(f"{HOOKS}/{made['id']}")
     assert deleted.status_code == 200, deleted.text

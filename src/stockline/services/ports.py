@@ -235,6 +235,16 @@ class WebhookRepository(Protocol):
         ...
 
 
+class Destinations(Protocol):
+    """Where requests that users aim (webhook deliveries) may go; not storage, but the
+    network: resolving a name is I/O."""
+
+    async def check(self, url: str) -> None:
+        """Raise ``DestinationRefused`` when the URL's host is, or resolves to, an address
+        that is not allowed; ``Unresolvable`` when it resolves to nothing now."""
+        ...
+
+
 class ApiKeyRepository(Protocol):
     async def add(self, key: ApiKey, secret_hash: str) -> None:
         """Insert a key with the hash of its secret (the secret itself is never stored)."""

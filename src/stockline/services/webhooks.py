@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stockline.domain.errors import InvalidState, NotFound
+from stockline.domain.destinations import DestinationRefused, Unresolvable
+from stockline.domain.errors import InvalidInput, InvalidState, NotFound
 from stockline.domain.ids import new_id
-from stockline.domain.security import Permission
+from stockline.domain.security import Permission, Principal
 from stockline.domain.webhooks import (
     WEBHOOKS,
     CreateWebhook,
@@ -28,7 +29,7 @@ from stockline.domain.webhooks import (
     check_url,
 )
 from stockline.services.executor import Context
-from stockline.services.ports import UnitOfWork
+from stockline.services.ports import Destinations, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +38,34 @@ class DeletedWebhook:
     discarded_deliveries: int
 
 
+async def check_destination(destinations: Destinations, url: str,
+                            access: Principal | None) -> None:
+    """A webhook's URL must lead to public addresses only, unless the operator allows others.
+
+    Checked before the subscription is made (``create_webhook``), outside its transaction,
+    since resolving a name can take a while: an IP address as it is, a name by every
+    address it resolves to now; one that is loopback, private, link-local, shared,
+    multicast or reserved refuses the URL (``InvalidInput`` on ``url``, which does not
+    say what the name resolved to). A name that does not resolve now is taken: DNS may
+    lag behind a new receiver, and every delivery resolves and checks it again before it
+    connects. Only a caller who may manage webhooks learns anything of an address.
+    """
+    if access is not None:
+        access.require(Permission.WEBHOOKS_MANAGE)
+    check_url(url)
+    try:
+        await destinations.check(url)
+    except DestinationRefused as refused:
+        raise InvalidInput("url", f"must lead to a public address: {refused}") from None
+    except Unresolvable:
+        return
+
+
 async def create_webhook(uow: UnitOfWork, cmd: CreateWebhook, ctx: Context) -> Webhook:
     """Subscribe a URL to event types (or ``*``), optionally at some locations only.
 
-    The URL is http(s); the types are known ones; each location named exists. Without a
+    The URL is http(s), and its destination was checked first (``check_destination``);
+    the types are known ones; each location named exists. Without a
     secret a random one is made; the caller sees it in this answer only. Events logged
     from now on that match are delivered; earlier ones are not. Managing webhooks is
     one permission, whatever locations a webhook filters on.

@@ -44,9 +44,13 @@ SIGNING = ("Each delivery is a POST whose body is the event (as in the Events se
              summary="Subscribe a URL to events", description=SIGNING +
              " The answer carries the `secret` (given, or made when left out) once: it is "
              "never shown again. It receives the events of changes made from its creation "
-             "on. Unknown event types, a URL that is not http(s) or a short secret are "
+             "on. Unknown event types, a URL that is not http(s), a URL whose host is "
+             "or resolves to an address that is not public (loopback, private, "
+             "link-local, ...: unless the server allows them) or a short secret are "
              "422; an unknown location is 404.")
-async def create_webhook(body: WebhookCreate, write: WriterDep) -> Response:
+async def create_webhook(body: WebhookCreate, write: WriterDep,
+                         container: ContainerDep) -> Response:
+    await webhooks.check_destination(container.destinations, body.url, write.principal)
     return await write(webhooks.create_webhook, body.to_command(), WebhookCreated.of,
                        body=body, status=201)
 

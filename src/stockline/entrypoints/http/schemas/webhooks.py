@@ -29,7 +29,8 @@ class WebhookCreate(Body):
     """Deliveries of the matching events are POSTed to ``url``, signed with ``secret``."""
 
     url: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=URL_MAX_LENGTH),
-                   Field(description="An http:// or https:// URL",
+                   Field(description="An http:// or https:// URL whose host is, and "
+                                     "resolves to, public addresses only",
                          examples=["https://erp.example.com/hooks/stockline"])]
     event_types: Annotated[list[EventType], Field(
         min_length=1, max_length=50,
@@ -95,7 +96,8 @@ class AttemptOut(BaseModel):
     at: datetime
     status_code: int | None = Field(description="The receiver's HTTP status; null when "
                                                 "there was no answer")
-    error: str | None = Field(description="Why it failed; null for a 2xx answer")
+    error: str | None = Field(description="Why it failed, in a short fixed text (never "
+                                          "the receiver's body); null for a 2xx answer")
     duration_ms: int
 
     @classmethod
