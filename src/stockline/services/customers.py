@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from stockline.domain.customers import EraseCustomer, Erasure, new_pseudonym
+from stockline.domain.customers import CustomerDetails, EraseCustomer, Erasure, new_pseudonym
 from stockline.domain.errors import NotFound
 from stockline.domain.security import Permission
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
+
+
+async def attach_customer(uow: UnitOfWork, details: CustomerDetails, ctx: Context) -> None:
+    """A sale names its customer: a new reference is added with the sale's contact; an
+    existing customer's contact is replaced only for a caller that may write customers.
+    Anyone who may sell may attach a sale to a customer, but a sale is no way to change
+    (or, by its answer, to learn) anything about a customer it did not create."""
+    await uow.customers.remember(details, ctx.now,
+                                 update_contact=ctx.allows(Permission.CUSTOMERS_WRITE))
 
 
 async def erase_customer(uow: UnitOfWork, cmd: EraseCustomer, ctx: Context) -> Erasure:

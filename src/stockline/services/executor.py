@@ -60,6 +60,10 @@ class Context:
         if self.caller.access is not None:
             self.caller.access.require(permission, *location_ids)
 
+    def allows(self, permission: Permission) -> bool:
+        """Whether the caller's role has the permission (anywhere); Stockline's own jobs may."""
+        return self.caller.access is None or self.caller.access.may(permission)
+
     def require_of(self, permission: Permission, what: str, location_id: str) -> None:
         """As ``require``, for an object the caller named by its id (a sale, a hold, ...):
         the refusal does not say where the object is, which the caller may not know."""

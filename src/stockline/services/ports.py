@@ -285,8 +285,10 @@ class IdempotencyStore(Protocol):
 
 
 class CustomerRepository(Protocol):
-    async def remember(self, details: CustomerDetails, now: datetime) -> None:
-        """Add the customer, or update its contact when ``details`` has one."""
+    async def remember(self, details: CustomerDetails, now: datetime, *,
+                       update_contact: bool) -> None:
+        """Add the customer; with ``update_contact``, also replace an existing customer's
+        contact when ``details`` has one."""
         ...
 
     async def erase(self, ref: str, pseudonym: str, now: datetime) -> int | None:

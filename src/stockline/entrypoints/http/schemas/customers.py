@@ -26,8 +26,9 @@ class CustomerIn(Body):
     contact: Annotated[str, StringConstraints(strict=True, min_length=1,
                                               max_length=CONTACT_MAX_LENGTH,
                                               pattern=NO_NUL)] | None = Field(
-        default=None, description="How to reach them (kept with the customer, not the sale; "
-                                  "a later sale's contact replaces it)")
+        default=None, description="How to reach them (kept with the customer, not the sale). "
+                                  "Taken for a new customer; a later sale's contact "
+                                  "replaces it only when its caller has customers:write")
 
     def to_details(self) -> CustomerDetails:
         return CustomerDetails(ref=self.ref, contact=self.contact)
