@@ -379,7 +379,8 @@ class FakeIdempotency:
         rows = self._uow.store.idempotency
         if (principal, key) in rows:
             rows[(principal, key)] = replace(
-                rows[(principal, key)], response=StoredResponse(response.status, response.body))
+                rows[(principal, key)],
+                response=StoredResponse(response.status, response.for_replay))
 
 
 class FakeUnitOfWork:

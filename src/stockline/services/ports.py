@@ -258,6 +258,14 @@ class StoredResponse:
     status: int
     body: bytes
     replayed: bool = False
+    # What a replay answers instead of ``body``, when that must not be kept: a secret shown
+    # once, or a refusal's long lists (a refusal costs its sender nothing to repeat).
+    kept: bytes | None = None
+
+    @property
+    def for_replay(self) -> bytes:
+        """The body the idempotency record keeps."""
+        return self.body if self.kept is None else self.kept
 
 
 @dataclass(frozen=True, slots=True)

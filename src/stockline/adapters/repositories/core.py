@@ -391,7 +391,7 @@ class SqlIdempotency:
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
         await self._conn.execute(_COMPLETE_KEY, [
-            {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.body}
+            {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.for_replay}
             for p, key, r in answers])
 
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
@@ -408,4 +408,4 @@ class SqlIdempotency:
         k = idempotency_keys.c
         await self._conn.execute(
             idempotency_keys.update().where(k.principal == principal, k.key == key)
-            .values(status_code=response.status, response_body=response.body))
+            .values(status_code=response.status, response_body=response.for_replay))

@@ -22,6 +22,7 @@ from stockline.entrypoints.http.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ProblemError,
     domain_problem,
+    kept_problem,
 )
 from stockline.services.batching import GroupCommit
 from stockline.services.executor import Handler, IdempotencyClaim
@@ -95,19 +96,28 @@ IdempotencyKey = Annotated[
 
 
 class JsonResponder(Generic[R]):
-    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered."""
+    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered.
 
-    def __init__(self, render: Callable[[R], BaseModel], status: int) -> None:
-        self._render, self._status = render, status
+    ``shown_once`` renders the first answer of a result that carries a secret: the
+    idempotency record keeps ``render``'s, so a replay never shows the secret again."""
+
+    def __init__(self, render: Callable[[R], BaseModel], status: int,
+                 shown_once: Callable[[R], BaseModel] | None = None) -> None:
+        self._render, self._status, self._shown_once = render, status, shown_once
         self.result: R | None = None
 
     def ok(self, result: R) -> StoredResponse:
         self.result = result
-        return StoredResponse(self._status, self._render(result).model_dump_json().encode())
+        kept = self._render(result).model_dump_json().encode()
+        if self._shown_once is None:
+            return StoredResponse(self._status, kept)
+        first = self._shown_once(result).model_dump_json().encode()
+        return StoredResponse(self._status, first, kept=kept)
 
     def error(self, error: DomainError) -> StoredResponse:
         self.result = None
-        return StoredResponse(*domain_problem(error))
+        status, body = domain_problem(error)
+        return StoredResponse(status, body, kept=kept_problem(error, body))
 
 
 def to_response(stored: StoredResponse) -> Response:
@@ -147,12 +157,14 @@ class Writer:
                        render: Callable[[R], BaseModel], *, body: BaseModel | None,
                        status: int = 200,
                        on_success: Callable[[R], None] | None = None,
-                       grouped: GroupCommit[C, R] | None = None) -> Response:
-        """``grouped``: run it in a group commit with other requests of its kind."""
+                       grouped: GroupCommit[C, R] | None = None,
+                       shown_once: Callable[[R], BaseModel] | None = None) -> Response:
+        """``grouped``: run it in a group commit with other requests of its kind;
+        ``shown_once``: the first answer, which carries a secret (see JsonResponder)."""
         claim = None
         if self.key is not None:
             claim = IdempotencyClaim(self.key, self._fingerprint(body))
-        responder = JsonResponder(render, status)
+        responder = JsonResponder(render, status, shown_once)
         caller = caller_of(self.principal)
         if grouped is not None:
             stored = await grouped.submit(command, caller, responder, claim)
