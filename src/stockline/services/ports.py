@@ -268,6 +268,21 @@ class StoredResponse:
         return self.body if self.kept is None else self.kept
 
 
+# The fingerprint of a record whose customer was erased: no request matches it again.
+ERASED = "erased"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A key and the keyed digests of the request it is sent with (services.idempotency):
+    ``fingerprint`` of the whole request; ``subject`` of the reference of the customer it
+    names, if any, so that erasing the customer can find the record."""
+
+    key: str
+    fingerprint: str
+    subject: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     fingerprint: str
@@ -275,7 +290,8 @@ class IdempotencyRecord:
 
 
 class IdempotencyStore(Protocol):
-    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime, *,
+                    subject: str | None = None) -> bool:
         """Insert the key; False when it exists. Blocks while another transaction holds it."""
         ...
 
@@ -283,9 +299,15 @@ class IdempotencyStore(Protocol):
 
     async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
 
-    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+    async def claim_many(self, wanted: Sequence[tuple[str, IdempotencyClaim]],
                          now: datetime) -> set[tuple[str, str]]:
-        """Claim (principal, key, fingerprint) triples; the (principal, key) pairs taken."""
+        """Claim (principal, claim) pairs; the (principal, key) pairs taken."""
+        ...
+
+    async def forget(self, subject: str) -> int:
+        """Unlink every record of a request that named ``subject``: its fingerprint becomes
+        ERASED (no retry matches it, whatever customer it names) and its answer and subject
+        are dropped; how many records changed."""
         ...
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]

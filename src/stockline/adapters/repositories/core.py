@@ -30,7 +30,12 @@ from stockline.adapters.tables import (
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
-from stockline.services.ports import IdempotencyRecord, StoredResponse
+from stockline.services.ports import (
+    ERASED,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    StoredResponse,
+)
 
 L = inventory_levels.c
 
@@ -370,24 +375,34 @@ class SqlIdempotency:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime, *,
+                    subject: str | None = None) -> bool:
         # On PostgreSQL a concurrent claim of the same key waits here until the first
         # transaction ends: it then sees the stored answer, or takes the key if that rolled back.
         stmt = (upsert(self._conn, idempotency_keys)
-                .values(principal=principal, key=key, fingerprint=fingerprint, created_at=now)
+                .values(principal=principal, key=key, fingerprint=fingerprint, subject=subject,
+                        created_at=now)
                 .on_conflict_do_nothing().returning(idempotency_keys.c.key))
         return (await self._conn.execute(stmt)).first() is not None
 
-    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+    async def claim_many(self, wanted: Sequence[tuple[str, IdempotencyClaim]],
                          now: datetime) -> set[tuple[str, str]]:
-        """Claim (principal, key, fingerprint) triples at once; the (principal, key) pairs
-        this transaction took (the others exist already)."""
+        """Claim (principal, claim) pairs at once; the (principal, key) pairs this
+        transaction took (the others exist already)."""
         k = idempotency_keys.c
         stmt = (upsert(self._conn, idempotency_keys)
-                .values([{"principal": p, "key": key, "fingerprint": f, "created_at": now}
-                         for p, key, f in wanted])
+                .values([{"principal": p, "key": c.key, "fingerprint": c.fingerprint,
+                          "subject": c.subject, "created_at": now}
+                         for p, c in wanted])
                 .on_conflict_do_nothing().returning(k.principal, k.key))
         return {(row.principal, row.key) for row in (await self._conn.execute(stmt)).all()}
+
+    async def forget(self, subject: str) -> int:
+        k = idempotency_keys.c
+        result = await self._conn.execute(idempotency_keys.update().where(k.subject == subject)
+                                          .values(fingerprint=ERASED, subject=None,
+                                                  response_body=b""))
+        return int(result.rowcount or 0)
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
         await self._conn.execute(_COMPLETE_KEY, [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
@@ -24,9 +23,10 @@ from stockline.entrypoints.http.errors import (
     domain_problem,
     kept_problem,
 )
+from stockline.entrypoints.http.schemas.common import Body
 from stockline.services.batching import GroupCommit
-from stockline.services.executor import Handler, IdempotencyClaim
-from stockline.services.ports import StoredResponse
+from stockline.services.executor import Handler
+from stockline.services.ports import IdempotencyClaim, StoredResponse
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -161,9 +161,7 @@ class Writer:
                        shown_once: Callable[[R], BaseModel] | None = None) -> Response:
         """``grouped``: run it in a group commit with other requests of its kind;
         ``shown_once``: the first answer, which carries a secret (see JsonResponder)."""
-        claim = None
-        if self.key is not None:
-            claim = IdempotencyClaim(self.key, self._fingerprint(body))
+        claim = self._claim(self.key, body) if self.key is not None else None
         responder = JsonResponder(render, status, shown_once)
         caller = caller_of(self.principal)
         if grouped is not None:
@@ -175,11 +173,17 @@ class Writer:
             on_success(responder.result)
         return to_response(stored)
 
-    def _fingerprint(self, body: BaseModel | None) -> str:
-        digest = hashlib.sha256(f"{self.request.method} {self.request.url.path}\n".encode())
+    async def run(self, handler: Handler[C, R], command: C) -> R:
+        """Run a write that keeps no idempotency record (one idempotent by nature, whose
+        record would only link its key to what it names); a refusal raises."""
+        return await self.container.executor.run(handler, command, caller_of(self.principal))
+
+    def _claim(self, key: str, body: BaseModel | None) -> IdempotencyClaim:
+        request = f"{self.request.method} {self.request.url.path}\n".encode()
         if body is not None:
-            digest.update(body.model_dump_json().encode())
-        return digest.hexdigest()
+            request += body.model_dump_json().encode()
+        subject = body.subject() if isinstance(body, Body) else None
+        return self.container.executor.digests.claim(key, request, subject=subject)
 
 
 async def writer(request: Request, container: ContainerDep, principal: PrincipalDep,

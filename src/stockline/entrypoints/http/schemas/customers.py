@@ -12,7 +12,6 @@ from stockline.domain.customers import (
     REF_PATTERN,
     Customer,
     CustomerDetails,
-    Erasure,
 )
 from stockline.entrypoints.http.schemas.common import NO_NUL, Body
 
@@ -46,13 +45,3 @@ class CustomerOut(BaseModel):
     def of(cls, c: Customer) -> CustomerOut:
         return cls(ref=c.ref, contact=c.contact, sales=c.sales, last_sale_at=c.last_sale_at,
                    created_at=c.created_at, updated_at=c.updated_at)
-
-
-class ErasureOut(BaseModel):
-    erased: bool = True
-    sales: int = Field(description="Sales whose customer reference is now a pseudonym")
-    erased_at: datetime
-
-    @classmethod
-    def of(cls, e: Erasure) -> ErasureOut:
-        return cls(sales=e.sales, erased_at=e.erased_at)
