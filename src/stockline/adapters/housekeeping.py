@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +52,7 @@ async def reclaim_erased(engine: AsyncEngine) -> None:
             async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
                 busy = (await cursor.fetchone())[0]
             log.info("erasure_reclaimed", how="wal_checkpoint", complete=not busy)
-    except (DBAPIError, OSError) as exc:
+    except (DBAPIError, sqlite3.Error, OSError) as exc:  # the driver's own, on SQLite
         log.warning("erasure_reclaim_failed", error=type(exc).__name__)
 
 
