@@ -35,7 +35,12 @@ import orjson
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
-from stockline.services.ports import IdempotencyRecord, StoredResponse
+from stockline.services.ports import (
+    ERASED,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    StoredResponse,
+)
 from tests.fakes_customers import FakeCustomers
 from tests.fakes_keys import FakeApiKeys
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
@@ -63,6 +68,7 @@ class _IdempotencyRow:
     fingerprint: str
     created_at: datetime
     response: StoredResponse | None = None
+    subject: str | None = None
 
 
 @dataclass(slots=True)
@@ -353,17 +359,27 @@ class FakeIdempotency:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
-    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime, *,
+                    subject: str | None = None) -> bool:
         rows = self._uow.store.idempotency
         if (principal, key) in rows:
             return False
-        rows[(principal, key)] = _IdempotencyRow(fingerprint, now)
+        rows[(principal, key)] = _IdempotencyRow(fingerprint, now, subject=subject)
         return True
 
-    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+    async def claim_many(self, wanted: Sequence[tuple[str, IdempotencyClaim]],
                          now: datetime) -> set[tuple[str, str]]:
-        return {(principal, key) for principal, key, fingerprint in wanted
-                if await self.claim(principal, key, fingerprint, now)}
+        return {(principal, c.key) for principal, c in wanted
+                if await self.claim(principal, c.key, c.fingerprint, now, subject=c.subject)}
+
+    async def forget(self, subject: str) -> int:
+        rows = self._uow.store.idempotency
+        mine = [k for k, row in rows.items() if row.subject == subject]
+        for k in mine:
+            response = rows[k].response
+            rows[k] = replace(rows[k], fingerprint=ERASED, subject=None, response=(
+                StoredResponse(response.status, b"") if response is not None else None))
+        return len(mine)
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
         for principal, key, response in answers:
@@ -379,7 +395,8 @@ class FakeIdempotency:
         rows = self._uow.store.idempotency
         if (principal, key) in rows:
             rows[(principal, key)] = replace(
-                rows[(principal, key)], response=StoredResponse(response.status, response.body))
+                rows[(principal, key)],
+                response=StoredResponse(response.status, response.for_replay))
 
 
 class FakeUnitOfWork:

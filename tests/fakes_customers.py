@@ -37,12 +37,13 @@ class FakeCustomers:
     def link(self, sale_id: str, ref: str) -> None:
         self._sales()[sale_id] = ref
 
-    async def remember(self, details: CustomerDetails, now: datetime) -> None:
+    async def remember(self, details: CustomerDetails, now: datetime, *,
+                       update_contact: bool) -> None:
         rows = self._rows()
         known = rows.get(details.ref)
         if known is None:
             rows[details.ref] = StoredCustomer(details.ref, details.contact, None, now, now)
-        elif details.contact is not None:
+        elif details.contact is not None and update_contact:
             rows[details.ref] = replace(known, contact=details.contact, updated_at=now)
 
     async def erase(self, ref: str, pseudonym: str, now: datetime) -> int | None:

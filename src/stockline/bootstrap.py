@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,6 +33,7 @@ from stockline.domain.webhooks import RetryPolicy
 from stockline.services import reservations, sales
 from stockline.services.batching import GroupCommit
 from stockline.services.executor import Executor, utcnow
+from stockline.services.idempotency import RequestDigests
 from stockline.services.ports import UnitOfWorkFactory
 from stockline.services.sales_batch import record_sales
 
@@ -125,7 +128,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         poll_seconds=settings.webhook_poll_interval_seconds, destinations=destinations)
     deliveries.on_queued = dispatcher.wake
     uows = uow_factory or SqlUnitOfWorkFactory(database.write)
-    executor = Executor(uows, on_commit=relay.wake)
+    executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
     queries = Queries(database.read)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
@@ -165,6 +168,28 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])
+
+
+def idempotency_digests(settings: Settings) -> RequestDigests:
+    """Keyed with STOCKLINE_IDEMPOTENCY_SECRET, else with the secret kept in var_dir: made
+    by the first process to start, read by every other (it must outlive restarts, or a
+    retry after one would no longer match its record)."""
+    if settings.idempotency_secret is not None:
+        return RequestDigests(settings.idempotency_secret.get_secret_value().encode())
+    path = settings.var_dir / "idempotency_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+        try:  # a link is atomic: of workers starting together, the first one's wins
+            os.link(made, path)
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
+    return RequestDigests(path.read_text().strip().encode())
 
 
 def token_issuer(settings: Settings) -> TokenIssuer | None:

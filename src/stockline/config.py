@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # dependency solving; false sends every request through the declared route alone.
     lean_routes: bool = True
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    idempotency_secret: SecretStr | None = Field(
+        default=None, description="Keys the digests idempotency records keep of requests "
+        "(HMAC-SHA256), 16+ characters; every node must share it. Unset: a random one is "
+        "made once and kept in var_dir/idempotency_secret (shared by one node's workers)")
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     reservation_sweep_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -76,6 +80,13 @@ class Settings(BaseSettings):
     @classmethod
     def _driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("idempotency_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("STOCKLINE_IDEMPOTENCY_SECRET needs at least 16 characters")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

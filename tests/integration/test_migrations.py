@@ -66,3 +66,27 @@ async def test_opening_hours_stored_by_the_old_demo_are_repaired(empty_url: str)
         "utc_offset": "-05:00"}
     assert dict(untouched.operating_hours or {}) == fine
     LocationOut.of(repaired)  # what listing the location answers: it no longer fails
+
+
+async def test_idempotency_records_made_before_0007_keep_no_fingerprint_or_answer(
+        empty_url: str) -> None:
+    """Their plain SHA-256 fingerprints could be searched offline for a customer's
+    reference, and their answers may hold a webhook's secret: 0007 drops both."""
+    database = open_database(empty_url)
+    try:
+        await upgrade(database.write, "0006")
+        async with database.write.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO idempotency_keys (principal, key, fingerprint, status_code, "
+                "response_body, created_at) VALUES ('p', 'k', :fp, 201, :body, :at)"),
+                {"fp": "a" * 64, "body": b'{"secret":"whsec_kept_in_clear"}',
+                 "at": datetime.now(UTC)})
+        await upgrade(database.write)
+        async with database.write.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT fingerprint, subject, status_code, response_body "
+                "FROM idempotency_keys WHERE key = 'k'"))).one()
+    finally:
+        await database.dispose()
+    assert (row.fingerprint, row.subject, row.status_code, bytes(row.response_body)) == (
+        "unkeyed", None, 201, b"")

@@ -11,15 +11,19 @@ import pytest
 import structlog
 
 from stockline.adapters.logging import configure_logging
+from stockline.domain.commands import RecordSale
 from stockline.domain.customers import CustomerDetails, EraseCustomer, check_ref
-from stockline.domain.errors import Forbidden, InvalidInput, NotFound
+from stockline.domain.errors import DomainError, Forbidden, InvalidInput
+from stockline.domain.model import Sale
 from stockline.domain.security import Principal, Role
 from stockline.entrypoints.http.middleware import loggable_path
-from stockline.services import customers
-from stockline.services.executor import Caller, Executor
+from stockline.services import customers, sales
+from stockline.services.executor import Caller, Context, Executor
+from stockline.services.ports import UnitOfWork
+from stockline.services.sales_batch import record_sales
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.fakes_customers import sale_customers, stored_customers
-from tests.unit.support import Shop
+from tests.unit.support import Shop, sale
 
 ADMIN = Caller(principal="admin", actor="admin",
                access=Principal(id="admin", name="admin", role=Role.ADMIN))
@@ -67,8 +71,48 @@ async def test_erasure_pseudonymizes_the_customer_and_its_sales_only(
     # Stock, the ledger, the sales and the event log are untouched.
     assert (uows.committed.levels, list(uows.committed.ledger), dict(uows.committed.sales),
             len(uows.committed.outbox)) == before
-    with pytest.raises(NotFound):  # once erased, the reference is unknown
-        await executor.run(customers.erase_customer, EraseCustomer(ref="C-1"), ADMIN)
+    # Once erased, the reference is unknown: erasing it again changes nothing more.
+    again = await executor.run(customers.erase_customer, EraseCustomer(ref="C-1"), ADMIN)
+    assert again.sales == 0 and sale_customers(uows) == refs
+
+
+STAFF_ELSEWHERE = Caller(principal="key_b", actor="b", access=Principal(
+    id="key_b", name="b", role=Role.STORE_STAFF, locations=frozenset({"S-2"})))
+MANAGER = Caller(principal="key_m", actor="m",
+                 access=Principal(id="key_m", name="m", role=Role.MANAGER))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_sale_changes_an_existing_contact_only_for_callers_that_write_customers(
+        executor: Executor, shop: Shop, uows: FakeUnitOfWorkFactory, stocked: str,
+        batched: bool) -> None:
+    await shop.location("S-2")
+    await shop.receive("S-2", "SKU-1", 10)
+    await shop.sell(stocked, ("SKU-1", 1), customer=CustomerDetails(ref="C-5", contact="mine"))
+
+    async def sell_as(caller: Caller, ref: str, contact: str) -> None:
+        cmd = sale("S-2" if caller is STAFF_ELSEWHERE else stocked, ("SKU-1", 1),
+                   customer=CustomerDetails(ref=ref, contact=contact))
+        if batched:
+            [outcome] = await executor.run_batch(record_sales_alone, [cmd], caller)
+            assert not isinstance(outcome, Exception)
+        else:
+            await executor.run(sales.record_sale, cmd, caller)
+
+    await sell_as(STAFF_ELSEWHERE, "C-5", "attacker")
+    await sell_as(STAFF_ELSEWHERE, "C-6", "new")  # a new customer takes the sale's contact
+    people = stored_customers(uows)
+    assert (people["C-5"].contact, people["C-6"].contact) == ("mine", "new")
+    await sell_as(MANAGER, "C-5", "newer")
+    assert stored_customers(uows)["C-5"].contact == "newer"
+
+
+async def record_sales_alone(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
+    """The group commit's batch handler, for one sale."""
+    [outcome] = await record_sales(uow, [(cmd, ctx)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
 
 async def test_only_roles_with_the_permission_erase(executor: Executor, shop: Shop,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockline.adapters.tables import idempotency_keys
@@ -24,6 +27,33 @@ async def purge_idempotency_keys(engine: AsyncEngine, *, now: datetime,
         result = await conn.execute(delete(idempotency_keys)
                                     .where(idempotency_keys.c.created_at < cutoff))
     return int(result.rowcount or 0)
+
+
+# The tables an erasure changes (services.customers.erase_customer).
+ERASURE_TABLES = ("customers", "sales", "idempotency_keys")
+
+
+async def reclaim_erased(engine: AsyncEngine) -> None:
+    """After an erasure commits, have the database drop the old versions of the rows it
+    changed, which it still keeps: PostgreSQL by a plain VACUUM of those tables (no lock
+    that stops reads or writes; VACUUM runs outside a transaction), SQLite by a checkpoint
+    that copies its WAL into the database file and empties the WAL. Best effort: a
+    failure is logged, and the next (auto)vacuum or checkpoint does the same."""
+    try:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM " + ", ".join(ERASURE_TABLES))
+                log.info("erasure_reclaimed", how="vacuum")
+                return
+            # On the driver's connection: SQLAlchemy would begin a transaction first, and
+            # a checkpoint cannot run inside one.
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                busy = (await cursor.fetchone())[0]
+            log.info("erasure_reclaimed", how="wal_checkpoint", complete=not busy)
+    except (DBAPIError, sqlite3.Error, OSError) as exc:  # the driver's own, on SQLite
+        log.warning("erasure_reclaim_failed", error=type(exc).__name__)
 
 
 class Periodic:

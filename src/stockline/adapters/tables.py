@@ -193,6 +193,9 @@ idempotency_keys = Table(
     Column("principal", String(100), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
+    # A keyed digest (services.idempotency) of the customer reference the request named:
+    # erasing the customer finds its records by it, and unlinks them.
+    Column("subject", String(64), index=True),
     Column("status_code", Integer),
     Column("response_body", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False, index=True),

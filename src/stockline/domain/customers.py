@@ -4,8 +4,9 @@ A customer is known by a reference the retailer chooses (a loyalty card number, 
 account id, an e-mail address) and may have a contact line. Both live only in the
 customers table and the sale's ``customer_ref`` column: never in a sale's answer, an
 event, a webhook, the ledger, the audit trail or a log line. Erasing a customer replaces
-its reference everywhere with a random pseudonym and drops its contact; sales, their
-totals and the ledger stay exactly as they were.
+its reference everywhere with a random pseudonym, drops its contact and unlinks the
+idempotency records of requests that named it; sales, their totals and the ledger stay
+exactly as they were.
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ class Customer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Erasure:
-    """What an erasure did: how many sales now carry the pseudonym instead of the ref."""
+    """What an erasure did: how many sales now carry the pseudonym instead of the ref, and
+    how many idempotency records of requests naming it were unlinked. Never answered to
+    the caller: the answer must not tell whether the reference was known."""
 
     sales: int
+    records: int
     erased_at: datetime

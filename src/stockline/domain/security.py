@@ -48,6 +48,7 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
     CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
     CUSTOMERS_ERASE = "customers:erase"
     OPERATIONS_READ = "operations:read"
     RECONCILE = "admin:reconcile"

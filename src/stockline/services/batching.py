@@ -36,12 +36,16 @@ from stockline.services.executor import (
     Context,
     Executor,
     Handler,
-    IdempotencyClaim,
     Responder,
     TransientStorageError,
     utcnow,
 )
-from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+from stockline.services.ports import (
+    IdempotencyClaim,
+    StoredResponse,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -182,7 +186,7 @@ class GroupCommit(Generic[C, R]):
         async with self._uows() as uow:
             runnable = await self._claim(uow, batch, now, later)
             decided: dict[_Item[C, R], R | DomainError] = {}
-            rest = [(item, Context(item.caller, now)) for item in runnable]
+            rest = [(item, Context(item.caller, now, self._executor.digests)) for item in runnable]
             while rest:
                 outcomes = await self._batch(uow, [(item.command, ctx) for item, ctx in rest])
                 for (item, _), outcome in zip(rest, outcomes, strict=False):
@@ -221,13 +225,13 @@ class GroupCommit(Generic[C, R]):
         """The items this batch runs: those without a key, and those whose key it claims
         (the first of twins); the others go to ``later``."""
         seen: set[tuple[str, str]] = set()
-        wanted: list[tuple[str, str, str]] = []
+        wanted: list[tuple[str, IdempotencyClaim]] = []
         for item in batch:
             if item.claim is not None:
                 key = (item.caller.principal, item.claim.key)
                 if key not in seen:
                     seen.add(key)
-                    wanted.append((*key, item.claim.fingerprint))
+                    wanted.append((item.caller.principal, item.claim))
         claimed = await uow.idempotency.claim_many(wanted, now) if wanted else set()
         runnable = []
         for item in batch:

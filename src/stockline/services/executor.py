@@ -18,7 +18,13 @@ from typing import Protocol, TypeVar
 
 from stockline.domain.errors import DomainError, Forbidden, IdempotencyKeyReused
 from stockline.domain.security import Permission, Principal
-from stockline.services.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+from stockline.services.idempotency import RequestDigests
+from stockline.services.ports import (
+    IdempotencyClaim,
+    StoredResponse,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -50,6 +56,7 @@ class Caller:
 class Context:
     caller: Caller
     now: datetime
+    digests: RequestDigests  # the keyed digests idempotency records are matched by
 
     @property
     def actor(self) -> str:
@@ -59,6 +66,10 @@ class Context:
         """Forbidden unless the caller may do this at every location given."""
         if self.caller.access is not None:
             self.caller.access.require(permission, *location_ids)
+
+    def allows(self, permission: Permission) -> bool:
+        """Whether the caller's role has the permission (anywhere); Stockline's own jobs may."""
+        return self.caller.access is None or self.caller.access.may(permission)
 
     def require_of(self, permission: Permission, what: str, location_id: str) -> None:
         """As ``require``, for an object the caller named by its id (a sale, a hold, ...):
@@ -70,12 +81,6 @@ class Context:
         if not access.may_at(permission, location_id):
             raise Forbidden(f"{permission.value} is limited to this key's locations, and "
                             f"this {what} is not at one of them")
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyClaim:
-    key: str
-    fingerprint: str
 
 
 class Responder(Protocol[R_contra]):
@@ -95,8 +100,12 @@ def utcnow() -> datetime:
 class Executor:
     def __init__(self, uow_factory: UnitOfWorkFactory, *, attempts: int = 5,
                  clock: Callable[[], datetime] = utcnow,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None,
+                 digests: RequestDigests | None = None) -> None:
+        """``digests``: keyed with the server's secret; without one (tools and tests that
+        keep no record across processes), with a secret of this executor's own."""
         self._uow_factory = uow_factory
+        self.digests = digests or RequestDigests.with_random_secret()
         self._attempts = attempts
         self._clock = clock
         # A hint to whoever forwards committed changes (the outbox relay): look now.
@@ -107,7 +116,8 @@ class Executor:
         for attempt in range(1, self._attempts + 1):
             try:
                 async with self._uow_factory() as uow:
-                    result = await handler(uow, command, Context(caller, self._clock()))
+                    ctx = Context(caller, self._clock(), self.digests)
+                    result = await handler(uow, command, ctx)
                     await uow.commit()
                     self._on_commit()
                     return result
@@ -137,7 +147,7 @@ class Executor:
                               caller: Caller) -> list[R | DomainError]:
         outcomes: list[R | DomainError] = []
         async with self._uow_factory() as uow:
-            ctx = Context(caller, self._clock())
+            ctx = Context(caller, self._clock(), self.digests)
             for command in commands:
                 try:
                     async with uow.savepoint():
@@ -168,10 +178,10 @@ class Executor:
 
     async def _respond_once(self, handler: Handler[C, R], command: C, caller: Caller,
                             responder: Responder[R], claim: IdempotencyClaim) -> StoredResponse:
-        ctx = Context(caller, self._clock())
+        ctx = Context(caller, self._clock(), self.digests)
         async with self._uow_factory() as uow:
             if not await uow.idempotency.claim(caller.principal, claim.key, claim.fingerprint,
-                                               ctx.now):
+                                               ctx.now, subject=claim.subject):
                 return await _replay(uow, caller, claim, responder)
             try:
                 async with uow.savepoint():

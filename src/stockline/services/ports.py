@@ -268,6 +268,29 @@ class StoredResponse:
     status: int
     body: bytes
     replayed: bool = False
+    # What a replay answers instead of ``body``, when that must not be kept: a secret shown
+    # once, or a refusal's long lists (a refusal costs its sender nothing to repeat).
+    kept: bytes | None = None
+
+    @property
+    def for_replay(self) -> bytes:
+        """The body the idempotency record keeps."""
+        return self.body if self.kept is None else self.kept
+
+
+# The fingerprint of a record whose customer was erased: no request matches it again.
+ERASED = "erased"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A key and the keyed digests of the request it is sent with (services.idempotency):
+    ``fingerprint`` of the whole request; ``subject`` of the reference of the customer it
+    names, if any, so that erasing the customer can find the record."""
+
+    key: str
+    fingerprint: str
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +300,8 @@ class IdempotencyRecord:
 
 
 class IdempotencyStore(Protocol):
-    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
+    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime, *,
+                    subject: str | None = None) -> bool:
         """Insert the key; False when it exists. Blocks while another transaction holds it."""
         ...
 
@@ -285,9 +309,15 @@ class IdempotencyStore(Protocol):
 
     async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
 
-    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
+    async def claim_many(self, wanted: Sequence[tuple[str, IdempotencyClaim]],
                          now: datetime) -> set[tuple[str, str]]:
-        """Claim (principal, key, fingerprint) triples; the (principal, key) pairs taken."""
+        """Claim (principal, claim) pairs; the (principal, key) pairs taken."""
+        ...
+
+    async def forget(self, subject: str) -> int:
+        """Unlink every record of a request that named ``subject``: its fingerprint becomes
+        ERASED (no retry matches it, whatever customer it names) and its answer and subject
+        are dropped; how many records changed."""
         ...
 
     async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]
@@ -295,8 +325,10 @@ class IdempotencyStore(Protocol):
 
 
 class CustomerRepository(Protocol):
-    async def remember(self, details: CustomerDetails, now: datetime) -> None:
-        """Add the customer, or update its contact when ``details`` has one."""
+    async def remember(self, details: CustomerDetails, now: datetime, *,
+                       update_contact: bool) -> None:
+        """Add the customer; with ``update_contact``, also replace an existing customer's
+        contact when ``details`` has one."""
         ...
 
     async def erase(self, ref: str, pseudonym: str, now: datetime) -> int | None:

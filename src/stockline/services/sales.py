@@ -12,6 +12,7 @@ from stockline.domain.model import Sale, SaleLine
 from stockline.domain.rules import check_occurred_at
 from stockline.domain.security import Permission
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
+from stockline.services.customers import attach_customer
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import append_records, record_change, take_stock
@@ -59,7 +60,7 @@ async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
                 external_ref=cmd.external_ref, actor=ctx.actor,
                 occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
     if cmd.customer is not None:
-        await uow.customers.remember(cmd.customer, ctx.now)
+        await attach_customer(uow, cmd.customer, ctx)
     await uow.sales.add(sale, customer_ref=cmd.customer.ref if cmd.customer else None)
     await append_records(uow, [record_change(m, ctx, type=MovementType.SALE, reason="sale",
                                              reference=sale.id, occurred_at=sale.occurred_at)

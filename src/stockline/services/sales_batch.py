@@ -25,6 +25,7 @@ from stockline.domain.ids import new_id
 from stockline.domain.model import LedgerEntry, Level, Sale, SaleLine
 from stockline.domain.security import Permission
 from stockline.domain.values import MovementType
+from stockline.services.customers import attach_customer
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.sales import check_sale
@@ -87,7 +88,7 @@ async def record_sales(uow: UnitOfWork,
             events += told
         events.append(SaleRecorded(occurred_at=ctx.now, sale=sale))
         if cmd.customer is not None:
-            await uow.customers.remember(cmd.customer, ctx.now)
+            await attach_customer(uow, cmd.customer, ctx)
         sales.append((sale, cmd.customer.ref if cmd.customer else None))
         outcomes[n] = sale
     if sales:

@@ -1,7 +1,6 @@
 """Write-side repositories over the unit of work's connection, one module per area."""
 
 from stockline.adapters.repositories.core import (
-    SqlIdempotency,
     SqlLedger,
     SqlLevels,
     SqlLocations,
@@ -12,6 +11,7 @@ from stockline.adapters.repositories.core import (
     upsert,
 )
 from stockline.adapters.repositories.customers import SqlCustomers
+from stockline.adapters.repositories.idempotency import SqlIdempotency
 from stockline.adapters.repositories.keys import SqlApiKeys
 from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
 from stockline.adapters.repositories.reservations import SqlReservations

@@ -15,7 +15,6 @@ from stockline.adapters import rows
 from stockline.adapters.queries.core import load_sales
 from stockline.adapters.repositories.batch_pg import write_sales_batch
 from stockline.adapters.tables import (
-    idempotency_keys,
     inventory_levels,
     inventory_lots,
     locations,
@@ -30,7 +29,6 @@ from stockline.adapters.tables import (
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
-from stockline.services.ports import IdempotencyRecord, StoredResponse
 
 L = inventory_levels.c
 
@@ -46,10 +44,6 @@ _INSERT_SALE = sales.insert()
 _INSERT_SALE_LINE = sale_lines.insert()
 _INSERT_MOVEMENT = stock_movements.insert()
 _INSERT_OUTBOX = outbox.insert()
-_COMPLETE_KEY = (idempotency_keys.update()
-                 .where(idempotency_keys.c.principal == bindparam("k_principal"),
-                        idempotency_keys.c.key == bindparam("k_key"))
-                 .values(status_code=bindparam("v_status"), response_body=bindparam("v_body")))
 
 
 def upsert(conn: AsyncConnection, table: Table) -> Any:
@@ -364,48 +358,3 @@ class SqlOutbox:
                 {"type": e.type, "location_id": e.location_id, "sku": e.sku,
                  "payload": orjson.dumps(e.data()).decode(), "occurred_at": e.occurred_at}
                 for e in events])
-
-
-class SqlIdempotency:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def claim(self, principal: str, key: str, fingerprint: str, now: datetime) -> bool:
-        # On PostgreSQL a concurrent claim of the same key waits here until the first
-        # transaction ends: it then sees the stored answer, or takes the key if that rolled back.
-        stmt = (upsert(self._conn, idempotency_keys)
-                .values(principal=principal, key=key, fingerprint=fingerprint, created_at=now)
-                .on_conflict_do_nothing().returning(idempotency_keys.c.key))
-        return (await self._conn.execute(stmt)).first() is not None
-
-    async def claim_many(self, wanted: Sequence[tuple[str, str, str]],
-                         now: datetime) -> set[tuple[str, str]]:
-        """Claim (principal, key, fingerprint) triples at once; the (principal, key) pairs
-        this transaction took (the others exist already)."""
-        k = idempotency_keys.c
-        stmt = (upsert(self._conn, idempotency_keys)
-                .values([{"principal": p, "key": key, "fingerprint": f, "created_at": now}
-                         for p, key, f in wanted])
-                .on_conflict_do_nothing().returning(k.principal, k.key))
-        return {(row.principal, row.key) for row in (await self._conn.execute(stmt)).all()}
-
-    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
-        await self._conn.execute(_COMPLETE_KEY, [
-            {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.body}
-            for p, key, r in answers])
-
-    async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
-        k = idempotency_keys.c
-        row = (await self._conn.execute(
-            select(k.fingerprint, k.status_code, k.response_body)
-            .where(k.principal == principal, k.key == key))).first()
-        if row is None or row.status_code is None:
-            return None
-        return IdempotencyRecord(row.fingerprint,
-                                 StoredResponse(row.status_code, bytes(row.response_body)))
-
-    async def complete(self, principal: str, key: str, response: StoredResponse) -> None:
-        k = idempotency_keys.c
-        await self._conn.execute(
-            idempotency_keys.update().where(k.principal == principal, k.key == key)
-            .values(status_code=response.status, response_body=response.body))

@@ -18,11 +18,13 @@ class SqlCustomers:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def remember(self, details: CustomerDetails, now: datetime) -> None:
-        """Add the customer, or take its newer contact (a sale without one keeps the old)."""
+    async def remember(self, details: CustomerDetails, now: datetime, *,
+                       update_contact: bool) -> None:
+        """Add the customer; with ``update_contact``, an existing one takes the newer
+        contact (a sale without one keeps the old)."""
         insert = upsert(self._conn, customers).values(
             ref=details.ref, contact=details.contact, created_at=now, updated_at=now)
-        if details.contact is None:
+        if details.contact is None or not update_contact:
             await self._conn.execute(insert.on_conflict_do_nothing())
             return
         await self._conn.execute(insert.on_conflict_do_update(

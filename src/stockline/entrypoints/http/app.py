@@ -53,8 +53,8 @@ Real-time inventory and sales across warehouses and stores.
 
 Authenticate with `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
 Writes accept an `Idempotency-Key` header: retry with the same key and the first
-answer is replayed, never applied twice. Errors are RFC 9457 problem+json with a
-stable `code`.
+answer is replayed, never applied twice (a secret shown once is replayed as `null`, a
+refusal over 2 KB abridged). Errors are RFC 9457 problem+json with a stable `code`.
 """
 
 # The order of the sections in /docs (the routes are matched in another order).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
@@ -22,11 +21,13 @@ from stockline.entrypoints.http.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ProblemError,
     domain_problem,
+    kept_problem,
 )
 from stockline.entrypoints.http.permissions import authorize
+from stockline.entrypoints.http.schemas.common import Body
 from stockline.services.batching import GroupCommit
-from stockline.services.executor import Handler, IdempotencyClaim
-from stockline.services.ports import StoredResponse
+from stockline.services.executor import Handler
+from stockline.services.ports import IdempotencyClaim, StoredResponse
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -102,19 +103,28 @@ IdempotencyKey = Annotated[
 
 
 class JsonResponder(Generic[R]):
-    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered."""
+    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered.
 
-    def __init__(self, render: Callable[[R], BaseModel], status: int) -> None:
-        self._render, self._status = render, status
+    ``shown_once`` renders the first answer of a result that carries a secret: the
+    idempotency record keeps ``render``'s, so a replay never shows the secret again."""
+
+    def __init__(self, render: Callable[[R], BaseModel], status: int,
+                 shown_once: Callable[[R], BaseModel] | None = None) -> None:
+        self._render, self._status, self._shown_once = render, status, shown_once
         self.result: R | None = None
 
     def ok(self, result: R) -> StoredResponse:
         self.result = result
-        return StoredResponse(self._status, self._render(result).model_dump_json().encode())
+        kept = self._render(result).model_dump_json().encode()
+        if self._shown_once is None:
+            return StoredResponse(self._status, kept)
+        first = self._shown_once(result).model_dump_json().encode()
+        return StoredResponse(self._status, first, kept=kept)
 
     def error(self, error: DomainError) -> StoredResponse:
         self.result = None
-        return StoredResponse(*domain_problem(error))
+        status, body = domain_problem(error)
+        return StoredResponse(status, body, kept=kept_problem(error, body))
 
 
 def to_response(stored: StoredResponse) -> Response:
@@ -154,12 +164,12 @@ class Writer:
                        render: Callable[[R], BaseModel], *, body: BaseModel | None,
                        status: int = 200,
                        on_success: Callable[[R], None] | None = None,
-                       grouped: GroupCommit[C, R] | None = None) -> Response:
-        """``grouped``: run it in a group commit with other requests of its kind."""
-        claim = None
-        if self.key is not None:
-            claim = IdempotencyClaim(self.key, self._fingerprint(body))
-        responder = JsonResponder(render, status)
+                       grouped: GroupCommit[C, R] | None = None,
+                       shown_once: Callable[[R], BaseModel] | None = None) -> Response:
+        """``grouped``: run it in a group commit with other requests of its kind;
+        ``shown_once``: the first answer, which carries a secret (see JsonResponder)."""
+        claim = self._claim(self.key, body) if self.key is not None else None
+        responder = JsonResponder(render, status, shown_once)
         caller = caller_of(self.principal)
         if grouped is not None:
             stored = await grouped.submit(command, caller, responder, claim)
@@ -170,11 +180,17 @@ class Writer:
             on_success(responder.result)
         return to_response(stored)
 
-    def _fingerprint(self, body: BaseModel | None) -> str:
-        digest = hashlib.sha256(f"{self.request.method} {self.request.url.path}\n".encode())
+    async def run(self, handler: Handler[C, R], command: C) -> R:
+        """Run a write that keeps no idempotency record (one idempotent by nature, whose
+        record would only link its key to what it names); a refusal raises."""
+        return await self.container.executor.run(handler, command, caller_of(self.principal))
+
+    def _claim(self, key: str, body: BaseModel | None) -> IdempotencyClaim:
+        request = f"{self.request.method} {self.request.url.path}\n".encode()
         if body is not None:
-            digest.update(body.model_dump_json().encode())
-        return digest.hexdigest()
+            request += body.model_dump_json().encode()
+        subject = body.subject() if isinstance(body, Body) else None
+        return self.container.executor.digests.claim(key, request, subject=subject)
 
 
 async def writer(request: Request, container: ContainerDep, principal: PrincipalDep,

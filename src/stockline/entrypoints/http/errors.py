@@ -73,6 +73,9 @@ DOMAIN_CODES: dict[type[DomainError], Code] = {
     IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
     IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
 }
+# A refusal's answer kept for replays is at most this long (see kept_problem).
+STORED_PROBLEM_MAX_BYTES = 2048
+STORED_PROBLEM_DETAIL_CHARS = 500
 _BY_STATUS = {c.status: c for c in (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND,
                                     METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, PAYLOAD_TOO_LARGE,
                                     UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, RATE_LIMITED,
@@ -100,9 +103,24 @@ def problem_response(code: Code, detail: str, headers: Mapping[str, str] | None 
                     media_type=PROBLEM_JSON, headers=headers)
 
 
+def code_of(error: DomainError) -> Code:
+    return next(c for kind, c in DOMAIN_CODES.items() if isinstance(error, kind))
+
+
+def kept_problem(error: DomainError, body: bytes) -> bytes | None:
+    """What an idempotency record keeps of a refusal whose answer is over
+    STORED_PROBLEM_MAX_BYTES (None: the answer itself): its code and the start of its
+    detail, marked ``abridged``. A refusal changes nothing, so a caller could otherwise
+    have Stockline keep tens of kilobytes per request for days at no cost."""
+    if len(body) <= STORED_PROBLEM_MAX_BYTES:
+        return None
+    detail = str(error)[:STORED_PROBLEM_DETAIL_CHARS]
+    return problem_body(code_of(error), detail, abridged=True)
+
+
 def domain_problem(error: DomainError) -> tuple[int, bytes]:
     """Status and body for a domain error: the code plus the data a client needs to act."""
-    code = next(c for kind, c in DOMAIN_CODES.items() if isinstance(error, kind))
+    code = code_of(error)
     extra: dict[str, Any] = {}
     match error:
         case NotFound() | AlreadyExists():

@@ -34,19 +34,15 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
                          "scope on an admin or manager key, is 422.")
 async def create_key(body: ApiKeyCreate, write: WriterDep) -> Response:
     issued = new_api_key()
-    created: list[ApiKey] = []
-    # The stored answer (replayed on a retry) is the redacted one; only this first
-    # answer, built here and never stored, carries the key.
+
+    def shown_once(created: ApiKey) -> ApiKeyCreated:
+        return ApiKeyCreated.of_new(created, issued.key)
+
     response = await write(keys.create_key,
                            body.to_command(prefix=issued.prefix, secret_hash=issued.secret_hash),
-                           ApiKeyCreated.redacted, body=body, status=201,
-                           on_success=created.append)
+                           ApiKeyCreated.redacted, body=body, status=201, shown_once=shown_once)
     response.headers.update(NO_STORE)
-    if not created:
-        return response
-    first = ApiKeyCreated.of_new(created[0], issued.key)
-    return Response(first.model_dump_json(), status_code=201, media_type="application/json",
-                    headers=NO_STORE)
+    return response
 
 
 @router.get("", response_model=Page[ApiKeyOut], responses=problems(403),

@@ -30,6 +30,8 @@ from stockline.services import webhooks
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 WebhookId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 DeliveryId = Annotated[int, Path(ge=1, lt=2**63)]
+# The answer that carries a secret must not be kept by any cache on the way.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 SIGNING = ("Each delivery is a POST whose body is the event (as in the Events section) with "
            "headers `X-Stockline-Event-Id` (drop repeats by it), `X-Stockline-Event-Type`, "
@@ -43,7 +45,9 @@ SIGNING = ("Each delivery is a POST whose body is the event (as in the Events se
 @router.post("", status_code=201, response_model=WebhookCreated, responses=problems(404),
              summary="Subscribe a URL to events", description=SIGNING +
              " The answer carries the `secret` (given, or made when left out) once: it is "
-             "never shown again. It receives the events of changes made from its creation "
+             "never shown again. With an Idempotency-Key, a replay answers the same "
+             "webhook with `secret: null` (it is not kept for replays) and creates "
+             "nothing. It receives the events of changes made from its creation "
              "on. Unknown event types, a URL that is not http(s), a URL whose host is "
              "or resolves to an address that is not public (loopback, private, "
              "link-local, ...: unless the server allows them) or a short secret are "
@@ -51,8 +55,10 @@ SIGNING = ("Each delivery is a POST whose body is the event (as in the Events se
 async def create_webhook(body: WebhookCreate, write: WriterDep,
                          container: ContainerDep) -> Response:
     await webhooks.check_destination(container.destinations, body.url, write.principal)
-    return await write(webhooks.create_webhook, body.to_command(), WebhookCreated.of,
-                       body=body, status=201)
+    response = await write(webhooks.create_webhook, body.to_command(), WebhookCreated.redacted,
+                           body=body, status=201, shown_once=WebhookCreated.of)
+    response.headers.update(NO_STORE)
+    return response
 
 
 @router.get("", response_model=Page[WebhookOut], responses=problems(),

@@ -62,6 +62,12 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def subject(self) -> str | None:
+        """The reference of the customer whose data this body carries, if any: the
+        idempotency record of the request names it (by a keyed digest) so that erasing
+        the customer can unlink it."""
+        return None
+
 
 class MoneyIn(Body):
     amount: Annotated[str, StringConstraints(strict=True, pattern=r"^\d{1,12}(\.\d{1,4})?$"),

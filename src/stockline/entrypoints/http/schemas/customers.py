@@ -12,7 +12,6 @@ from stockline.domain.customers import (
     REF_PATTERN,
     Customer,
     CustomerDetails,
-    Erasure,
 )
 from stockline.entrypoints.http.schemas.common import NO_NUL, Body
 
@@ -26,8 +25,9 @@ class CustomerIn(Body):
     contact: Annotated[str, StringConstraints(strict=True, min_length=1,
                                               max_length=CONTACT_MAX_LENGTH,
                                               pattern=NO_NUL)] | None = Field(
-        default=None, description="How to reach them (kept with the customer, not the sale; "
-                                  "a later sale's contact replaces it)")
+        default=None, description="How to reach them (kept with the customer, not the sale). "
+                                  "Taken for a new customer; a later sale's contact "
+                                  "replaces it only when its caller has customers:write")
 
     def to_details(self) -> CustomerDetails:
         return CustomerDetails(ref=self.ref, contact=self.contact)
@@ -45,13 +45,3 @@ class CustomerOut(BaseModel):
     def of(cls, c: Customer) -> CustomerOut:
         return cls(ref=c.ref, contact=c.contact, sales=c.sales, last_sale_at=c.last_sale_at,
                    created_at=c.created_at, updated_at=c.updated_at)
-
-
-class ErasureOut(BaseModel):
-    erased: bool = True
-    sales: int = Field(description="Sales whose customer reference is now a pseudonym")
-    erased_at: datetime
-
-    @classmethod
-    def of(cls, e: Erasure) -> ErasureOut:
-        return cls(sales=e.sales, erased_at=e.erased_at)

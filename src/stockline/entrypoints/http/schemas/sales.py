@@ -44,6 +44,9 @@ class SaleCreate(Body):
                                   "/v1/customers/{ref}, erased by POST "
                                   "/v1/customers/{ref}/erase")
 
+    def subject(self) -> str | None:
+        return self.customer.ref if self.customer is not None else None
+
     def to_command(self) -> RecordSale:
         return RecordSale(
             location_id=self.location_id,

@@ -73,12 +73,20 @@ class WebhookOut(BaseModel):
 
 
 class WebhookCreated(WebhookOut):
-    secret: str = Field(description="Shown in this answer only: keep it to verify the "
-                                    "X-Stockline-Signature of deliveries")
+    secret: str | None = Field(
+        description="Shown in this answer only: keep it to verify the "
+                    "X-Stockline-Signature of deliveries. null when this answer is an "
+                    "idempotent replay (`Idempotent-Replayed: true`): the secret is not "
+                    "kept for replays; delete the webhook and create another if it was lost.")
 
     @classmethod
     def of(cls, w: Webhook) -> WebhookCreated:
         return cls(**WebhookOut.of(w).model_dump(), secret=w.secret)
+
+    @classmethod
+    def redacted(cls, w: Webhook) -> WebhookCreated:
+        """What is kept for idempotent replays: everything but the secret."""
+        return cls(**WebhookOut.of(w).model_dump(), secret=None)
 
 
 class WebhookDeleted(WebhookOut):
