@@ -149,7 +149,8 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "webhook_attempts.error": CLIPPED,
     "api_keys.prefix": "the random prefix of a new key",
     "api_keys.secret_hash": "a SHA-256 in hex",
-    "idempotency_keys.fingerprint": "a SHA-256 in hex",
+    "idempotency_keys.fingerprint": "an HMAC-SHA256 in hex",
+    "idempotency_keys.subject": "an HMAC-SHA256 in hex",
     "relay_state.name": "'relay'",
     "relay_state.holder": "the node's name (settings, not requests)",
     "sales.customer_ref": ID,  # once erased: a pseudonym
