@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(default=48, ge=24)
     idempotency_secret: SecretStr | None = Field(
         default=None, description="Keys the digests idempotency records keep of requests "
-        "(HMAC-SHA256), 16+ characters; every node must share it. Unset: a random one is "
-        "made once and kept in var_dir/idempotency_secret (shared by one node's workers)")
+        "(HMAC-SHA256), 16+ characters; every node must share it (required, 32+, in "
+        "production). Unset: a random one is made once and kept in "
+        "var_dir/idempotency_secret (shared by one node's workers)")
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     reservation_sweep_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -152,6 +153,12 @@ class Settings(BaseSettings):
         if self.token_secret is None and self.token_private_key_file is None:
             problems.append("set STOCKLINE_TOKEN_SECRET or STOCKLINE_TOKEN_PRIVATE_KEY_FILE "
                             "(access tokens need a signing key)")
+        # Every node must key idempotency records alike, or a retry reaching another node
+        # would be refused instead of replayed: a secret made in one node's var_dir is not.
+        if (self.idempotency_secret is None
+                or len(self.idempotency_secret.get_secret_value()) < 32):
+            problems.append("STOCKLINE_IDEMPOTENCY_SECRET must be set to at least 32 "
+                            "characters (the same on every node)")
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
             problems.append("STOCKLINE_SSL_CERTFILE and STOCKLINE_SSL_KEYFILE go together")
         problems += _weak_secrets(self)
@@ -169,16 +176,18 @@ def _weak_secrets(settings: Settings) -> list[str]:
     """Secrets long enough but still guessable, one secret used twice, missing files."""
     problems = []
     named = (("STOCKLINE_ADMIN_KEY", settings.admin_key),
-             ("STOCKLINE_TOKEN_SECRET", settings.token_secret))
+             ("STOCKLINE_TOKEN_SECRET", settings.token_secret),
+             ("STOCKLINE_IDEMPOTENCY_SECRET", settings.idempotency_secret))
     for name, secret in named:
         value = secret.get_secret_value() if secret is not None else ""
         if len(value) >= 32 and (len(set(value)) < 8 or
                                  any(p in value.lower() for p in PLACEHOLDERS)):
             problems.append(f"{name} is too easy to guess (use a random value, such as "
                             "the output of `openssl rand -base64 32`)")
-    admin, token = (s.get_secret_value() if s is not None else None for _, s in named)
-    if admin and admin == token:
-        problems.append("STOCKLINE_TOKEN_SECRET must differ from STOCKLINE_ADMIN_KEY")
+    values = [(name, s.get_secret_value()) for name, s in named if s is not None]
+    for i, (name, value) in enumerate(values):
+        if any(value == earlier for _, earlier in values[:i]):
+            problems.append(f"{name} must differ from the other secrets")
     for name, path in (("STOCKLINE_SSL_CERTFILE", settings.ssl_certfile),
                        ("STOCKLINE_SSL_KEYFILE", settings.ssl_keyfile),
                        ("STOCKLINE_TOKEN_PRIVATE_KEY_FILE", settings.token_private_key_file)):

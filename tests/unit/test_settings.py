@@ -37,7 +37,8 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def production(**fields: Any) -> Settings:
-    given: dict[str, Any] = {"admin_key": strong(), "token_secret": strong(), **fields}
+    given: dict[str, Any] = {"admin_key": strong(), "token_secret": strong(),
+                             "idempotency_secret": strong(), **fields}
     return Settings(env="production", **{k: v for k, v in given.items() if v is not None})
 
 
@@ -80,10 +81,17 @@ def test_production_refuses_no_token_signing_key() -> None:
         Settings(env="production", admin_key=strong())
 
 
+def test_production_refuses_no_idempotency_secret_or_a_short_one() -> None:
+    for given in (None, strong()[:31]):
+        assert "STOCKLINE_IDEMPOTENCY_SECRET must be set to at least 32" in refused(
+            idempotency_secret=given)
+
+
 def test_production_accepts_an_rsa_key_file_instead_of_a_token_secret(tmp_path: Path) -> None:
     pem = tmp_path / "signing.pem"
     pem.write_text("PEM")
-    settings = Settings(env="production", admin_key=strong(), token_private_key_file=pem)
+    settings = Settings(env="production", admin_key=strong(), token_private_key_file=pem,
+                        idempotency_secret=strong())
     assert settings.token_secret is None
 
 
@@ -107,11 +115,15 @@ def test_production_refuses_tls_files_that_are_not_there(tmp_path: Path) -> None
 def test_production_refuses_long_but_guessable_secrets(weak: str) -> None:
     assert "STOCKLINE_ADMIN_KEY is too easy to guess" in refused(admin_key=weak)
     assert "STOCKLINE_TOKEN_SECRET is too easy to guess" in refused(token_secret=weak)
+    assert "STOCKLINE_IDEMPOTENCY_SECRET is too easy to guess" in refused(
+        idempotency_secret=weak)
 
 
 def test_production_refuses_one_secret_for_two_purposes() -> None:
     same = strong()
-    assert "must differ from STOCKLINE_ADMIN_KEY" in refused(admin_key=same, token_secret=same)
+    assert "STOCKLINE_TOKEN_SECRET must differ" in refused(admin_key=same, token_secret=same)
+    assert "STOCKLINE_IDEMPOTENCY_SECRET must differ" in refused(admin_key=same,
+                                                                idempotency_secret=same)
 
 
 def test_every_problem_is_named_at_once() -> None:
