@@ -17,7 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stockline.adapters.authentication import AuthenticationFailed, Authenticator
 from stockline.domain.security import Principal
-from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, problem_response
+from stockline.entrypoints.http.errors import (
+    BAD_REQUEST,
+    UNAUTHORIZED,
+    ProblemError,
+    problem_response,
+)
 from stockline.services.executor import Caller
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
@@ -76,7 +81,7 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> Principal:
-        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
+        headers = _credential_headers(scope)
         api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
         given = api_key.decode("latin-1") if api_key is not None else None
         if given is None and authorization is not None:
@@ -96,6 +101,19 @@ class AuthMiddleware:
         except AuthenticationFailed as exc:
             raise ProblemError(UNAUTHORIZED, str(exc),
                                {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+
+
+def _credential_headers(scope: Scope) -> dict[bytes, bytes]:
+    """X-API-Key and Authorization, each sent at most once: with two, which one counts
+    would depend on who reads them (this server, a proxy, a log), so neither does."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in (b"x-api-key", b"authorization"):
+            if name in found:
+                raise ProblemError(BAD_REQUEST, f"send the {name.decode()} header once, "
+                                   "not several times")
+            found[name] = value
+    return found
 
 
 def _query_api_key(scope: Scope) -> str | None:
