@@ -165,12 +165,15 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
 def token_issuer(settings: Settings) -> TokenIssuer | None:
     """Stockline's own access tokens: RS256 with a key file, else HS256 with a secret."""
     ttl = timedelta(seconds=settings.token_ttl_seconds)
+    leeway = timedelta(seconds=settings.token_leeway_seconds)
     if settings.token_private_key_file is not None:
         return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
-                           ttl=ttl, private_key_pem=settings.token_private_key_file.read_bytes())
+                           ttl=ttl, private_key_pem=settings.token_private_key_file.read_bytes(),
+                           leeway=leeway)
     if settings.token_secret is not None:
         return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
-                           ttl=ttl, secret=settings.token_secret.get_secret_value())
+                           ttl=ttl, secret=settings.token_secret.get_secret_value(),
+                           leeway=leeway)
     return None
 
 
@@ -179,5 +182,6 @@ def external_tokens(settings: Settings) -> ExternalTokens | None:
     if settings.external_jwks_url and settings.external_issuer and settings.external_audience:
         return ExternalTokens(jwks_url=settings.external_jwks_url,
                               issuer=settings.external_issuer,
-                              audience=settings.external_audience)
+                              audience=settings.external_audience,
+                              leeway=timedelta(seconds=settings.token_leeway_seconds))
     return None

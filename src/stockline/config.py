@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     token_issuer: str = "stockline"
     token_audience: str = "stockline-api"
     token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    token_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="How many seconds past its exp (or before its "
+        "nbf) a token is still accepted, for clocks that differ between issuer and server")
     external_jwks_url: str | None = None
     external_issuer: str | None = None
     external_audience: str | None = None
