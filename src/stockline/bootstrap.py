@@ -10,6 +10,7 @@ from datetime import timedelta
 import structlog
 
 from stockline.adapters.audit import AuditTrail
+from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
@@ -50,6 +51,7 @@ class Container:
     webhooks: WebhookDispatcher
     audit: AuditTrail
     limiter: RateLimiter
+    auth_failures: FailureBudget
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -156,7 +158,12 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     return Container(settings=settings, database=database, executor=executor,
                      queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
-                     audit=AuditTrail(database.write), limiter=limiter, sales=grouped,
+                     audit=AuditTrail(database.write,
+                                      burst_seconds=settings.audit_burst_seconds),
+                     limiter=limiter, sales=grouped,
+                     auth_failures=FailureBudget(
+                         limiter, limit=settings.auth_failure_limit,
+                         per_minute=settings.auth_failure_per_minute),
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])

@@ -57,6 +57,21 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 10
 return {allowed, string.format('%.17g', tokens)}
 """
 
+# KEYS[1]: the bucket; ARGV: rate, capacity. Returns its tokens now, taking none.
+PEEK_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then
+  return string.format('%.17g', capacity)
+end
+return string.format('%.17g', math.min(capacity, tokens + math.max(0, now - at) * rate))
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Quota:
@@ -110,6 +125,13 @@ class MemoryBuckets:
         self._buckets[key] = (tokens, now)
         return allowed, tokens
 
+    def peek(self, key: str, quota: Quota) -> float:
+        """The tokens in ``key``'s bucket now, taking none."""
+        held = self._buckets.get(key)
+        if held is None:
+            return quota.capacity
+        return min(quota.capacity, held[0] + (self._clock() - held[1]) * quota.rate)
+
     def _prune(self, now: float, quota: Quota) -> None:
         """Forget buckets idle long enough to be full (forgetting them changes nothing)."""
         idle = quota.capacity / quota.rate
@@ -131,6 +153,7 @@ class RateLimiter:
         self.local = MemoryBuckets()
         self._redis: aioredis.Redis | None = None
         self._script: AsyncScript | None = None
+        self._peek_script: AsyncScript | None = None
         self._redis_down_until = 0.0
         self._warned_at = -math.inf
         self._quotas: dict[float, Quota] = {}
@@ -150,11 +173,12 @@ class RateLimiter:
             self._redis = aioredis.from_url(self._url, socket_timeout=self._timeout,
                                             socket_connect_timeout=self._timeout)
             self._script = self._redis.register_script(TAKE_SCRIPT)
+            self._peek_script = self._redis.register_script(PEEK_SCRIPT)
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis = self._script = None
+            self._redis = self._script = self._peek_script = None
 
     def quota(self, principal_id: str, role: str) -> Quota | None:
         """The principal's bucket: its key's own limit, else its role's (None: unlimited)."""
@@ -173,19 +197,37 @@ class RateLimiter:
         quota = self.quota(principal_id, role)
         if quota is None:
             return None
+        return await self.take(principal_id, quota)
+
+    async def take(self, key: str, quota: Quota) -> Decision:
+        """Take one token from the bucket ``key`` (a principal id, or another key space
+        such as ``authfail:<address>``), shared through Redis when it answers."""
         if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
-                allowed, tokens = await self._take_shared(principal_id, quota)
+                allowed, tokens = await self._take_shared(key, quota)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
                 return Decision.of(quota, allowed, tokens)
-        return Decision.of(quota, *self.local.take(principal_id, quota))
+        return Decision.of(quota, *self.local.take(key, quota))
 
-    async def _take_shared(self, principal_id: str, quota: Quota) -> tuple[bool, float]:
+    async def peek(self, key: str, quota: Quota) -> Decision:
+        """Whether the bucket ``key`` has a token now, taking none."""
+        if self._peek_script is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                tokens = float(await self._peek_script(
+                    keys=[self._prefix + key], args=[repr(quota.rate), repr(quota.capacity)]))
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._redis_failed(exc)
+            else:
+                return Decision.of(quota, tokens >= 1, tokens)
+        tokens = self.local.peek(key, quota)
+        return Decision.of(quota, tokens >= 1, tokens)
+
+    async def _take_shared(self, key: str, quota: Quota) -> tuple[bool, float]:
         assert self._script is not None
-        allowed, tokens = await self._script(keys=[self._prefix + principal_id],
-                                       args=[repr(quota.rate), repr(quota.capacity)])
+        allowed, tokens = await self._script(keys=[self._prefix + key],
+                                             args=[repr(quota.rate), repr(quota.capacity)])
         return bool(allowed), float(tokens)
 
     def _redis_failed(self, exc: BaseException) -> None:
