@@ -18,8 +18,10 @@ from tests.factories import (
     app_of,
     assert_problem,
     create_warehouse,
+    hold_line,
     insert_api_key,
     random_code,
+    reserve,
     send_raw,
     stocked,
 )
@@ -137,3 +139,44 @@ async def test_the_docs_page_allows_no_other_origin_and_serves_all_it_loads(
         asset = await client.get(url, headers={"X-API-Key": ""})
         assert asset.status_code == 200 and asset.content, url
     assert not _EXTERNAL.search(docs.text.replace("http://www.w3.org", "")), docs.text
+
+
+async def _chunked() -> AsyncIterator[bytes]:
+    yield b'{"filter": "x"}'
+
+
+async def test_a_body_sent_to_a_route_that_takes_none_is_a_400_and_changes_nothing(
+        client: httpx.AsyncClient, declared: httpx.AsyncClient) -> None:
+    store, (sku,) = await stocked(client, quantity=3)
+    held = await reserve(client, store, [hold_line(sku, 1)])
+    release = f"/v1/reservations/{held['id']}/release"
+    for sender in (client, declared):  # the lean level route and the declared one
+        for method, path in (("GET", f"/v1/inventory/{store}/{sku}"), ("GET", "/v1/products"),
+                             ("POST", release), ("GET", "/docs")):
+            for body in ({"json": {"limit": 1}}, {"content": b"x"}, {"content": _chunked()}):
+                answer = await sender.request(method, path, **body)  # type: ignore[arg-type]
+                problem = assert_problem(answer, 400, "bad_request")
+                assert "takes no request body" in problem["detail"]
+    # The hold is still held: the refused release changed nothing.
+    assert (await client.get(f"/v1/reservations/{held['id']}")).json()["status"] == "active"
+    # No body, or an empty one, is as before.
+    assert (await client.get(f"/v1/inventory/{store}/{sku}",
+                             headers={"Content-Length": "0"})).status_code == 200
+    assert (await client.post(release)).status_code == 200
+
+
+async def test_a_body_to_a_route_that_takes_none_is_refused_only_after_authentication(
+        client: httpx.AsyncClient) -> None:
+    answer = await client.request("DELETE", "/v1/api-keys/key_unknown",
+                                  headers={"X-API-Key": "sk_0123456789ab_NOTAKEY"},
+                                  json={"reason": "x"})
+    assert_problem(answer, 401, "unauthorized")
+
+
+async def test_routes_that_take_a_body_still_take_it(client: httpx.AsyncClient) -> None:
+    code = random_code("W")
+    assert (await create_warehouse(client, code))["code"] == code
+    token = await client.post("/v1/oauth/token", data={"grant_type": "client_credentials"},
+                              headers={"X-API-Key": ""})
+    assert token.status_code in (400, 401)  # the form was read: not a "no body" refusal
+    assert "takes no request body" not in token.text

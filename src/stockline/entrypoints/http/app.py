@@ -15,6 +15,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
+from stockline.entrypoints.http.bodyless import refuse_unexpected_body
 from stockline.entrypoints.http.deps import check_query_values
 from stockline.entrypoints.http.docs import install_docs
 from stockline.entrypoints.http.errors import document_problems, install_error_handlers
@@ -86,7 +87,8 @@ def create_app(settings: Settings | None = None, *,
 
     app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan,
-                  dependencies=[Depends(authorize), Depends(check_query_values)],
+                  dependencies=[Depends(authorize), Depends(check_query_values),
+                                Depends(refuse_unexpected_body)],
                   openapi_tags=[{"name": tag} for tag in DOCUMENTED_TAGS],
                   docs_url=None, redoc_url=None)  # /docs: served from local assets below
     app.state.settings = settings

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import authenticate
+from stockline.entrypoints.http.bodyless import unexpected_body
 from stockline.entrypoints.http.permissions import authorize
 
 LeanHandler = Callable[[Request], Awaitable[Response | None]]
@@ -37,7 +38,9 @@ def lean_route(lean: LeanHandler) -> type[APIRoute]:
 
             async def handler(request: Request) -> Response:
                 answer = None
-                if request.app.state.settings.lean_routes:
+                # A body where the route takes none is the declared route's to refuse.
+                if request.app.state.settings.lean_routes and not unexpected_body(
+                        request.scope):
                     answer = await lean(request)
                 return answer if answer is not None else await full(request)
 
