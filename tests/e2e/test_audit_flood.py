@@ -10,7 +10,9 @@ failure budget swapped for a small one. Both backends.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -21,16 +23,23 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from stockline.adapters.audit import AuditRecord, AuditTrail
 from stockline.adapters.auth_failures import FailureBudget
+from stockline.adapters.queries.audit import AuditEntry
+from stockline.adapters.ratelimit import RateLimiter
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.app import create_app
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, Databases, start_server, stop_server
+from tests.e2e import test_rate_limits
 from tests.e2e.test_audit import audit
 from tests.factories import assert_problem, insert_api_key, send_raw
 
 BUDGET = 5
 FORGED = "sk_0123456789ab_FORGEDSECRETVALUE"
+
+REDIS_URL = test_rate_limits.REDIS_URL
+redis_prefix = test_rate_limits.redis_prefix  # the fixture: a Redis key prefix of its own
 
 Connect = Callable[[str, str | None], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -167,3 +176,96 @@ async def test_a_100_kb_path_is_stored_bounded(
     (entry,) = await entries_from(client, address, since)
     assert len(entry["path"]) == 500
     assert entry["path"].startswith("/v1/products/xxx") and entry["path"].endswith("\u2026")
+
+
+async def test_refusals_after_a_window_ends_open_a_new_entry(container: Container) -> None:
+    """The writer appends a burst once its window is over; later refusals start anew."""
+    trail = AuditTrail(container.database.write, flush_seconds=0.02, burst_seconds=0.5)
+    address, since = new_address(), datetime.now(UTC)
+
+    def refusal(n: int) -> AuditRecord:
+        return AuditRecord(at=datetime.now(UTC), principal_id=None, principal_name=None,
+                           role=None, method="GET", path=f"/v1/guess-{n}", route=None,
+                           status=429, outcome="refused", request_id=f"r{n}", ip=address)
+
+    trail.start()
+    try:
+        for n in range(3):
+            trail.count_refusal(refusal(n))
+        first = await _entries_within(container, address, since, 1)
+        for n in range(3, 5):
+            trail.count_refusal(refusal(n))
+        entries = await _entries_within(container, address, since, 2)
+    finally:
+        await trail.close()
+    assert first[0].record.count == 3 and first[0].record.path == "/v1/guess-0"
+    assert [e.record.count for e in reversed(entries)] == [3, 2]
+    assert all(e.record.last_at is not None and e.record.last_at >= e.record.at
+               for e in entries)
+
+
+async def _entries_within(container: Container, address: str, since: datetime,
+                          expected: int) -> list[AuditEntry]:
+    """The audit entries of ``address``, once there are ``expected`` (polled, 10 s at most:
+    a window ends on its own clock, and the writer appends on its own)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        page = await container.queries.audit(principal_id=None, outcome=None, method=None,
+                                             start=since, end=None, limit=500, cursor=None)
+        found = [e for e in page.items if e.record.ip == address]
+        if len(found) >= expected or asyncio.get_running_loop().time() > deadline:
+            assert len(found) == expected, found
+            return found
+        await asyncio.sleep(0.05)
+
+
+async def test_processes_sharing_redis_share_one_failure_budget(redis_prefix: str) -> None:
+    limiters = [RateLimiter(per_role={}, burst_seconds=1.0, own_limit=lambda _: None,
+                            redis_url=REDIS_URL, prefix=redis_prefix) for _ in range(2)]
+    budgets = [FailureBudget(limiter, limit=BUDGET, per_minute=1) for limiter in limiters]
+    address = new_address()
+    for limiter in limiters:
+        await limiter.start()
+    try:
+        for n in range(BUDGET):
+            assert await budgets[n % 2].admit(address) is None
+            await budgets[n % 2].spend(address)
+            budgets[n % 2].release(address)
+        verdicts = [await budget.admit(address) for budget in budgets]
+        elsewhere = await budgets[0].admit(new_address())
+    finally:
+        for limiter in limiters:
+            await limiter.close()
+    assert all(v is not None and not v.allowed and v.retry_after >= 1 for v in verdicts)
+    assert not any(limiter.degraded for limiter in limiters)  # it was Redis that answered
+    assert elsewhere is None
+
+
+async def test_a_flood_of_bad_keys_over_real_sockets_leaves_a_few_counted_entries(
+        backend: str, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    database = await databases.new(backend)
+    server = start_server(database, tmp_path_factory.mktemp("flood"), extra_env={
+        "STOCKLINE_AUTH_FAILURE_LIMIT": str(BUDGET), "STOCKLINE_AUTH_FAILURE_PER_MINUTE": "1"})
+    sent, since = 300, datetime.now(UTC)
+    try:
+        # The flood comes from 127.0.0.3, the admin reads from 127.0.0.2: both loopback.
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30,
+                                     transport=httpx.AsyncHTTPTransport(
+                                         local_address="127.0.0.3")) as attacker:
+            answers = await asyncio.gather(*(
+                attacker.get(f"/v1/products/guess-{n}", headers={"X-API-Key": FORGED})
+                for n in range(sent)))
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30,
+                                     headers={"X-API-Key": ADMIN_KEY},
+                                     transport=httpx.AsyncHTTPTransport(
+                                         local_address="127.0.0.2")) as admin:
+            entries = [e for e in await audit(admin, **{"from": since})
+                       if e["ip"] == "127.0.0.3"]
+    finally:
+        stop_server(server)
+    statuses = Counter(a.status_code for a in answers)
+    # A hundred connections at once: still no more checks than the budget.
+    assert statuses == {401: BUDGET, 429: sent - BUDGET}, statuses
+    assert sum(e["count"] for e in entries) == sent
+    assert len(entries) == statuses[401] + 1, entries

@@ -57,19 +57,30 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 10
 return {allowed, string.format('%.17g', tokens)}
 """
 
-# KEYS[1]: the bucket; ARGV: rate, capacity. Returns its tokens now, taking none.
-PEEK_SCRIPT = """
+# KEYS[1]: the bucket; ARGV: rate, capacity, cost, floor. Takes ``cost`` tokens whether or
+# not the bucket holds them, down to ``floor`` (a debt to be earned back); a cost of 0
+# only reads. Returns the tokens left.
+CHARGE_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1])
 local at = tonumber(state[2])
 if tokens == nil or at == nil then
-  return string.format('%.17g', capacity)
+  tokens = capacity
+else
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 end
-return string.format('%.17g', math.min(capacity, tokens + math.max(0, now - at) * rate))
+if cost > 0 then
+  tokens = math.max(tonumber(ARGV[4]), tokens - cost)
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+             'at', string.format('%.17g', now))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+end
+return string.format('%.17g', tokens)
 """
 
 
@@ -91,8 +102,8 @@ class Decision:
 
     @classmethod
     def of(cls, quota: Quota, allowed: bool, tokens: float) -> Decision:
-        tokens = max(0.0, tokens)
-        return cls(allowed=allowed, limit=int(quota.capacity), remaining=int(tokens),
+        held = max(0.0, tokens)  # a bucket in debt (see charge) waits it out too
+        return cls(allowed=allowed, limit=int(quota.capacity), remaining=int(held),
                    reset=math.ceil((quota.capacity - tokens) / quota.rate),
                    retry_after=0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate)))
 
@@ -125,12 +136,21 @@ class MemoryBuckets:
         self._buckets[key] = (tokens, now)
         return allowed, tokens
 
-    def peek(self, key: str, quota: Quota) -> float:
-        """The tokens in ``key``'s bucket now, taking none."""
+    def charge(self, key: str, quota: Quota, cost: float, floor: float) -> float:
+        """Take ``cost`` tokens whether or not they are there, down to ``floor``; the
+        tokens left (a cost of 0 only reads)."""
+        now = self._clock()
         held = self._buckets.get(key)
         if held is None:
-            return quota.capacity
-        return min(quota.capacity, held[0] + (self._clock() - held[1]) * quota.rate)
+            tokens = quota.capacity
+        else:
+            tokens = min(quota.capacity, held[0] + (now - held[1]) * quota.rate)
+        if cost > 0:
+            tokens = max(floor, tokens - cost)
+            if held is None and len(self._buckets) >= self._max:
+                self._prune(now, quota)
+            self._buckets[key] = (tokens, now)
+        return tokens
 
     def _prune(self, now: float, quota: Quota) -> None:
         """Forget buckets idle long enough to be full (forgetting them changes nothing)."""
@@ -153,7 +173,7 @@ class RateLimiter:
         self.local = MemoryBuckets()
         self._redis: aioredis.Redis | None = None
         self._script: AsyncScript | None = None
-        self._peek_script: AsyncScript | None = None
+        self._charge_script: AsyncScript | None = None
         self._redis_down_until = 0.0
         self._warned_at = -math.inf
         self._quotas: dict[float, Quota] = {}
@@ -173,12 +193,12 @@ class RateLimiter:
             self._redis = aioredis.from_url(self._url, socket_timeout=self._timeout,
                                             socket_connect_timeout=self._timeout)
             self._script = self._redis.register_script(TAKE_SCRIPT)
-            self._peek_script = self._redis.register_script(PEEK_SCRIPT)
+            self._charge_script = self._redis.register_script(CHARGE_SCRIPT)
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis = self._script = self._peek_script = None
+            self._redis = self._script = self._charge_script = None
 
     def quota(self, principal_id: str, role: str) -> Quota | None:
         """The principal's bucket: its key's own limit, else its role's (None: unlimited)."""
@@ -197,38 +217,38 @@ class RateLimiter:
         quota = self.quota(principal_id, role)
         if quota is None:
             return None
-        return await self.take(principal_id, quota)
-
-    async def take(self, key: str, quota: Quota) -> Decision:
-        """Take one token from the bucket ``key`` (a principal id, or another key space
-        such as ``authfail:<address>``), shared through Redis when it answers."""
         if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
-                allowed, tokens = await self._take_shared(key, quota)
+                allowed, tokens = await self._take_shared(principal_id, quota)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
                 return Decision.of(quota, allowed, tokens)
-        return Decision.of(quota, *self.local.take(key, quota))
+        return Decision.of(quota, *self.local.take(principal_id, quota))
 
-    async def peek(self, key: str, quota: Quota) -> Decision:
-        """Whether the bucket ``key`` has a token now, taking none."""
-        if self._peek_script is not None and time.monotonic() >= self._redis_down_until:
+    async def _take_shared(self, principal_id: str, quota: Quota) -> tuple[bool, float]:
+        assert self._script is not None
+        allowed, tokens = await self._script(keys=[self._prefix + principal_id],
+                                       args=[repr(quota.rate), repr(quota.capacity)])
+        return bool(allowed), float(tokens)
+
+    async def charge(self, key: str, quota: Quota, cost: float = 1.0) -> Decision:
+        """Take ``cost`` tokens from the bucket ``key`` (a key space of its own, such as
+        ``authfail:<address>``) even when it is empty: the debt, down to one bucket's worth,
+        is earned back before it allows again. A cost of 0 only reads the verdict. Shared
+        through Redis when it answers, like ``check``."""
+        if self._charge_script is not None and time.monotonic() >= self._redis_down_until:
             try:
-                tokens = float(await self._peek_script(
-                    keys=[self._prefix + key], args=[repr(quota.rate), repr(quota.capacity)]))
+                tokens = float(await self._charge_script(
+                    keys=[self._prefix + key],
+                    args=[repr(quota.rate), repr(quota.capacity), repr(cost),
+                          repr(-quota.capacity)]))
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
                 return Decision.of(quota, tokens >= 1, tokens)
-        tokens = self.local.peek(key, quota)
+        tokens = self.local.charge(key, quota, cost, -quota.capacity)
         return Decision.of(quota, tokens >= 1, tokens)
-
-    async def _take_shared(self, key: str, quota: Quota) -> tuple[bool, float]:
-        assert self._script is not None
-        allowed, tokens = await self._script(keys=[self._prefix + key],
-                                             args=[repr(quota.rate), repr(quota.capacity)])
-        return bool(allowed), float(tokens)
 
     def _redis_failed(self, exc: BaseException) -> None:
         now = time.monotonic()

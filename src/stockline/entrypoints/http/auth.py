@@ -77,7 +77,7 @@ class AuthMiddleware:
             return
         budget: FailureBudget = scope["app"].state.container.auth_failures
         address = _address(scope)
-        over = await budget.refusal(address)
+        over = await budget.admit(address)
         if over is not None:
             scope.setdefault("state", {})["auth_throttled"] = True
             await _refuse(scope, receive, send, ProblemError(
@@ -88,10 +88,15 @@ class AuthMiddleware:
         if path in SELF_AUTHENTICATED:
             await self._client_authenticated(scope, receive, send, budget, address)
             return
+        refused: ProblemError | None = None
         try:
             principal = await self._authenticate(scope)
-        except ProblemError as refused:
+        except ProblemError as problem:
+            refused = problem
             await budget.spend(address)
+        finally:
+            budget.release(address)
+        if refused is not None:
             await _refuse(scope, receive, send, refused)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -106,9 +111,12 @@ class AuthMiddleware:
             nonlocal status
             status = message["status"]
 
-        await self.app(scope, receive, with_start_hook(scope, send, note_status))
-        if status == 401:
-            await budget.spend(address)
+        try:
+            await self.app(scope, receive, with_start_hook(scope, send, note_status))
+            if status == 401:
+                await budget.spend(address)
+        finally:
+            budget.release(address)
 
     async def _authenticate(self, scope: Scope) -> Principal:
         headers = _credential_headers(scope)
