@@ -171,9 +171,12 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
     ``scheme="https"`` when ``extra_env`` gives it a certificate (readiness is then
     checked without verifying it)."""
     port = free_port()
+    # Test clients all speak from 127.0.0.1, refused credentials (the fuzzer's, say) and
+    # valid ones alike: a budget of refused credentials they cannot run out.
     env = {**os.environ, "STOCKLINE_DATABASE_URL": database_url,
            "STOCKLINE_ADMIN_KEY": ADMIN_KEY, "STOCKLINE_LOG_LEVEL": "warning",
-           "STOCKLINE_VAR_DIR": str(var_dir), **(extra_env or {})}
+           "STOCKLINE_VAR_DIR": str(var_dir), "STOCKLINE_AUTH_FAILURE_LIMIT": "100000",
+           **(extra_env or {})}
     log_path = var_dir / f"server-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

@@ -5,6 +5,10 @@ Each refused credential takes a token from the bucket ``authfail:<address>``, wh
 from that address is refused (429) before its credential is even looked at, so guessing
 keys costs an attacker time instead of costing the server a check and an audit row each.
 The buckets are the limiter's: in this process, or shared by every process through Redis.
+Only a refusal goes to Redis; the check before each request reads this process's copy of
+the count (what Redis answered to its last refusal from that address), so a request with
+a good credential costs no round trip, and a process learns of refusals made elsewhere at
+its own next one.
 
 Requests sent at once would all find the bucket full before the first is refused, so a
 credential being checked holds one of its address's tokens until it is settled: a burst
@@ -28,13 +32,13 @@ class FailureBudget:
         self._quota = Quota(rate=per_minute / 60, capacity=float(limit)) if limit else None
         self._checking: dict[str, int] = {}  # credentials of each address being checked
 
-    async def admit(self, address: str | None) -> Decision | None:
+    def admit(self, address: str | None) -> Decision | None:
         """Hold one of ``address``'s attempts while its credential is checked (give it
         back with ``release``); the refusal instead when it has none left."""
         if self._quota is None or address is None:
             return None
         held = self._checking[address] = self._checking.get(address, 0) + 1
-        decision = await self._limiter.charge(KEY_SPACE + address, self._quota, cost=0)
+        decision = self._limiter.peek(KEY_SPACE + address, self._quota)
         if decision.allowed and decision.remaining >= held:
             return None
         self.release(address)

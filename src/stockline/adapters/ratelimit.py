@@ -58,8 +58,8 @@ return {allowed, string.format('%.17g', tokens)}
 """
 
 # KEYS[1]: the bucket; ARGV: rate, capacity, cost, floor. Takes ``cost`` tokens whether or
-# not the bucket holds them, down to ``floor`` (a debt to be earned back); a cost of 0
-# only reads. Returns the tokens left.
+# not the bucket holds them, down to ``floor`` (a debt to be earned back). Returns the
+# tokens left.
 CHARGE_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
@@ -74,12 +74,10 @@ if tokens == nil or at == nil then
 else
   tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 end
-if cost > 0 then
-  tokens = math.max(tonumber(ARGV[4]), tokens - cost)
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-             'at', string.format('%.17g', now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
-end
+tokens = math.max(tonumber(ARGV[4]), tokens - cost)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'at', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
 return string.format('%.17g', tokens)
 """
 
@@ -136,21 +134,19 @@ class MemoryBuckets:
         self._buckets[key] = (tokens, now)
         return allowed, tokens
 
-    def charge(self, key: str, quota: Quota, cost: float, floor: float) -> float:
-        """Take ``cost`` tokens whether or not they are there, down to ``floor``; the
-        tokens left (a cost of 0 only reads)."""
-        now = self._clock()
+    def tokens(self, key: str, quota: Quota) -> float:
+        """The tokens in ``key``'s bucket now, taking none."""
         held = self._buckets.get(key)
         if held is None:
-            tokens = quota.capacity
-        else:
-            tokens = min(quota.capacity, held[0] + (now - held[1]) * quota.rate)
-        if cost > 0:
-            tokens = max(floor, tokens - cost)
-            if held is None and len(self._buckets) >= self._max:
-                self._prune(now, quota)
-            self._buckets[key] = (tokens, now)
-        return tokens
+            return quota.capacity
+        return min(quota.capacity, held[0] + (self._clock() - held[1]) * quota.rate)
+
+    def hold(self, key: str, quota: Quota, tokens: float) -> None:
+        """Set ``key``'s bucket to ``tokens`` as of now."""
+        now = self._clock()
+        if key not in self._buckets and len(self._buckets) >= self._max:
+            self._prune(now, quota)
+        self._buckets[key] = (tokens, now)
 
     def _prune(self, now: float, quota: Quota) -> None:
         """Forget buckets idle long enough to be full (forgetting them changes nothing)."""
@@ -232,22 +228,32 @@ class RateLimiter:
                                        args=[repr(quota.rate), repr(quota.capacity)])
         return bool(allowed), float(tokens)
 
-    async def charge(self, key: str, quota: Quota, cost: float = 1.0) -> Decision:
-        """Take ``cost`` tokens from the bucket ``key`` (a key space of its own, such as
+    async def charge(self, key: str, quota: Quota) -> Decision:
+        """Take a token from the bucket ``key`` (a key space of its own, such as
         ``authfail:<address>``) even when it is empty: the debt, down to one bucket's worth,
-        is earned back before it allows again. A cost of 0 only reads the verdict. Shared
-        through Redis when it answers, like ``check``."""
+        is earned back before it allows again. Shared through Redis when it answers, like
+        ``check``; this process keeps the count Redis answered, for ``peek``."""
+        floor = -quota.capacity
         if self._charge_script is not None and time.monotonic() >= self._redis_down_until:
             try:
                 tokens = float(await self._charge_script(
                     keys=[self._prefix + key],
-                    args=[repr(quota.rate), repr(quota.capacity), repr(cost),
-                          repr(-quota.capacity)]))
+                    args=[repr(quota.rate), repr(quota.capacity), "1", repr(floor)]))
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
+                self.local.hold(key, quota, tokens)
                 return Decision.of(quota, tokens >= 1, tokens)
-        tokens = self.local.charge(key, quota, cost, -quota.capacity)
+        tokens = max(floor, self.local.tokens(key, quota) - 1)
+        self.local.hold(key, quota, tokens)
+        return Decision.of(quota, tokens >= 1, tokens)
+
+    def peek(self, key: str, quota: Quota) -> Decision:
+        """The verdict on the bucket ``key`` as this process knows it, taking nothing: its
+        own charges, and the shared count as Redis last answered one of them. Reading it
+        costs no round trip, so every request can ask; a bucket charged only by other
+        processes is seen at this process's first charge to it."""
+        tokens = self.local.tokens(key, quota)
         return Decision.of(quota, tokens >= 1, tokens)
 
     def _redis_failed(self, exc: BaseException) -> None:

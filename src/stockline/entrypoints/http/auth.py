@@ -77,7 +77,7 @@ class AuthMiddleware:
             return
         budget: FailureBudget = scope["app"].state.container.auth_failures
         address = _address(scope)
-        over = await budget.admit(address)
+        over = budget.admit(address)
         if over is not None:
             scope.setdefault("state", {})["auth_throttled"] = True
             await _refuse(scope, receive, send, ProblemError(
