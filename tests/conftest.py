@@ -117,10 +117,12 @@ async def server_database_url(backend: str, databases: Databases) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # webhook_allow_private: the tests' webhook receivers listen on 127.0.0.1
+    # webhook_allow_private: the tests' webhook receivers listen on 127.0.0.1. Every
+    # in-process request comes from one address (127.0.0.1), so the session's refused
+    # credentials, dozens of them, would otherwise run out its failure budget.
     return Settings(database_url=database_url, admin_key=ADMIN_KEY, env="test",
                     log_level="warning", var_dir=tmp_path_factory.mktemp("var"),
-                    webhook_allow_private=True)
+                    webhook_allow_private=True, auth_failure_limit=100_000)
 
 
 @pytest.fixture(scope="session")
@@ -170,9 +172,12 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
     ``scheme="https"`` when ``extra_env`` gives it a certificate (readiness is then
     checked without verifying it)."""
     port = free_port()
+    # Test clients all speak from 127.0.0.1, refused credentials (the fuzzer's, say) and
+    # valid ones alike: a budget of refused credentials they cannot run out.
     env = {**os.environ, "STOCKLINE_DATABASE_URL": database_url,
            "STOCKLINE_ADMIN_KEY": ADMIN_KEY, "STOCKLINE_LOG_LEVEL": "warning",
-           "STOCKLINE_VAR_DIR": str(var_dir), **(extra_env or {})}
+           "STOCKLINE_VAR_DIR": str(var_dir), "STOCKLINE_AUTH_FAILURE_LIMIT": "100000",
+           **(extra_env or {})}
     log_path = var_dir / f"server-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

@@ -203,6 +203,33 @@ async def without_credentials(client: httpx.AsyncClient, method: str, url: str,
     return await client.send(request)
 
 
+def app_of(client: httpx.AsyncClient) -> Any:
+    """The ASGI app behind an in-process client."""
+    return client._transport.app  # type: ignore[attr-defined]
+
+
+async def send_raw(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]],
+                   client: tuple[str, int] = ("127.0.0.1", 1234)
+                   ) -> tuple[int, dict[bytes, bytes]]:
+    """Call ``app`` with ``path`` exactly as a server hands it over (httpx resolves dot
+    segments and refuses long URLs before sending): the answer's status and headers."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": headers, "client": client,
+             "server": ("stockline.test", 80)}
+    answer: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer.update(message)
+
+    await app(scope, receive, send)
+    return int(answer["status"]), dict(answer["headers"])
+
+
 # -- transfers ----------------------------------------------------------------------------
 
 def moves(*lines: tuple[str, int]) -> list[dict[str, Any]]:

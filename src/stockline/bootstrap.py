@@ -12,6 +12,7 @@ from datetime import timedelta
 import structlog
 
 from stockline.adapters.audit import AuditTrail
+from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
@@ -55,6 +56,7 @@ class Container:
     destinations: Destinations
     audit: AuditTrail
     limiter: RateLimiter
+    auth_failures: FailureBudget
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -164,7 +166,12 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                      queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
                      destinations=destinations,
-                     audit=AuditTrail(database.write), limiter=limiter, sales=grouped,
+                     audit=AuditTrail(database.write,
+                                      burst_seconds=settings.audit_burst_seconds),
+                     limiter=limiter, sales=grouped,
+                     auth_failures=FailureBudget(
+                         limiter, limit=settings.auth_failure_limit,
+                         per_minute=settings.auth_failure_per_minute),
                      background=[Periodic("purge-idempotency-keys", purge, interval=900),
                                  Periodic("expire-reservations", expire_reservations,
                                           interval=settings.reservation_sweep_interval_seconds)])
@@ -195,12 +202,15 @@ def idempotency_digests(settings: Settings) -> RequestDigests:
 def token_issuer(settings: Settings) -> TokenIssuer | None:
     """Stockline's own access tokens: RS256 with a key file, else HS256 with a secret."""
     ttl = timedelta(seconds=settings.token_ttl_seconds)
+    leeway = timedelta(seconds=settings.token_leeway_seconds)
     if settings.token_private_key_file is not None:
         return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
-                           ttl=ttl, private_key_pem=settings.token_private_key_file.read_bytes())
+                           ttl=ttl, private_key_pem=settings.token_private_key_file.read_bytes(),
+                           leeway=leeway)
     if settings.token_secret is not None:
         return TokenIssuer(issuer=settings.token_issuer, audience=settings.token_audience,
-                           ttl=ttl, secret=settings.token_secret.get_secret_value())
+                           ttl=ttl, secret=settings.token_secret.get_secret_value(),
+                           leeway=leeway)
     return None
 
 
@@ -209,5 +219,6 @@ def external_tokens(settings: Settings) -> ExternalTokens | None:
     if settings.external_jwks_url and settings.external_issuer and settings.external_audience:
         return ExternalTokens(jwks_url=settings.external_jwks_url,
                               issuer=settings.external_issuer,
-                              audience=settings.external_audience)
+                              audience=settings.external_audience,
+                              leeway=timedelta(seconds=settings.token_leeway_seconds))
     return None

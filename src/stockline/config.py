@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     token_issuer: str = "stockline"
     token_audience: str = "stockline-api"
     token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    token_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="How many seconds past its exp (or before its "
+        "nbf) a token is still accepted, for clocks that differ between issuer and server")
     external_jwks_url: str | None = None
     external_issuer: str | None = None
     external_audience: str | None = None
@@ -126,6 +129,15 @@ class Settings(BaseSettings):
         "admin": 2000.0, "manager": 1000.0, "warehouse_staff": 300.0, "store_staff": 300.0,
         "partner": 50.0})  # requests per second by role; a key may set its own
     rate_limit_burst_seconds: float = Field(default=2.0, gt=0, le=60)
+    auth_failure_limit: int = Field(
+        default=20, ge=0, le=1_000_000, description="Refused credentials a client address "
+        "may send at once; past that it is answered 429 before any check (0: no limit)")
+    auth_failure_per_minute: float = Field(
+        default=10.0, gt=0, le=1_000_000, description="How many refused credentials a "
+        "minute an address earns back")
+    audit_burst_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="Requests from one address refused for "
+        "too many failed credentials within this window are one audit entry with a count")
     max_streams_per_principal: int = Field(default=20, ge=1, le=100_000)
 
     # TLS (uvicorn serves it directly; HSTS is sent when it is on).

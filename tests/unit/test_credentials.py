@@ -16,6 +16,8 @@ from stockline.adapters.credentials import (
     secret_matches,
     split_api_key,
 )
+from stockline.bootstrap import token_issuer
+from stockline.config import Settings
 
 
 def test_a_new_key_is_found_by_its_prefix_and_checked_by_its_hash() -> None:
@@ -93,3 +95,25 @@ def test_rs256_publishes_its_public_key_and_hs256_none() -> None:
     assert jwt.decode(token, public, algorithms=["RS256"], audience="a")["sub"] == "k"
     hs = TokenIssuer(issuer="i", audience="a", ttl=timedelta(minutes=1), secret="x" * 48)
     assert hs.jwks() == {"keys": []}
+
+
+@pytest.mark.parametrize(("leeway", "accepted"), [(30, True), (0, False)])
+def test_a_token_expired_ten_seconds_ago_passes_only_within_the_configured_leeway(
+        leeway: int, accepted: bool) -> None:
+    settings = Settings(token_secret="t" * 48, token_ttl_seconds=60,
+                        token_leeway_seconds=leeway)
+    issuer = token_issuer(settings)
+    assert issuer is not None
+    token, _ = issuer.issue(subject="k", role="admin", locations=None,
+                            now=datetime.now(UTC) - timedelta(seconds=70))
+    if accepted:
+        assert issuer.verify(token).subject == "k"
+    else:
+        with pytest.raises(TokenError, match="expired"):
+            issuer.verify(token)
+
+
+@pytest.mark.parametrize("leeway", [-1, 301])
+def test_the_token_leeway_is_bounded(leeway: int) -> None:
+    with pytest.raises(ValueError, match="token_leeway_seconds"):
+        Settings(token_leeway_seconds=leeway)

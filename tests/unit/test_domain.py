@@ -109,13 +109,13 @@ def test_any_amount_with_at_most_four_places_parses_to_the_same_value(amount: De
 # Codes and ids
 
 
-@pytest.mark.parametrize("code", ["A", "a" * 64, "RUN-PEG41-42.BLK_2", "0", "..", "-_-"])
+@pytest.mark.parametrize("code", ["A", "a" * 64, "RUN-PEG41-42.BLK_2", "0", "...", ".a", "-_-"])
 def test_codes_of_up_to_64_safe_characters_are_valid(code: str) -> None:
     assert is_code(code)
 
 
 @pytest.mark.parametrize("code", ["", "a" * 65, "has space", "a/b", "é", "sku\n", "\nsku",
-                                  "sku\x00", "SKU#1", "a+b"])
+                                  "sku\x00", "SKU#1", "a+b", ".", ".."])
 def test_other_codes_are_invalid(code: str) -> None:
     assert not is_code(code)
 

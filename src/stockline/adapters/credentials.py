@@ -67,14 +67,19 @@ class TokenClaims:
     raw: dict[str, Any]
 
 
+# How far exp and nbf may be off: the clocks of the issuer and of this server may differ.
+DEFAULT_LEEWAY = timedelta(seconds=30)
+
+
 class TokenIssuer:
     """Signs and checks Stockline's own access tokens: HS256 with a secret, or RS256."""
 
     def __init__(self, *, issuer: str, audience: str, ttl: timedelta,
-                 secret: str | None = None, private_key_pem: bytes | None = None) -> None:
+                 secret: str | None = None, private_key_pem: bytes | None = None,
+                 leeway: timedelta = DEFAULT_LEEWAY) -> None:
         if (secret is None) == (private_key_pem is None):
             raise ValueError("give exactly one of a shared secret (HS256) or an RSA key (RS256)")
-        self.issuer, self.audience, self.ttl = issuer, audience, ttl
+        self.issuer, self.audience, self.ttl, self.leeway = issuer, audience, ttl, leeway
         self._secret = secret
         self._private: RSAPrivateKey | None = None
         if private_key_pem is not None:
@@ -101,7 +106,7 @@ class TokenIssuer:
 
     def verify(self, token: str) -> TokenClaims:
         key: Any = self._private.public_key() if self._private is not None else self._secret
-        return _decode(token, key, [self.algorithm], self.issuer, self.audience)
+        return _decode(token, key, [self.algorithm], self.issuer, self.audience, self.leeway)
 
     def jwks(self) -> dict[str, Any]:
         """The public key set (RS256 only; HS256 has no public key to publish)."""
@@ -115,8 +120,9 @@ class TokenIssuer:
 class ExternalTokens:
     """Tokens of an external identity provider, checked with the keys its JWKS URL lists."""
 
-    def __init__(self, *, jwks_url: str, issuer: str, audience: str) -> None:
-        self.issuer, self.audience = issuer, audience
+    def __init__(self, *, jwks_url: str, issuer: str, audience: str,
+                 leeway: timedelta = DEFAULT_LEEWAY) -> None:
+        self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self._keys = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
 
     def verify(self, token: str) -> TokenClaims:
@@ -126,17 +132,18 @@ class ExternalTokens:
             raise TokenError(f"no signing key for this token: {exc}") from exc
         except jwt.InvalidTokenError as exc:
             raise TokenError(str(exc)) from exc
-        return _decode(token, key, ["RS256", "ES256", "PS256"], self.issuer, self.audience)
+        return _decode(token, key, ["RS256", "ES256", "PS256"], self.issuer, self.audience,
+                       self.leeway)
 
 
 def _decode(token: str, key: Any, algorithms: list[str], issuer: str,
-            audience: str) -> TokenClaims:
+            audience: str, leeway: timedelta) -> TokenClaims:
     # The algorithms are ours to choose, never the token's: "none" and algorithm
     # confusion (an RS key used as an HS secret) are refused here.
     try:
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=issuer,
                             audience=audience, options={"require": ["exp", "iss", "aud", "sub"]},
-                            leeway=30)
+                            leeway=leeway)
     except jwt.InvalidTokenError as exc:
         raise TokenError(str(exc)) from exc
     locations = claims.get("locations")

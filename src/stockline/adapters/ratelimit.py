@@ -57,6 +57,30 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 10
 return {allowed, string.format('%.17g', tokens)}
 """
 
+# KEYS[1]: the bucket; ARGV: rate, capacity, cost, floor. Takes ``cost`` tokens whether or
+# not the bucket holds them, down to ``floor`` (a debt to be earned back). Returns the
+# tokens left.
+CHARGE_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then
+  tokens = capacity
+else
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+end
+tokens = math.max(tonumber(ARGV[4]), tokens - cost)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'at', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+return string.format('%.17g', tokens)
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Quota:
@@ -76,8 +100,8 @@ class Decision:
 
     @classmethod
     def of(cls, quota: Quota, allowed: bool, tokens: float) -> Decision:
-        tokens = max(0.0, tokens)
-        return cls(allowed=allowed, limit=int(quota.capacity), remaining=int(tokens),
+        held = max(0.0, tokens)  # a bucket in debt (see charge) waits it out too
+        return cls(allowed=allowed, limit=int(quota.capacity), remaining=int(held),
                    reset=math.ceil((quota.capacity - tokens) / quota.rate),
                    retry_after=0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate)))
 
@@ -110,6 +134,20 @@ class MemoryBuckets:
         self._buckets[key] = (tokens, now)
         return allowed, tokens
 
+    def tokens(self, key: str, quota: Quota) -> float:
+        """The tokens in ``key``'s bucket now, taking none."""
+        held = self._buckets.get(key)
+        if held is None:
+            return quota.capacity
+        return min(quota.capacity, held[0] + (self._clock() - held[1]) * quota.rate)
+
+    def hold(self, key: str, quota: Quota, tokens: float) -> None:
+        """Set ``key``'s bucket to ``tokens`` as of now."""
+        now = self._clock()
+        if key not in self._buckets and len(self._buckets) >= self._max:
+            self._prune(now, quota)
+        self._buckets[key] = (tokens, now)
+
     def _prune(self, now: float, quota: Quota) -> None:
         """Forget buckets idle long enough to be full (forgetting them changes nothing)."""
         idle = quota.capacity / quota.rate
@@ -131,6 +169,7 @@ class RateLimiter:
         self.local = MemoryBuckets()
         self._redis: aioredis.Redis | None = None
         self._script: AsyncScript | None = None
+        self._charge_script: AsyncScript | None = None
         self._redis_down_until = 0.0
         self._warned_at = -math.inf
         self._quotas: dict[float, Quota] = {}
@@ -150,11 +189,12 @@ class RateLimiter:
             self._redis = aioredis.from_url(self._url, socket_timeout=self._timeout,
                                             socket_connect_timeout=self._timeout)
             self._script = self._redis.register_script(TAKE_SCRIPT)
+            self._charge_script = self._redis.register_script(CHARGE_SCRIPT)
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis = self._script = None
+            self._redis = self._script = self._charge_script = None
 
     def quota(self, principal_id: str, role: str) -> Quota | None:
         """The principal's bucket: its key's own limit, else its role's (None: unlimited)."""
@@ -187,6 +227,34 @@ class RateLimiter:
         allowed, tokens = await self._script(keys=[self._prefix + principal_id],
                                        args=[repr(quota.rate), repr(quota.capacity)])
         return bool(allowed), float(tokens)
+
+    async def charge(self, key: str, quota: Quota) -> Decision:
+        """Take a token from the bucket ``key`` (a key space of its own, such as
+        ``authfail:<address>``) even when it is empty: the debt, down to one bucket's worth,
+        is earned back before it allows again. Shared through Redis when it answers, like
+        ``check``; this process keeps the count Redis answered, for ``peek``."""
+        floor = -quota.capacity
+        if self._charge_script is not None and time.monotonic() >= self._redis_down_until:
+            try:
+                tokens = float(await self._charge_script(
+                    keys=[self._prefix + key],
+                    args=[repr(quota.rate), repr(quota.capacity), "1", repr(floor)]))
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._redis_failed(exc)
+            else:
+                self.local.hold(key, quota, tokens)
+                return Decision.of(quota, tokens >= 1, tokens)
+        tokens = max(floor, self.local.tokens(key, quota) - 1)
+        self.local.hold(key, quota, tokens)
+        return Decision.of(quota, tokens >= 1, tokens)
+
+    def peek(self, key: str, quota: Quota) -> Decision:
+        """The verdict on the bucket ``key`` as this process knows it, taking nothing: its
+        own charges, and the shared count as Redis last answered one of them. Reading it
+        costs no round trip, so every request can ask; a bucket charged only by other
+        processes is seen at this process's first charge to it."""
+        tokens = self.local.tokens(key, quota)
+        return Decision.of(quota, tokens >= 1, tokens)
 
     def _redis_failed(self, exc: BaseException) -> None:
         now = time.monotonic()

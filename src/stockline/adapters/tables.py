@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -450,6 +451,9 @@ audit_log = Table(
     Column("request_id", String(128)),
     Column("ip", String(64)),
     Column("detail", String(500)),
+    # A burst of refusals from one address is one entry: how many, and when the last came.
+    Column("count", Integer, nullable=False, server_default=text("1")),
+    Column("last_at", UTCDateTime),
     Index(None, "principal_id", "id"),
     comment="Append-only audit trail: rows are never updated or deleted",
 )

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-CODE_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+# 1-64 of A-Z a-z 0-9 - _ . but not "." or "..", which a path or URL resolver reads as
+# "this" or "parent" segments. Written without look-ahead so that every regex engine the
+# pattern reaches (Python, pydantic-core, a client's JSON Schema validator) takes it.
+CODE_PATTERN = (r"^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}"
+                r"|\.\.[A-Za-z0-9._-]{1,62})$")
 _CODE_RE = re.compile(CODE_PATTERN)
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -18,7 +22,7 @@ MAX_QUANTITY = 1_000_000_000
 
 
 def is_code(value: str) -> bool:
-    """A client-chosen identifier: 1-64 chars of A-Z a-z 0-9 - _ ."""
+    """A client-chosen identifier: 1-64 chars of A-Z a-z 0-9 - _ . other than "." and ".."."""
     return bool(_CODE_RE.fullmatch(value))
 
 

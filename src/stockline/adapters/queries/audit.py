@@ -42,6 +42,7 @@ class AuditQueries(QueryBase):
             conditions.append(A.id < before)
         rows = await self._all(select(audit_log).where(*conditions)
                                .order_by(A.id.desc()).limit(limit + 1))
+        # By mapping: a Row is a tuple, whose own ``count`` would shadow the column's.
         entries = [AuditEntry(id=row.id, record=AuditRecord(
-            **{name: getattr(row, name) for name in _FIELDS})) for row in rows]
+            **{name: row._mapping[name] for name in _FIELDS})) for row in rows]
         return page_of(entries, limit, lambda e: [e.id])

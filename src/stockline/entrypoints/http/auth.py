@@ -13,11 +13,19 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request, WebSocket, WebSocketException, status
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import AuthenticationFailed, Authenticator
 from stockline.domain.security import Principal
-from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError, problem_response
+from stockline.entrypoints.http.errors import (
+    BAD_REQUEST,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    ProblemError,
+    problem_response,
+)
+from stockline.entrypoints.http.middleware import with_start_hook
 from stockline.services.executor import Caller
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
@@ -26,6 +34,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
                           "/v1/oauth/token", "/.well-known/jwks.json"})
 
 PUBLIC_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
+SELF_AUTHENTICATED = frozenset({"/v1/oauth/token"})  # public, but refuses bad clients (401)
 
 SECURITY_SCHEMES = {
     "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -50,33 +59,67 @@ def caller_of(principal: Principal) -> Caller:
 
 
 class AuthMiddleware:
-    """Answers 401 before routing; puts the Principal in the request state otherwise."""
+    """Answers 401 before routing; puts the Principal in the request state otherwise.
+
+    A client address over its budget of refused credentials is answered 429 before its
+    credential is checked (the token route, which checks its client itself, included).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (scope["type"] not in ("http", "websocket") or path in PUBLIC_PATHS
-                or path.startswith(PUBLIC_PREFIXES)):
+        if scope["type"] not in ("http", "websocket") or (
+                (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
+                and path not in SELF_AUTHENTICATED):
             await self.app(scope, receive, send)
             return
+        budget: FailureBudget = scope["app"].state.container.auth_failures
+        address = _address(scope)
+        over = budget.admit(address)
+        if over is not None:
+            scope.setdefault("state", {})["auth_throttled"] = True
+            await _refuse(scope, receive, send, ProblemError(
+                RATE_LIMITED, "too many refused credentials from this address; retry in "
+                f"{over.retry_after} s", {"Retry-After": str(over.retry_after)},
+                retry_after=over.retry_after))
+            return
+        if path in SELF_AUTHENTICATED:
+            await self._client_authenticated(scope, receive, send, budget, address)
+            return
+        refused: ProblemError | None = None
         try:
             principal = await self._authenticate(scope)
-        except ProblemError as refused:
-            scope.setdefault("state", {})["auth_failure"] = refused.detail
-            if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
-                    "extensions", {}):
-                await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
-                return
-            response = problem_response(refused.code, refused.detail, refused.headers)
-            await response(scope, receive, send)  # a WebSocket gets it as its denial response
+        except ProblemError as problem:
+            refused = problem
+            await budget.spend(address)
+        finally:
+            budget.release(address)
+        if refused is not None:
+            await _refuse(scope, receive, send, refused)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
+    async def _client_authenticated(self, scope: Scope, receive: Receive, send: Send,
+                                    budget: FailureBudget, address: str | None) -> None:
+        """A route that authenticates its client itself: its 401s count all the same."""
+        status = 0
+
+        def note_status(message: Message) -> None:
+            nonlocal status
+            status = message["status"]
+
+        try:
+            await self.app(scope, receive, with_start_hook(scope, send, note_status))
+            if status == 401:
+                await budget.spend(address)
+        finally:
+            budget.release(address)
+
     async def _authenticate(self, scope: Scope) -> Principal:
-        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
+        headers = _credential_headers(scope)
         api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
         given = api_key.decode("latin-1") if api_key is not None else None
         if given is None and authorization is not None:
@@ -96,6 +139,37 @@ class AuthMiddleware:
         except AuthenticationFailed as exc:
             raise ProblemError(UNAUTHORIZED, str(exc),
                                {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, refused: ProblemError) -> None:
+    """Answer ``refused`` (a WebSocket gets it as its denial response, or a close)."""
+    scope.setdefault("state", {})["auth_failure"] = refused.detail
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+            "extensions", {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+        return
+    await problem_response(refused.code, refused.detail, refused.headers,
+                           **refused.extra)(scope, receive, send)
+
+
+def _address(scope: Scope) -> str | None:
+    """The client address: the ASGI peer (uvicorn sets it from X-Forwarded-For only for
+    STOCKLINE_TRUSTED_PROXIES)."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _credential_headers(scope: Scope) -> dict[bytes, bytes]:
+    """X-API-Key and Authorization, each sent at most once: with two, which one counts
+    would depend on who reads them (this server, a proxy, a log), so neither does."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in (b"x-api-key", b"authorization"):
+            if name in found:
+                raise ProblemError(BAD_REQUEST, f"send the {name.decode()} header once, "
+                                   "not several times")
+            found[name] = value
+    return found
 
 
 def _query_api_key(scope: Scope) -> str | None:

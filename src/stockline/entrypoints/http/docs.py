@@ -27,7 +27,9 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
-            oauth2_redirect_url=f"{DOCS_PATH}/oauth2-redirect")
+            oauth2_redirect_url=f"{DOCS_PATH}/oauth2-redirect",
+            # No badge from the public validator: the page loads nothing from elsewhere.
+            swagger_ui_parameters={"validatorUrl": None})
 
     @app.get(f"{DOCS_PATH}/oauth2-redirect", include_in_schema=False)
     async def oauth2_redirect() -> HTMLResponse:

@@ -177,9 +177,10 @@ def _allowed_methods(app: FastAPI, path: str) -> str:
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 # Problems answered before any route runs, so no route declares them itself: a body that is
 # not UTF-8 JSON or nests too deep (400), over the size limit (413), not JSON (415); a
-# missing credential (401), a role or scope that does not allow it (403), the rate limit.
+# credential header sent twice or a body where the route takes none (400), a missing
+# credential (401), a role or scope that does not allow it (403), the rate limit.
 _BODY_PROBLEMS = (400, 413, 415)
-_GUARDED_PROBLEMS = (401, 403, 429)
+_GUARDED_PROBLEMS = (400, 401, 403, 429)
 _RATE_LIMIT_HEADERS = {
     name: {"description": description, "schema": {"type": "integer", "minimum": 0}}
     for name, description in (("Retry-After", "Seconds to wait before retrying"),

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stockline.adapters.audit import AuditRecord, outcome_of
+from stockline.adapters.audit import AuditRecord, AuditTrail, outcome_of
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, RATE_LIMITED, problem_response
 from stockline.entrypoints.http.metrics import Metrics
@@ -187,7 +187,8 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuditMiddleware:
-    """One audit record for every write and every refused credential or permission.
+    """One audit record for every write and every refused credential or permission
+    (a burst of refusals for too many failed credentials is counted into one).
 
     Placed outside authentication (to see its 401s) and inside the request context (for
     the request id). Records who, what, outcome, request id, client address and time;
@@ -228,11 +229,15 @@ class AuditMiddleware:
         finally:
             method = scope["method"] if kind == "http" else "WS"
             state = scope.get("state", {})
+            throttled = state.get("auth_throttled", False)
             if "auth_failure" in state and status in (0, 403):
-                status = 401  # a WebSocket refused for its credential
-            if method in _WRITES or status in (401, 403):
-                scope["app"].state.container.audit.record(_audit_record(scope, at, method,
-                                                                        status))
+                status = 429 if throttled else 401  # a WebSocket refused for its credential
+            if method in _WRITES or status in (401, 403) or "auth_failure" in state:
+                audit: AuditTrail = scope["app"].state.container.audit
+                record = _audit_record(scope, at, method, status)
+                # Refused before any check, for too many failed credentials: counted, so
+                # that a flood from one address is one entry, not one per request.
+                (audit.count_refusal if throttled else audit.record)(record)
 
 
 def _audit_record(scope: Scope, at: datetime, method: str, status: int) -> AuditRecord:
@@ -251,16 +256,13 @@ def _audit_record(scope: Scope, at: datetime, method: str, status: int) -> Audit
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The interactive docs (Swagger UI, ReDoc) run scripts and styles, from this server or
-# FastAPI's default CDN, and call the API from the page.
-DOCS_CSP = ("default-src 'self'; "
-            "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-            "https://fonts.googleapis.com; "
-            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-            "font-src 'self' data: https://fonts.gstatic.com; connect-src 'self'; "
-            "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; "
-            "form-action 'self'")
+# The interactive docs (Swagger UI) run scripts and styles (its page starts it with an
+# inline script) and call the API from the page. Every asset is served by this server
+# (entrypoints/http/docs.py), so no other origin is allowed anything.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+            "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
+            "base-uri 'self'; form-action 'self'")
 _DOCS_PREFIXES = ("/docs",)
 
 

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
             summary="The audit trail, newest first",
             description="One entry per write (POST, PUT, PATCH, DELETE), whatever its "
                         "outcome, and per refused credential (401) or permission (403) on "
-                        "any route. Entries are appended only: never changed or removed. "
+                        "any route; the requests refused (429) from one address for too "
+                        "many failed credentials are one entry per window, with their "
+                        "`count`. Entries are appended only: never changed or removed. "
                         "Bodies, credentials and query strings are never recorded. `from` "
                         "is inclusive and `to` exclusive, on `at`. Entries are recorded "
                         "within a few milliseconds of their answer; this list shows every "

@@ -74,7 +74,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
              "description": description}
     for status, description in (
         (400, "invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)"),
-        (401, "invalid_client: unknown client, wrong secret, or a revoked or expired key"))}
+        (401, "invalid_client: unknown client, wrong secret, or a revoked or expired key"),
+        (429, "rate_limited: too many refused credentials from this address; retry after "
+              "Retry-After seconds"))}
 
 
 @router.post(TOKEN_PATH, response_model=TokenOut, responses=_ERRORS,

@@ -37,7 +37,8 @@ class AuditEntryOut(BaseModel):
     principal_name: str | None
     role: str | None
     method: str = Field(description="HTTP method, or `WS` for a WebSocket handshake")
-    path: str
+    path: str = Field(description="As requested, with control characters and backslashes "
+                                  "escaped (`\\n` is `\\x0a`), clipped to 500 characters")
     route: str | None = Field(description="The route template, e.g. `/v1/sales/{sale_id}`")
     status: int
     outcome: AuditOutcome = Field(description="`success` (2xx/3xx), `refused` (other 4xx), "
@@ -46,6 +47,11 @@ class AuditEntryOut(BaseModel):
     request_id: str | None = Field(description="As echoed in X-Request-ID")
     ip: str | None = Field(description="The client address")
     detail: str | None = Field(description="Why a credential was refused")
+    count: int = Field(description="How many requests this entry stands for: more than one "
+                                   "for a burst of requests from one address refused for "
+                                   "too many failed credentials; `at` is the first's time")
+    last_at: datetime | None = Field(description="When the last request of a burst came "
+                                                 "(null for a single request)")
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryOut:
@@ -53,4 +59,5 @@ class AuditEntryOut(BaseModel):
         return cls(id=entry.id, at=r.at, principal_id=r.principal_id,
                    principal_name=r.principal_name, role=r.role, method=r.method, path=r.path,
                    route=r.route, status=r.status, outcome=AuditOutcome(r.outcome),
-                   request_id=r.request_id, ip=r.ip, detail=r.detail)
+                   request_id=r.request_id, ip=r.ip, detail=r.detail, count=r.count,
+                   last_at=r.last_at)
