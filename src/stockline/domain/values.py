@@ -10,6 +10,7 @@ from enum import StrEnum
 # 1-64 of A-Z a-z 0-9 - _ . but not "." or "..", which a path or URL resolver reads as
 # "this" or "parent" segments. Written without look-ahead so that every regex engine the
 # pattern reaches (Python, pydantic-core, a client's JSON Schema validator) takes it.
+CODE_MAX_LENGTH = 64
 CODE_PATTERN = (r"^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}"
                 r"|\.\.[A-Za-z0-9._-]{1,62})$")
 _CODE_RE = re.compile(CODE_PATTERN)

@@ -16,11 +16,13 @@ from pydantic import (
     StringConstraints,
 )
 
-from stockline.domain.values import CODE_PATTERN, Money
+from stockline.domain.values import CODE_MAX_LENGTH, CODE_PATTERN, Money
 
 T = TypeVar("T")
 
-CodeStr = Annotated[str, StringConstraints(strict=True, pattern=CODE_PATTERN),
+# The length is in the pattern too; maxLength says it plainly to clients and schema tools.
+CodeStr = Annotated[str, StringConstraints(strict=True, max_length=CODE_MAX_LENGTH,
+                                           pattern=CODE_PATTERN),
                     Field(examples=["RUN-PEG41-42-BLK"])]
 # PostgreSQL cannot store U+0000 in text or jsonb: refused here, on every backend alike.
 NO_NUL = r"^[^\x00]*$"
