@@ -18,6 +18,7 @@ from rich.panel import Panel
 
 from stockline.config import Settings
 from stockline.entrypoints.cli.base import console, redacted, settings_from
+from stockline.entrypoints.http.protocol import HeadLimits, bounded_http
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
@@ -58,6 +59,9 @@ def serve(
                 host=settings.host, port=settings.port, workers=settings.workers,
                 log_level=settings.log_level, access_log=False, server_header=False,
                 timeout_keep_alive=settings.keep_alive_seconds,
+                # Each request's line and headers: bounded in size and in time.
+                http=bounded_http(HeadLimits(settings.max_header_bytes,
+                                             settings.header_timeout_seconds)),
                 # In-flight requests get this long to finish; then the rest are cut off.
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                 ssl_certfile=settings.ssl_certfile, ssl_keyfile=settings.ssl_keyfile,
