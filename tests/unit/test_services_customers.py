@@ -14,7 +14,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.domain.customers import CustomerDetails, EraseCustomer, check_ref
 from stockline.domain.errors import Forbidden, InvalidInput, NotFound
 from stockline.domain.security import Principal, Role
-from stockline.entrypoints.http.middleware import loggable_path
+from stockline.entrypoints.http.logged import loggable_path
 from stockline.services import customers
 from stockline.services.executor import Caller, Executor
 from tests.fakes import FakeUnitOfWorkFactory

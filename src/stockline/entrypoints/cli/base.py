@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
+from stockline.adapters.logging import redact
 from stockline.config import Settings
 
 console = Console(stderr=True)
@@ -30,7 +31,7 @@ def settings_from(**overrides: object) -> Settings:
 def say_unreadable(settings: Settings, error: Exception, *, verb: str = "read") -> None:
     reason = error.orig if isinstance(error, DBAPIError) else error
     console.print(f"[red]cannot {verb} the database[/red] "
-                  f"({redacted(settings.database_url)}): {escape(str(reason))}\n"
+                  f"({redact(settings.database_url)}): {escape(str(reason))}\n"
                   "Is it reachable, and is its schema up to date (`stockline migrate`)?")
 
 
@@ -38,10 +39,3 @@ def wide(target: Console) -> Console:
     """``target``, or, when piped (to grep, a file), a console whose tables keep one line
     per row instead of folding to a default 80 columns."""
     return target if target.is_terminal else Console(width=250)
-
-
-def redacted(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -12,13 +12,13 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from stockline.adapters.database import open_database
+from stockline.adapters.logging import redact
 from stockline.adapters.migrate import upgrade
 from stockline.bootstrap import bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.cli.base import (
     DatabaseUrl,
     console,
-    redacted,
     say_unreadable,
     settings_from,
 )
@@ -29,7 +29,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date (safe to run again)."""
     settings = settings_from(database_url=database_url)
     asyncio.run(_migrate(settings))
-    console.print(f"[green]schema up to date[/green] ({redacted(settings.database_url)})")
+    console.print(f"[green]schema up to date[/green] ({redact(settings.database_url)})")
 
 
 async def _migrate(settings: Settings) -> None:
@@ -61,7 +61,7 @@ async def _demo(settings: Settings, *, if_empty: bool) -> None:
             raise typer.Exit(1) from error
         if if_empty and count:
             console.print(f"demo data skipped: the database has {count} products already "
-                          f"({redacted(settings.database_url)})")
+                          f"({redact(settings.database_url)})")
             return
         started = time.monotonic()
         try:
@@ -74,7 +74,7 @@ async def _demo(settings: Settings, *, if_empty: bool) -> None:
         console.print(_demo_table(report))
         outcome = "loaded" if report.added else "already complete: nothing added"
         console.print(f"[green]demo data {outcome}[/green] in {time.monotonic() - started:.1f} s "
-                      f"({redacted(settings.database_url)})")
+                      f"({redact(settings.database_url)})")
     finally:
         await container.close()
 

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import signal
 
+from stockline.adapters.logging import configure_logging, redact
 from stockline.bootstrap import bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.cli.base import DatabaseUrl, console, redacted, settings_from
+from stockline.entrypoints.cli.base import DatabaseUrl, console, settings_from
 
 
 def relay(database_url: DatabaseUrl = None) -> None:
@@ -16,6 +17,7 @@ def relay(database_url: DatabaseUrl = None) -> None:
     log and go on the bus (STOCKLINE_BUS_URL) until SIGTERM or Ctrl-C. Safe beside servers,
     which relay too: one relay at a time holds the lease and moves events."""
     settings = settings_from(database_url=database_url)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(_relay(settings))
 
 
@@ -31,7 +33,7 @@ async def _relay(settings: Settings) -> None:
         console.print(f"[yellow]bus {container.bus.name} not reachable yet:[/yellow] {error}")
     running = asyncio.create_task(container.relay.run(), name="relay")
     console.print(f"relay [bold]{settings.node_name}[/bold] running "
-                  f"({redacted(settings.database_url)}, bus {container.bus.name}); "
+                  f"({redact(settings.database_url)}, bus {container.bus.name}); "
                   "SIGTERM or Ctrl-C stops it")
     try:
         await stop.wait()

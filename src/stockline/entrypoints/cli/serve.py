@@ -10,17 +10,20 @@ import ssl
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import structlog
 import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.panel import Panel
 
+from stockline.adapters.logging import configure_logging, redact
 from stockline.config import Settings
-from stockline.entrypoints.cli.base import console, redacted, settings_from
+from stockline.entrypoints.cli.base import console, settings_from
 from stockline.entrypoints.http.protocol import HeadLimits, bounded_http
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
+log = structlog.get_logger("stockline.serve")
 
 
 def serve(
@@ -51,13 +54,17 @@ def serve(
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    # uvicorn's own lines (this process's and the workers') go through the same JSON
+    # logging as the app's: uvicorn is given no logging config of its own.
+    configure_logging(settings.log_level, settings.log_format)
     _announce(settings, key, source)
     # uvicorn re-raises the SIGTERM it shut down on once done: the process would end
     # "killed by SIGTERM" (-15) after a clean stop. Let that re-raise exit 0 instead.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run("stockline.entrypoints.http.app:create_app_from_env", factory=True,
                 host=settings.host, port=settings.port, workers=settings.workers,
-                log_level=settings.log_level, access_log=False, server_header=False,
+                log_config=None, log_level=settings.log_level, access_log=False,
+                server_header=False,
                 timeout_keep_alive=settings.keep_alive_seconds,
                 # Each request's line and headers: bounded in size and in time.
                 http=bounded_http(HeadLimits(settings.max_header_bytes,
@@ -86,13 +93,19 @@ def ensure_admin_key(settings: Settings) -> tuple[str, str]:
 
 
 def _announce(settings: Settings, key: str, source: str) -> None:
+    """The address and the admin key to use, on a terminal; to a log (the output is not a
+    terminal), one line that says where the key is, never the key."""
     scheme = "https" if settings.ssl_certfile else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
+    if not console.is_terminal:
+        log.info("serving", url=base, docs=f"{base}/docs",
+                 database=redact(settings.database_url), admin_key_from=source)
+        return
     shown = (f"[bold]{key}[/bold]" if settings.env != "production"
              else "(set; not printed in production)")
     console.print(Panel.fit(
         f"Stockline on [bold]{base}[/bold]  (API docs: {base}/docs)\n"
-        f"Database: {redacted(settings.database_url)}\n"
+        f"Database: {redact(settings.database_url)}\n"
         f"Admin key: {shown}\n  from {source}\n"
         f"Try:  curl -H 'X-API-Key: <admin key>' {base}/v1/warehouses",
         title="stockline serve"))

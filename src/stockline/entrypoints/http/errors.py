@@ -27,6 +27,7 @@ from stockline.domain.errors import (
     QuantityExceeded,
     VersionConflict,
 )
+from stockline.entrypoints.http.logged import loggable_path
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -235,7 +236,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                 {"Retry-After": "1"})
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled_error", path=request.url.path)
+        log.exception("unhandled_error", path=loggable_path(request.scope))
         return problem_response(INTERNAL_ERROR, "an unexpected error occurred")
 
     app.add_exception_handler(DomainError, on_domain)
