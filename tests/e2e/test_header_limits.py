@@ -143,6 +143,20 @@ async def test_a_head_just_under_the_limit_is_served_and_the_connection_kept(
             assert headers.get("connection") != "close"
 
 
+async def test_pipelined_requests_each_get_the_whole_budget(server: LiveServer) -> None:
+    """Two heads of 12 KiB in one write are both served; a third over the limit is a 431
+    after the answers to the first two, in order."""
+    async with _connection(server) as (reader, writer):
+        writer.write(_head(X_Filler="a" * (12 * KIB)) + _head(X_Filler="b" * (12 * KIB)))
+        await writer.drain()
+        assert [(await _answer(reader))[0] for _ in range(2)] == [200, 200]
+        writer.write(_head(X_Filler="c" * (12 * KIB)) + _head(X_Filler="d" * (20 * KIB)))
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            await writer.drain()
+        assert (await _answer(reader))[0] == 200
+        _problem(await _until_closed(reader), 431, "headers_too_large")
+
+
 async def test_a_huge_head_streamed_is_cut_off_early(server: LiveServer) -> None:
     """The server answers and closes long before 64 MiB are sent: it never buffers them."""
     async with _connection(server) as (reader, writer):

@@ -55,10 +55,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._limits = limits
         self._in_head = True  # the next bytes belong to a request's line and headers
         self._room = limits.max_bytes  # what the current head may still take
-        self._head_begun = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._upgraded = False
-        self._refused = False
+        self._refused = False  # answered, or to be once the requests before are
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -87,17 +86,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._room -= len(data)
         super().data_received(data)
         # Armed only for a head split over reads: most arrive whole, at no timer's cost.
-        if self._in_head and self._head_begun and self._head_timer is None:
+        if self._in_head and self._head_timer is None and self._room < self._limits.max_bytes:
             self._head_timer = self.loop.call_later(self._limits.timeout_seconds,
                                                     self._head_timed_out)
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_begun = True
-
     def on_headers_complete(self) -> None:
-        self._in_head = self._head_begun = False
-        self._disarm()
+        self._in_head = False
+        if self._head_timer is not None:
+            self._disarm()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -112,22 +108,34 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._head_timer = None
         if not self._in_head or self.transport.is_closing():
             return
-        if self._head_begun:
+        if self._room < self._limits.max_bytes:  # some of a head came
             self._refuse(REQUEST_TIMEOUT, "the request line and headers did not arrive within "
                                           f"{self._limits.timeout_seconds:g} s")
         else:  # a connection that never sent a request: nothing to answer
             self.transport.close()
 
     def _refuse(self, code: Code, detail: str) -> None:
-        """Answer ``code`` and close; nothing more of this connection is read."""
+        """Answer ``code`` and close; nothing more of this connection is parsed."""
         self._disarm()
-        self._room = 0
-        if self.cycle is not None and not self.cycle.response_complete:
-            # The request before this one is still being answered; this answer cannot go
-            # ahead of it, so the connection closes once that one is written.
-            self.cycle.keep_alive = False
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        last = self.pipeline[0][0] if self.pipeline else self.cycle
+        if last is not None and not last.response_complete:
+            # Requests before this one are still being answered: this answer goes once
+            # the last of them is, and nothing more is read meanwhile.
+            then = last.on_response
+
+            def answer_after() -> None:
+                then()
+                self._answer(code, detail)
+
+            last.on_response = answer_after
             self.flow.pause_reading()
             return
+        self._answer(code, detail)
+
+    def _answer(self, code: Code, detail: str) -> None:
         if self.transport.is_closing():
             return
         body = problem_body(code, detail)
@@ -137,7 +145,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 b"content-type: " + PROBLEM_JSON.encode() + b"\r\n",
                 b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
         self.transport.write(b"".join(head) + body)
-        self._refused = True
         if not self.transport.can_write_eof():  # TLS
             self.transport.close()
             return
