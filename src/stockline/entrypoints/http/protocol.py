@@ -21,7 +21,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from stockline.entrypoints.http.errors import (
     HEADERS_TOO_LARGE,
@@ -48,7 +50,10 @@ def bounded_http(limits: HeadLimits) -> type[asyncio.Protocol]:
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
-    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+    """uvicorn's httptools protocol, with each request's line and headers bounded in size
+    and in time (see the module's docstring)."""
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None, *,
                  limits: HeadLimits) -> None:
         super().__init__(config, server_state, app_state, _loop)
