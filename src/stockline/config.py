@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # Longer than a client's or load balancer's idle timeout, so the server is never the
     # side that closes a connection a client is about to reuse.
     keep_alive_seconds: int = Field(default=65, ge=1, le=3600)
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024,
+        description="A request's line and headers together; more is a 431, connection closed")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300,
+        description="From a new connection, or a request's first byte, until its headers are "
+                    "whole; later is a 408, connection closed")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     var_dir: Path = Path("./var")

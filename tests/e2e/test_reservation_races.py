@@ -73,7 +73,7 @@ def _kind(response: httpx.Response) -> tuple[int, str | None]:
 def _assert_server_healthy(server: LiveServer) -> None:
     """No failed sweep and no unhandled error in either worker's log."""
     log = server.log_path.read_text(errors="replace")
-    for marker in ("job_failed", "unhandled_error", "Traceback"):
+    for marker in ("job_failed", "unhandled_error", "Traceback", "Exception in ASGI application"):
         assert marker not in log, log[-4000:]
 
 

@@ -16,7 +16,7 @@ from stockline.domain.customers import CustomerDetails, EraseCustomer, check_ref
 from stockline.domain.errors import DomainError, Forbidden, InvalidInput
 from stockline.domain.model import Sale
 from stockline.domain.security import Principal, Role
-from stockline.entrypoints.http.middleware import loggable_path
+from stockline.entrypoints.http.logged import loggable_path
 from stockline.services import customers, sales
 from stockline.services.executor import Caller, Context, Executor
 from stockline.services.ports import UnitOfWork

@@ -29,7 +29,8 @@ class Database:
 
 
 def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_000) -> Database:
-    """Nothing connects here; connections open on first use."""
+    """Nothing connects here; connections open on first use. Statement parameters (a
+    customer, a key's hash) never appear in an error's message, so never in a log."""
     if url.startswith("sqlite"):
         return _open_sqlite(url, pool_size=pool_size, busy_timeout_ms=busy_timeout_ms)
     # No pre-ping (a round trip per checkout): a connection found broken is invalidated
@@ -37,7 +38,7 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_00
     # A few overflow connections for bursts; a pool too small for the load would open and
     # close overflow connections all the time (each a new PostgreSQL backend).
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(2, pool_size // 4),
-                                 pool_timeout=30, pool_recycle=1800)
+                                 pool_timeout=30, pool_recycle=1800, hide_parameters=True)
     # Reads share the pool without a transaction: under READ COMMITTED each statement has
     # its own snapshot either way, and BEGIN and ROLLBACK were two round trips per read.
     return Database(write=engine, read=engine.execution_options(isolation_level="AUTOCOMMIT"))
@@ -52,8 +53,10 @@ def _open_sqlite(url: str, *, pool_size: int, busy_timeout_ms: int) -> Database:
     # One writer connection per process: SQLite has one writer at a time anyway, and
     # queueing in the pool costs less than spinning on SQLITE_BUSY. busy_timeout covers
     # writers in other processes.
-    write = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
-    read = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    write = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120,
+                                hide_parameters=True)
+    read = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               hide_parameters=True)
     _configure_sqlite(write, busy_timeout_ms, begin="BEGIN IMMEDIATE")
     _configure_sqlite(read, busy_timeout_ms, begin="BEGIN")
     return Database(write=write, read=read)

@@ -24,7 +24,8 @@ def _configure(connection: Connection) -> None:
 
 async def _run_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or Settings().database_url
-    engine = create_async_engine(normalize_database_url(url), poolclass=pool.NullPool)
+    engine = create_async_engine(normalize_database_url(url), poolclass=pool.NullPool,
+                                 hide_parameters=True)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
     await engine.dispose()

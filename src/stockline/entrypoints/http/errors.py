@@ -27,6 +27,7 @@ from stockline.domain.errors import (
     QuantityExceeded,
     VersionConflict,
 )
+from stockline.entrypoints.http.logged import loggable_path
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +56,8 @@ FORBIDDEN = Code(403, "forbidden", "Forbidden")
 METHOD_NOT_ALLOWED = Code(405, "method_not_allowed", "Method not allowed")
 NOT_ACCEPTABLE = Code(406, "not_acceptable", "Not acceptable")
 PAYLOAD_TOO_LARGE = Code(413, "payload_too_large", "Payload too large")
+HEADERS_TOO_LARGE = Code(431, "headers_too_large", "Request header fields too large")
+REQUEST_TIMEOUT = Code(408, "request_timeout", "Request timeout")
 UNSUPPORTED_MEDIA_TYPE = Code(415, "unsupported_media_type", "Unsupported media type")
 RATE_LIMITED = Code(429, "rate_limited", "Too many requests")
 BAD_REQUEST = Code(400, "bad_request", "Bad request")
@@ -252,7 +255,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                 {"Retry-After": "1"})
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled_error", path=request.url.path)
+        log.exception("unhandled_error", path=loggable_path(request.scope))
         return problem_response(INTERNAL_ERROR, "an unexpected error occurred")
 
     app.add_exception_handler(DomainError, on_domain)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stockline.adapters.audit import AuditRecord, AuditTrail, outcome_of
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, RATE_LIMITED, problem_response
+from stockline.entrypoints.http.logged import loggable_path, loggable_query
 from stockline.entrypoints.http.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -72,23 +73,10 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
-            log.info("request", method=scope["method"], path=loggable_path(scope), status=status,
+            log.info("request", method=scope["method"], path=loggable_path(scope),
+                     query=loggable_query(scope), status=status,
                      duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
-
-
-# Paths that may name a customer: logs and the audit trail get the route template instead
-# (or the prefix alone when no route matched, as for a 401 answered before routing).
-_REDACTED_PREFIXES = ("/v1/customers/",)
-
-
-def loggable_path(scope: Scope) -> str:
-    """The request's path, without any customer reference it carries."""
-    path: str = scope["path"]
-    if not path.startswith(_REDACTED_PREFIXES):
-        return path
-    route = getattr(scope.get("route"), "path", None)
-    return route if isinstance(route, str) else "/v1/customers/{redacted}"
 
 
 def with_start_hook(scope: Scope, send: Send, hook: StartHook) -> Send:
