@@ -108,7 +108,8 @@ async def test_no_credential_or_customer_reaches_the_log(
     url = await databases.new(backend)
     server = start_server(url, tmp_path_factory.mktemp("logs"), extra_env={
         "STOCKLINE_LOG_LEVEL": "info", "STOCKLINE_LOG_FORMAT": "json",
-        "STOCKLINE_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1"})
+        "STOCKLINE_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1",
+        "STOCKLINE_WEBHOOK_ALLOW_PRIVATE": "true"})  # the receiver is on 127.0.0.1
     refused = _tag("refuse-")
     kept = {"admin key": ADMIN_KEY, "token": _tag("tok_"), "hook token": _tag("hook"),
             "wrong key": _tag("sk_wrong_"), "ticket": _tag("tkt_"),
