@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 KEY_PREFIX = "sk"
+LEEWAY = timedelta(seconds=30)  # for clocks that differ: a token is accepted this long past exp
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class TokenClaims:
     locations: list[str] | None
     issuer: str
     raw: dict[str, Any]
+    expires_at: datetime  # when the token stops being accepted: exp, plus the leeway
 
 
 class TokenIssuer:
@@ -136,13 +138,14 @@ def _decode(token: str, key: Any, algorithms: list[str], issuer: str,
     try:
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=issuer,
                             audience=audience, options={"require": ["exp", "iss", "aud", "sub"]},
-                            leeway=30)
+                            leeway=LEEWAY)
     except jwt.InvalidTokenError as exc:
         raise TokenError(str(exc)) from exc
     locations = claims.get("locations")
     return TokenClaims(subject=str(claims["sub"]), role=claims.get("role"),
                        locations=list(locations) if isinstance(locations, list) else None,
-                       issuer=str(claims["iss"]), raw=claims)
+                       issuer=str(claims["iss"]), raw=claims,
+                       expires_at=datetime.fromtimestamp(claims["exp"], UTC) + LEEWAY)
 
 
 def new_rsa_key_pem() -> bytes:

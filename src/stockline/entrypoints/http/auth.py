@@ -76,26 +76,34 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> Principal:
-        headers = {k: v for k, v in scope["headers"] if k in (b"x-api-key", b"authorization")}
-        api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
-        given = api_key.decode("latin-1") if api_key is not None else None
-        if given is None and authorization is not None:
-            scheme, _, token = authorization.decode("latin-1").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-            if given is None:
-                raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
-                                   "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
-        if given is None and scope["type"] == "websocket":
-            given = _query_api_key(scope)
-        if not given:
-            raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
-                               {"WWW-Authenticate": "Bearer"})
+        given = credential_of(scope)
         authenticator: Authenticator = scope["app"].state.container.authenticator
         try:
             return await authenticator.authenticate(given)
         except AuthenticationFailed as exc:
             raise ProblemError(UNAUTHORIZED, str(exc),
                                {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+
+
+def credential_of(scope: Scope) -> str:
+    """The key or token a request (or WebSocket handshake) carries; 401 without one. An
+    open stream keeps it to check it again while it lasts."""
+    headers: dict[bytes, bytes] = {k: v for k, v in scope["headers"]
+                                   if k in (b"x-api-key", b"authorization")}
+    api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+    given = api_key.decode("latin-1") if api_key is not None else None
+    if given is None and authorization is not None:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        if given is None:
+            raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
+                               "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
+    if given is None and scope["type"] == "websocket":
+        given = _query_api_key(scope)
+    if not given:
+        raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
+                           {"WWW-Authenticate": "Bearer"})
+    return given
 
 
 def _query_api_key(scope: Scope) -> str | None:
