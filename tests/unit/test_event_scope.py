@@ -10,8 +10,8 @@ from stockline.adapters.bus.base import EventFilter, EventRecord
 from stockline.adapters.hub import EventHub, TooManyStreams
 from stockline.domain.errors import Forbidden
 from stockline.domain.security import PARTNER_EVENT_TYPES, Principal, Role
-from stockline.entrypoints.http.routers.events import EVENT_READS, audible_types, scoped
 from stockline.entrypoints.http.schemas.events import EventType
+from stockline.entrypoints.http.streams.scope import EVENT_READS, audible_types, scoped
 
 HOME, FOREIGN = "STORE-1", "STORE-9"
 

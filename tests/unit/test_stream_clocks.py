@@ -13,7 +13,7 @@ from starlette.types import Message
 
 from stockline.adapters.bus.base import EVERYTHING, EventRecord
 from stockline.adapters.hub import EventHub, SubscriptionClosed
-from stockline.entrypoints.http.routers.events import EventStreamResponse
+from stockline.entrypoints.http.streams.sse import EventStreamResponse
 
 
 class _NoLog:

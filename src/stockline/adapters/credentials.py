@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -65,6 +65,7 @@ class TokenClaims:
     locations: list[str] | None
     issuer: str
     raw: dict[str, Any]
+    expires_at: datetime  # when the token stops being accepted: exp, plus the leeway
 
 
 # How far exp and nbf may be off: the clocks of the issuer and of this server may differ.
@@ -149,7 +150,8 @@ def _decode(token: str, key: Any, algorithms: list[str], issuer: str,
     locations = claims.get("locations")
     return TokenClaims(subject=str(claims["sub"]), role=claims.get("role"),
                        locations=list(locations) if isinstance(locations, list) else None,
-                       issuer=str(claims["iss"]), raw=claims)
+                       issuer=str(claims["iss"]), raw=claims,
+                       expires_at=datetime.fromtimestamp(claims["exp"], UTC) + leeway)
 
 
 def new_rsa_key_pem() -> bytes:

@@ -9,11 +9,16 @@ whole duplicate test, and nothing between the replay and the live feed can fall 
 A subscription is bounded: a client that does not keep up is cut off with a reason and
 resumes from the log like any reconnecting client, instead of the server buffering for it
 without bound.
+
+A replay is paid for as reading the log page by page would be: the request (or message)
+that opened the feed pays for its first page, and every further page of ``REPLAY_PAGE``
+events takes one token of the caller's rate limit (``pay``). Over the limit, the feed ends
+with ``rate_limited`` and the last id sent, from where the client resumes later.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +27,11 @@ import structlog
 from stockline.adapters.bus import EventFilter, EventRecord
 from stockline.adapters.hub import EventHub, Subscription, SubscriptionClosed
 from stockline.adapters.queries.events import EventQueries
+from stockline.adapters.ratelimit import Decision
 
 log = structlog.get_logger("stockline.events")
 
-REPLAY_PAGE = 500  # events per replay query (and per chunk written)
+REPLAY_PAGE = 500  # events per replay query (and per chunk written): GET /v1/events' most
 LIVE_BATCH = 200  # live events already queued are written together, up to this many
 
 
@@ -54,14 +60,23 @@ class Reset:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """The server ends the stream; a client resumes after ``last_id``."""
+    """The server ends the stream; a client resumes after ``last_id`` (not before
+    ``retry_after`` seconds, when given)."""
 
     reason: str
     last_id: int
+    retry_after: int | None = None
+
+    @property
+    def code(self) -> str:
+        return self.reason.split(":", 1)[0]
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.reason.split(":", 1)[0], "reason": self.reason,
-                "last_id": self.last_id}
+        body: dict[str, Any] = {"code": self.code, "reason": self.reason,
+                                "last_id": self.last_id}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,7 @@ class Idle:
 
 IDLE = Idle()
 UNAVAILABLE = "unavailable: the event log cannot be read now; reconnect to resume"
+Pay = Callable[[], Awaitable[Decision | None]]  # one token of the caller's bucket
 FeedItem = Opened | Reset | Closed | Idle | list[EventRecord]
 
 
@@ -90,8 +106,9 @@ def reset_for(after: int, pruned_through: int, last_id: int) -> Reset | None:
 class EventFeed:
     """One client's events: replay after its point, then live; each id once, in order."""
 
-    def __init__(self, hub: EventHub, log_reader: EventQueries, wanted: EventFilter) -> None:
-        self._hub, self._log, self._wanted = hub, log_reader, wanted
+    def __init__(self, hub: EventHub, log_reader: EventQueries, wanted: EventFilter, *,
+                 pay: Pay | None = None) -> None:
+        self._hub, self._log, self._wanted, self._pay = hub, log_reader, wanted, pay
         self._subscription: Subscription | None = None
         self._ended: str | None = None
 
@@ -125,7 +142,12 @@ class EventFeed:
             yield Opened(sent)
             if reset is not None:
                 yield reset
+            pages = 0
             while after is not None:  # the replay, up to the newest logged event
+                if pages and (over := await self._over_limit(sent)) is not None:
+                    yield over
+                    return
+                pages += 1
                 try:
                     page = await self._log.events_after(sent, self._wanted, REPLAY_PAGE)
                 except Exception:
@@ -154,6 +176,16 @@ class EventFeed:
                     yield IDLE
         finally:
             subscription.close("stream ended")
+
+    async def _over_limit(self, sent: int) -> Closed | None:
+        """A Closed when the caller cannot pay for one more page of the replay."""
+        decision = None if self._pay is None else await self._pay()
+        if decision is None or decision.allowed:
+            return None
+        return Closed(f"rate_limited: a replay takes one token of this caller's rate limit "
+                      f"for every {REPLAY_PAGE} events after the first {REPLAY_PAGE}, and "
+                      f"there are none left; resume after last_id in {decision.retry_after} s",
+                      sent, decision.retry_after)
 
     async def _take(self, subscription: Subscription, sent: int, idle: float
                     ) -> tuple[list[EventRecord] | None, str | None]:

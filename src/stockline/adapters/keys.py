@@ -1,7 +1,9 @@
 """API keys as authentication reads them: by prefix, cached for a few seconds.
 
 The cache keeps a request from costing a database read; revoking a key forgets it at once
-in the process that revoked it, and within ``ttl`` seconds everywhere else.
+in the process that revoked it, and within ``ttl`` seconds everywhere else. A caller that
+must know sooner (an open stream checking its key again) may ask for a record no older
+than ``max_age``.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ class KeyStore:
         self._touched: dict[str, datetime] = {}
         self._limits: dict[str, float | None] = {}  # by key id, as last loaded
 
-    async def by_prefix(self, prefix: str) -> KeyRecord | None:
-        return await self._cached(self._by_prefix, prefix, api_keys.c.prefix == prefix)
+    async def by_prefix(self, prefix: str, *, max_age: float | None = None) -> KeyRecord | None:
+        return await self._cached(self._by_prefix, prefix, api_keys.c.prefix == prefix,
+                                  max_age)
 
-    async def by_id(self, key_id: str) -> KeyRecord | None:
-        return await self._cached(self._by_id, key_id, api_keys.c.id == key_id)
+    async def by_id(self, key_id: str, *, max_age: float | None = None) -> KeyRecord | None:
+        return await self._cached(self._by_id, key_id, api_keys.c.id == key_id, max_age)
 
     def limit_of(self, key_id: str) -> float | None:
         """The key's own rate limit, as loaded when it last authenticated (no database
@@ -73,9 +76,11 @@ class KeyStore:
                                .values(last_used_at=now))
 
     async def _cached(self, cache: dict[str, tuple[float, KeyRecord | None]], key: str,
-                      condition: ColumnElement[bool]) -> KeyRecord | None:
+                      condition: ColumnElement[bool], max_age: float | None
+                      ) -> KeyRecord | None:
         hit = cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+        ttl = self._ttl if max_age is None else min(self._ttl, max_age)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
         async with self._read.connect() as conn:
             row = (await conn.execute(select(api_keys).where(condition))).first()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from stockline.domain.errors import Forbidden
 
@@ -108,14 +110,52 @@ PRINCIPAL_TEXT_MAX_LENGTH = 100
 PARTNER_EVENT_TYPES = frozenset({"inventory.changed", "inventory.low_stock", "product.changed"})
 
 
+# Fields of an event that tell more than the object it is about: how a level moved and why
+# (the ledger's delta, cause and reference, a sale's id among them). Only a principal who
+# may read them over REST (GET /v1/stock-movements) hears them.
+EVENT_FIELD_READS: Mapping[str, Mapping[str, Permission]] = {
+    "inventory.changed": dict.fromkeys(("delta", "cause", "reference"), P.LEDGER_READ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventShape:
+    """The fields of each event type a principal may not hear (none: every event whole)."""
+
+    hidden: frozenset[tuple[str, str]] = frozenset()  # (event type, field)
+    types: frozenset[str] = field(init=False, compare=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", frozenset(t for t, _ in self.hidden))
+
+    def apply(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` of an event of ``event_type`` without the fields this shape hides."""
+        if event_type not in self.types:
+            return data
+        return {k: v for k, v in data.items() if (event_type, k) not in self.hidden}
+
+
+WHOLE = EventShape()
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller. ``locations`` None: not limited to any locations."""
+    """An authenticated caller. ``locations`` None: not limited to any locations.
+    ``expires_at``: when its credential stops being accepted (None: not by itself)."""
 
     id: str
     name: str
     role: Role
     locations: frozenset[str] | None = None
+    expires_at: datetime | None = field(default=None, compare=False)
+
+    def event_shape(self) -> EventShape:
+        """What of each event this principal hears: the fields its permissions let it read
+        over REST. (The events it hears at all are those of the locations it may see, so
+        the permission alone decides: a scoped grant covers them.)"""
+        hidden = frozenset((event_type, name) for event_type, fields in EVENT_FIELD_READS.items()
+                           for name, needed in fields.items() if not self.may(needed))
+        return EventShape(hidden) if hidden else WHOLE
 
     def grant(self, permission: Permission) -> Scope | None:
         return GRANTS[self.role].get(permission)

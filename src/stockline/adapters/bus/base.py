@@ -8,12 +8,14 @@ outage delays events but never loses one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+
+from stockline.domain.security import WHOLE, EventShape
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,9 @@ class EventRecord:
     data: dict[str, Any]
     _json: bytes | None = field(default=None, init=False, compare=False, repr=False)
     _sse: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    # (JSON, SSE) by shape other than WHOLE: each encoded once too, for all who hear it so
+    _shaped: dict[EventShape, tuple[bytes, bytes]] | None = field(
+        default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> bytes:
         """The event as JSON, encoded once however many streams and webhooks send it."""
@@ -47,12 +52,46 @@ class EventRecord:
         assert self._sse is not None
         return self._sse
 
+    def shaped(self, shape: EventShape) -> tuple[bytes, bytes]:
+        """The event as JSON and as an SSE message, as ``shape`` lets its hearer read it:
+        each shape encoded once too, however many streams of that shape send it."""
+        if self.type not in shape.types:
+            return self.to_json(), self.to_sse()
+        if self._shaped is None:
+            object.__setattr__(self, "_shaped", {})
+        assert self._shaped is not None
+        found = self._shaped.get(shape)
+        if found is None:
+            shaped = EventRecord(id=self.id, type=self.type, occurred_at=self.occurred_at,
+                                 location_id=self.location_id, sku=self.sku,
+                                 data=shape.apply(self.type, self.data))
+            found = self._shaped[shape] = (shaped.to_json(), shaped.to_sse())
+        return found
+
     @classmethod
     def from_json(cls, raw: bytes | str) -> EventRecord:
         body = orjson.loads(raw)
         return cls(id=int(body["id"]), type=body["type"],
                    occurred_at=datetime.fromisoformat(body["occurred_at"].replace("Z", "+00:00")),
                    location_id=body["location_id"], sku=body["sku"], data=body["data"])
+
+
+Encoder = Callable[[EventRecord], bytes]
+
+
+def json_encoder(shape: EventShape) -> Encoder:
+    """How a stream of ``shape`` encodes each event as JSON: ``EventRecord.to_json`` itself
+    for the whole shape, so that most streams pay nothing for shapes."""
+    if shape == WHOLE:
+        return EventRecord.to_json
+    return lambda record: record.shaped(shape)[0]
+
+
+def sse_encoder(shape: EventShape) -> Encoder:
+    """As ``json_encoder``, for SSE messages."""
+    if shape == WHOLE:
+        return EventRecord.to_sse
+    return lambda record: record.shaped(shape)[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,20 +119,7 @@ class AuthMiddleware:
             budget.release(address)
 
     async def _authenticate(self, scope: Scope) -> Principal:
-        headers = _credential_headers(scope)
-        api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
-        given = api_key.decode("latin-1") if api_key is not None else None
-        if given is None and authorization is not None:
-            scheme, _, token = authorization.decode("latin-1").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-            if given is None:
-                raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
-                                   "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
-        if given is None and scope["type"] == "websocket":
-            given = _query_api_key(scope)
-        if not given:
-            raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
-                               {"WWW-Authenticate": "Bearer"})
+        given = credential_of(scope)
         authenticator: Authenticator = scope["app"].state.container.authenticator
         try:
             return await authenticator.authenticate(given)
@@ -170,6 +157,26 @@ def _credential_headers(scope: Scope) -> dict[bytes, bytes]:
                                    "not several times")
             found[name] = value
     return found
+
+
+def credential_of(scope: Scope) -> str:
+    """The key or token a request (or WebSocket handshake) carries; 401 without one. An
+    open stream keeps it to check it again while it lasts."""
+    headers = _credential_headers(scope)
+    api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
+    given = api_key.decode("latin-1") if api_key is not None else None
+    if given is None and authorization is not None:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        if given is None:
+            raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
+                               "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
+    if given is None and scope["type"] == "websocket":
+        given = _query_api_key(scope)
+    if not given:
+        raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
+                           {"WWW-Authenticate": "Bearer"})
+    return given
 
 
 def _query_api_key(scope: Scope) -> str | None:
