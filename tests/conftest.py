@@ -33,6 +33,10 @@ ADMIN_KEY = "test-admin-key"
 POSTGRES_URL = os.environ.get("STOCKLINE_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every app and server of the suite (in-process, or started with this environment) keeps
+# small pools: four xdist workers, each with its own apps and live servers, must fit in
+# PostgreSQL's default 100 connections (16 a pool, they ran out of them).
+os.environ.setdefault("STOCKLINE_DB_POOL_SIZE", "4")
 
 
 def _plain(url: str) -> str:
