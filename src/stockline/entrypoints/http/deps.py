@@ -77,6 +77,11 @@ async def check_query_values(connection: HTTPConnection) -> None:
                                        "msg": "give this parameter once"} for n in repeated])
 
 
+# An answer that carries a secret or a personal detail: kept by no cache, shared or private
+# (RFC 9111; Pragma for HTTP/1.0 caches, as RFC 6749 §5.1 asks of token answers).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 # What every route checks first, in this order: the app's own dependencies, and what a lean
 # handler runs before it answers, so that both paths refuse the same requests alike.
 ROUTE_CHECKS: tuple[Callable[[HTTPConnection], Awaitable[None]], ...] = (

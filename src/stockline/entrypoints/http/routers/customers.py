@@ -11,14 +11,13 @@ from stockline.adapters.housekeeping import reclaim_erased
 from stockline.domain.customers import REF_PATTERN, EraseCustomer
 from stockline.domain.errors import NotFound
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.deps import ContainerDep, WriterDep
+from stockline.entrypoints.http.deps import NO_STORE, ContainerDep, WriterDep
 from stockline.entrypoints.http.schemas.common import problems
 from stockline.entrypoints.http.schemas.customers import CustomerOut
 from stockline.services import customers
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Ref = Annotated[str, Path(pattern=REF_PATTERN)]
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.get("/{ref}", response_model=CustomerOut, responses=problems(403, 404),

@@ -12,7 +12,7 @@ from stockline.domain.errors import NotFound
 from stockline.domain.keys import ApiKey, RevokeApiKey
 from stockline.domain.security import Role
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.deps import NO_STORE, ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from stockline.services import keys
@@ -21,7 +21,6 @@ from stockline.services.executor import utcnow
 router = APIRouter(prefix="/v1/api-keys", tags=["access"])
 KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 # The answer that carries a secret must not be kept by any cache on the way.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated, responses=problems(403, 404),

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from stockline.adapters.credentials import TokenIssuer, secret_matches, split_api_key
 from stockline.adapters.keys import KeyRecord, KeyStore
 from stockline.domain.security import GRANTS, Role
-from stockline.entrypoints.http.deps import ContainerDep
+from stockline.entrypoints.http.deps import NO_STORE, ContainerDep
 from stockline.entrypoints.http.errors import Code, ProblemError
 from stockline.entrypoints.http.schemas.common import Problem
 from stockline.entrypoints.http.schemas.keys import JwksOut, TokenOut
@@ -36,7 +36,6 @@ router = APIRouter(tags=["access"])
 TOKEN_PATH = "/v1/oauth/token"
 JWKS_PATH = "/.well-known/jwks.json"
 FORM = "application/x-www-form-urlencoded"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="stockline", charset="UTF-8"'}
 
 # RFC 6749 §5.2 error codes, as problem codes.

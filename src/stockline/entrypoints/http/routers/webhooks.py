@@ -16,7 +16,7 @@ from stockline.domain.webhooks import (
     WebhookStatus,
 )
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.deps import NO_STORE, ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.webhooks import (
     DeliveryOut,
@@ -31,7 +31,6 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 WebhookId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 DeliveryId = Annotated[int, Path(ge=1, lt=2**63)]
 # The answer that carries a secret must not be kept by any cache on the way.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 SIGNING = ("Each delivery is a POST whose body is the event (as in the Events section) with "
            "headers `X-Stockline-Event-Id` (drop repeats by it), `X-Stockline-Event-Type`, "
