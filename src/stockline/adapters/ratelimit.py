@@ -31,9 +31,11 @@ from redis.exceptions import RedisError
 
 log = structlog.get_logger("stockline.ratelimit")
 
-# KEYS[1]: the bucket; ARGV: rate (tokens/s), capacity. Returns {allowed, tokens left}.
-# Floats go back as strings: Redis truncates Lua numbers in replies to integers.
-TAKE_SCRIPT = """
+# The scripts below share how a bucket is read and refilled (KEYS[1]: the bucket; ARGV[1]:
+# rate in tokens/s, ARGV[2]: capacity), on Redis's clock, and how it is written back (the
+# key expires once the bucket would be full again). Floats go back as strings: Redis
+# truncates Lua numbers in replies to integers.
+_REFILLED = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -46,38 +48,27 @@ if tokens == nil or at == nil then
 else
   tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 end
+"""
+_STORED = """
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'at', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+"""
+# Takes one token if there is one. Returns {allowed, tokens left}.
+TAKE_SCRIPT = _REFILLED + """
 local allowed = 0
 if tokens >= 1 then
   tokens = tokens - 1
   allowed = 1
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-           'at', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+""" + _STORED + """
 return {allowed, string.format('%.17g', tokens)}
 """
-
-# KEYS[1]: the bucket; ARGV: rate, capacity, cost, floor. Takes ``cost`` tokens whether or
-# not the bucket holds them, down to ``floor`` (a debt to be earned back). Returns the
-# tokens left.
-CHARGE_SCRIPT = """
-local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then
-  tokens = capacity
-else
-  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-end
-tokens = math.max(tonumber(ARGV[4]), tokens - cost)
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-           'at', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+# ARGV[3]: cost, ARGV[4]: floor. Takes ``cost`` tokens whether or not the bucket holds
+# them, down to ``floor`` (a debt to be earned back). Returns the tokens left.
+CHARGE_SCRIPT = _REFILLED + """
+tokens = math.max(tonumber(ARGV[4]), tokens - tonumber(ARGV[3]))
+""" + _STORED + """
 return string.format('%.17g', tokens)
 """
 
