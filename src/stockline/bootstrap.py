@@ -92,11 +92,7 @@ class Container:
             await self.sales.close()  # what is queued is answered before the pools close
         for job in self.background:
             await job.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_event_tasks()
         if "events" in self._started:
             await self.hub.close()
             await self.bus.close()
@@ -104,6 +100,25 @@ class Container:
         await self.audit.close()  # flushes what is still queued
         await self.hot.close()
         await self.database.dispose()
+
+    async def _stop_event_tasks(self) -> None:
+        """The relay and the webhook dispatcher finish the round (and the delivery
+        attempts) under way, so that no transaction is cut off: on SQLite, one cancelled
+        during a statement keeps the write lock on a connection closed only later, and
+        the audit trail's last flush below would wait for it in vain. Past the longest a
+        delivery attempt may take, what is left is cancelled."""
+        if not self._tasks:
+            return
+        self.relay.stop()
+        self.webhooks.stop()
+        grace = self.settings.webhook_timeout_seconds + 5
+        _, late = await asyncio.wait(self._tasks, timeout=grace)
+        for task in late:
+            log.warning("task_cancelled_at_close", task=task.get_name())
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = None) -> Container:

@@ -52,6 +52,7 @@ class Relay:
         self._retry_at: datetime | None = None  # a follower's next try for the lease
         self._next_prune: datetime | None = None
         self._bus_down_logged = False
+        self._stopping = False
 
     def add_hook(self, hook: LoggedHook) -> None:
         self._on_logged.append(hook)
@@ -60,17 +61,25 @@ class Relay:
         """A hint that something was committed: move now instead of at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Have ``run`` return once its current round is over: a round cancelled in the
+        middle of its transaction could leave SQLite's write lock with a connection
+        that is only closed later, and every other writer waiting on it."""
+        self._stopping = True
+        self._wake.set()
+
     @property
     def leading(self) -> bool:
         return self._lease_until is not None and self._clock() < self._lease_until
 
     async def run(self) -> None:
-        """Move and publish until cancelled; a failing round is logged, and retried.
+        """Move and publish until stopped (or cancelled); a failing round is logged, and
+        retried.
 
         After a round that moved less than a full batch, the relay lingers a moment
         before the next: under load, commits then arrive in fewer, larger rounds (each
         round costs the same few statements and wakes every stream once)."""
-        while True:
+        while not self._stopping:
             try:
                 busy = await self.step()
             except Exception:

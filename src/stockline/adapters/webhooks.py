@@ -171,13 +171,22 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._client: httpx.AsyncClient | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """A hint that deliveries were queued: look now rather than at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Have ``run`` return once each worker has recorded the attempt it is making: an
+        attempt cancelled in the middle of its transaction could leave SQLite's write
+        lock with a connection that is only closed later (and the attempt unrecorded)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Send due deliveries until cancelled; a failing round is logged and retried."""
+        """Send due deliveries until stopped (or cancelled); a failing round is logged and
+        retried."""
         transport = self._destinations.transport(
             httpx.Limits(max_connections=self._concurrency * 2))
         # follow_redirects=False: a redirect is an answer (a failure), never a second
@@ -187,13 +196,15 @@ class WebhookDispatcher:
                                      headers={"User-Agent": USER_AGENT}) as client:
             self._client = client
             try:
-                while True:
+                while not self._stopping:
                     try:
                         await self.dispatch_due()
                     except Exception:
                         log.exception("webhook_round_failed")
                         await asyncio.sleep(1.0)
                     await self._idle()
+                # Stopped: the workers end after their current attempt.
+                await asyncio.gather(*self._workers.values(), return_exceptions=True)
             finally:
                 workers = list(self._workers.values())
                 for task in workers:
@@ -239,7 +250,7 @@ class WebhookDispatcher:
         """Send one subscription's due deliveries in order, until one fails or none is due."""
         current: Due | None = due
         try:
-            while current is not None and self._leading():
+            while current is not None and self._leading() and not self._stopping:
                 if not await self.attempt(current):
                     return
                 current = await self._head(due.webhook_id, self._clock())
