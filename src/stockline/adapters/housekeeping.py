@@ -55,17 +55,25 @@ async def reclaim_erased(engine: AsyncEngine) -> None:
         log.warning("erasure_reclaim_failed", error=type(exc).__name__)
 
 
-async def _checkpoint_without_waiting(driver: Any) -> bool:
-    """A TRUNCATE checkpoint that never waits: while it waits for readers it holds the
-    write lock, so waiting out the busy timeout would stall every sale meanwhile. With
-    readers in the WAL it does what it can, as a passive one would, and says it was
-    busy (the WAL is emptied by a later checkpoint)."""
+async def _checkpoint_without_waiting(driver: Any, *, attempts: int = 20,
+                                      pause: float = 0.05) -> bool:
+    """A TRUNCATE checkpoint that never waits on a lock: while it waits for readers it
+    holds the write lock, so waiting out the busy timeout would stall every sale meanwhile.
+    Each attempt does what it can at once (as a passive checkpoint would) and gives way;
+    readers come and go (the relay and the streams read all the time), so it tries again a
+    moment later, for about a second. True when the WAL could still not be emptied (a
+    later checkpoint does it)."""
     async with driver.execute("PRAGMA busy_timeout") as cursor:
         timeout_ms = (await cursor.fetchone())[0]
     await driver.execute("PRAGMA busy_timeout=0")
     try:
-        async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-            return bool((await cursor.fetchone())[0])
+        for attempt in range(attempts):
+            async with driver.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                if not (await cursor.fetchone())[0]:
+                    return False
+            if attempt + 1 < attempts:
+                await asyncio.sleep(pause)
+        return True
     finally:
         await driver.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
 
