@@ -26,8 +26,7 @@ from sqlalchemy.engine import make_url
 
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.http.app import create_app
-from tests.factories import migrate
+from tests.factories import admin_client, migrate
 
 ADMIN_KEY = "test-admin-key"
 POSTGRES_URL = os.environ.get("STOCKLINE_TEST_POSTGRES_URL",
@@ -142,12 +141,8 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
 
 @pytest.fixture(scope="session")
 async def app_client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, container=container)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://stockline.test",
-                                     headers={"X-API-Key": ADMIN_KEY}) as client:
-            yield client
+    async with admin_client(settings, container) as client:
+        yield client
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from stockline.adapters.bus.redis import RedisBus
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
 from stockline.entrypoints.cli import app as cli_app
+from stockline.entrypoints.http.app import create_app
 
 
 async def migrate(url: str) -> None:
@@ -201,6 +202,17 @@ async def without_credentials(client: httpx.AsyncClient, method: str, url: str,
     del request.headers["X-API-Key"]
     request.headers.update(headers or {})
     return await client.send(request)
+
+
+@contextlib.asynccontextmanager
+async def admin_client(settings: Any, container: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app on ``container``, in process (ASGI transport, no socket), with
+    the app's lifespan and the admin key of ``settings``."""
+    app = create_app(settings, container=container)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://stockline.test",
+            headers={"X-API-Key": settings.admin_key.get_secret_value()}) as client:
+        yield client
 
 
 def app_of(client: httpx.AsyncClient) -> Any:

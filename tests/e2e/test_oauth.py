@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from stockline.adapters.credentials import new_rsa_key_pem
 from stockline.bootstrap import bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.http.app import create_app
 from tests.conftest import ADMIN_KEY
 from tests.factories import (
+    admin_client,
     as_key,
     assert_problem,
     create_api_key,
@@ -60,13 +60,9 @@ def settings_for(database_url: str, var_dir: Path, **fields: Any) -> Settings:
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client of an app of its own (no background jobs: tokens need none)."""
     container = bootstrap(settings)
-    app = create_app(settings, container=container)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://stockline.test",
-                                         headers={"X-API-Key": ADMIN_KEY}) as client:
-                yield client
+        async with admin_client(settings, container) as client:
+            yield client
     finally:
         await container.close()
 

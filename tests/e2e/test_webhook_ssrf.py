@@ -25,10 +25,10 @@ import pytest
 
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
-from stockline.entrypoints.http.app import create_app
 from tests.conftest import ADMIN_KEY, Databases, free_port
 from tests.e2e.test_webhooks import WebhookReceiver, eventually
 from tests.factories import (
+    admin_client,
     assert_problem,
     collect,
     create_product,
@@ -78,13 +78,9 @@ async def stockline(database_url: str, var_dir: Path, *, allow_private: bool,
                         webhook_poll_interval_seconds=0.05, webhook_timeout_seconds=2)
     container = bootstrap(settings)
     await container.start(events=events, jobs=False)
-    app = create_app(settings, container=container)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://stockline.test",
-                                         headers={"X-API-Key": ADMIN_KEY}) as client:
-                yield Stockline(client, container)
+        async with admin_client(settings, container) as client:
+            yield Stockline(client, container)
     finally:
         await container.close()
 

@@ -27,9 +27,9 @@ from stockline.adapters.bus import EventFilter, EventRecord
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.domain.webhooks import verify_signature
-from stockline.entrypoints.http.app import create_app
 from tests.conftest import ADMIN_KEY, Databases, free_port
 from tests.factories import (
+    admin_client,
     assert_problem,
     collect,
     create_product,
@@ -209,13 +209,9 @@ async def hooks(backend: str, databases: Databases,
                         webhook_allow_private=True)  # the receivers are on 127.0.0.1
     container = bootstrap(settings)
     await container.start(jobs=False)
-    app = create_app(settings, container=container)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://stockline.test",
-                                         headers={"X-API-Key": ADMIN_KEY}) as client:
-                yield Hooks(client, container)
+        async with admin_client(settings, container) as client:
+            yield Hooks(client, container)
     finally:
         await container.close()
 
