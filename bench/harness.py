@@ -165,6 +165,7 @@ def serving(url: str, workdir: Path, *, workers: int,
     env = {**os.environ, "STOCKLINE_DATABASE_URL": url, "STOCKLINE_ADMIN_KEY": BENCH_KEY,
            "STOCKLINE_LOG_LEVEL": "warning", "STOCKLINE_ENV": "production",
            "STOCKLINE_TOKEN_SECRET": "bench-token-secret-" + "x" * 32,
+           "STOCKLINE_IDEMPOTENCY_SECRET": "bench-idempotency-" + "fedcba9876543210" * 2,
            # the limiter stays in the path, with a budget no run reaches
            "STOCKLINE_RATE_LIMITS": '{"admin": 1000000}', "STOCKLINE_VAR_DIR": str(workdir),
            **(extra_env or {})}
