@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from stockline.domain.values import CODE_MAX_LENGTH, CODE_PATTERN, Money
@@ -55,6 +56,26 @@ def _iso_text(value: object) -> object:
 
 # An instant with its offset, kept in UTC (as it is stored, and answered back).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day_start(value: object) -> object:
+    """A plain date (2026-11-01) stands for the start of that day in UTC."""
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a calendar date") from None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return value
+
+
+# A point in time given in a query (?from=, ?to=): an instant with its offset, or a plain
+# date for the start of that UTC day.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), BeforeValidator(_day_start),
+                    AfterValidator(_in_utc), WithJsonSchema({"anyOf": [
+                        {"type": "string", "format": "date-time"},
+                        {"type": "string", "format": "date"}]})]
 # A calendar day, as ISO 8601 text (2024-12-31).
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
 
