@@ -203,19 +203,22 @@ def _problem_answer(status: int) -> dict[str, Any]:
     return answer
 
 
+def _is_problem(status: str) -> bool:
+    return status[:1] in ("4", "5")
+
+
 def document_problems(spec: dict[str, Any]) -> None:
     """Declare the problems every operation can get from the middleware, and describe each
-    problem answer as it is sent: ``application/problem+json`` with the Problem schema (a
-    route's ``responses=problems(...)`` puts the schema under ``application/json``)."""
+    problem answer as it is sent: ``application/problem+json`` with the Problem schema, and
+    no other media type (a route's ``responses=problems(...)`` puts the schema under the
+    route's own media type, ``text/event-stream`` for the stream)."""
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             answers: dict[str, Any] = operation["responses"]
-            for answer in answers.values():
-                content = answer.get("content", {})
-                if PROBLEM_JSON in content and content.get("application/json", {}).get(
-                        "schema") == PROBLEM_REF:
+            for status, answer in answers.items():
+                if _is_problem(status):
                     answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())

@@ -40,7 +40,7 @@ class SalesReport(BaseModel):
                         "to`, summed per UTC day, location and currency: number of sales, "
                         "units and total. At most 366 days at once. A key limited to some "
                         "locations gets only theirs; `location_id` narrows to one.")
-async def sales_report(
+async def get_sales_report(
         container: ContainerDep, principal: PrincipalDep,
         start: Annotated[Instant, Query(alias="from")],
         end: Annotated[Instant, Query(alias="to")],
