@@ -217,8 +217,8 @@ def document_problems(spec: dict[str, Any]) -> None:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             answers: dict[str, Any] = operation["responses"]
-            for status, answer in answers.items():
-                if _is_problem(status):
+            for key, answer in answers.items():
+                if _is_problem(key):
                     answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())

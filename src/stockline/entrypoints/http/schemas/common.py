@@ -117,7 +117,7 @@ class Page(BaseModel, Generic[T]):
         description="Pass as ?cursor= for the next page; null on the last page.")
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         """A page of ``LevelOut`` is ``LevelPage`` (the name a generated client uses)."""
         (item,) = params
         return f"{item.__name__.removesuffix('Out')}Page"
