@@ -91,6 +91,12 @@ async def test_declared_parameters_still_work(client: httpx.AsyncClient) -> None
         assert (await client.get(url)).status_code == 200, url
 
 
+async def test_the_docs_pages_are_not_operations(client: httpx.AsyncClient) -> None:
+    """Swagger UI's OAuth2 redirect page is sent whatever a provider adds to its URL."""
+    response = await client.get("/docs/oauth2-redirect?code=abc&state=xyz")
+    assert response.status_code == 200, response.text
+
+
 async def test_attribute_filters_are_a_declared_family(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/products", params={"attrs.size": "42"})
     message = _unknown(assert_problem(response, 422, "validation_error"), "attrs.size")

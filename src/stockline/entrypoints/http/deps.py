@@ -114,8 +114,9 @@ def declared_query(route: APIRoute | APIWebSocketRoute) -> DeclaredQuery:
 
 def _declared(connection: HTTPConnection) -> DeclaredQuery | None:
     route = connection.scope.get("route")
-    if not isinstance(route, APIRoute | APIWebSocketRoute):
-        return None
+    if not isinstance(route, APIRoute | APIWebSocketRoute) or (
+            isinstance(route, APIRoute) and not route.include_in_schema):
+        return None  # a page, not an operation (the OAuth2 redirect page takes any query)
     # By the route's identity (routes are not hashable): they live as long as the app.
     cache: dict[int, DeclaredQuery] | None = getattr(connection.app.state, "declared_query",
                                                      None)
