@@ -15,8 +15,13 @@ $(RUN_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP_INSTALL) -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+# The dev tools, and the client generator the OpenAPI test runs in a venv of its own,
+# .venv/codegen (its typer pin conflicts with the CLI's): requirements-codegen.txt.
+$(DEV_STAMP): pyproject.toml constraints.txt requirements-codegen.txt | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
+	$(PYTHON) -m venv $(VENV)/codegen
+	$(VENV)/codegen/bin/python -m pip install --disable-pip-version-check -q \
+	  -r requirements-codegen.txt
 	touch $@ $(RUN_STAMP)
 
 ## run: install, migrate, load the demo data into an empty database, serve on 127.0.0.1:8000

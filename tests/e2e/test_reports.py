@@ -54,6 +54,30 @@ async def test_sales_are_summed_per_utc_day_location_and_currency(
     one = await client.get("/v1/reports/sales", params={
         "from": _iso(day), "to": _iso(day + timedelta(days=2)), "location_id": there})
     assert [r["location_id"] for r in one.json()["rows"]] == [there]
+    # Plain dates: the start of that UTC day, for `from` and `to` alike.
+    by_dates = await client.get("/v1/reports/sales", params={
+        "from": first, "to": (day + timedelta(days=2)).date().isoformat()})
+    assert by_dates.status_code == 200, by_dates.text
+    assert [r for r in by_dates.json()["rows"] if r["location_id"] in (here, there)] == rows
+    one_day = await client.get("/v1/reports/sales", params={"from": first, "to": second})
+    assert [r["day"] for r in one_day.json()["rows"] if r["location_id"] == here] == [first]
+
+
+async def test_plain_dates_are_the_start_of_their_utc_day_on_every_list(
+        client: httpx.AsyncClient) -> None:
+    here, (sku,) = await stocked(client, 10)
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    await record_sale(client, here, [line(sku, 1)], occurred_at=_iso(day))
+    await record_sale(client, here, [line(sku, 1)], occurred_at=_iso(day - timedelta(seconds=1)))
+    sales = await client.get("/v1/sales", params={"location_id": here, "from": "2026-11-01",
+                                                  "to": "2026-11-02"})
+    assert [s["occurred_at"] for s in sales.json()["items"]] == ["2026-11-01T00:00:00Z"]
+    before = await client.get("/v1/sales", params={"location_id": here, "to": "2026-11-01"})
+    assert len(before.json()["items"]) == 1
+    for path in ("/v1/sales", "/v1/stock-movements", "/v1/audit"):
+        assert (await client.get(path, params={"from": "2026-11-01"})).status_code == 200
+        refused = await client.get(path, params={"from": "2026-02-30"})
+        assert assert_problem(refused, 422, "validation_error")["errors"][0]["field"] == "from"
 
 
 async def test_a_scoped_key_sees_only_its_locations(client: httpx.AsyncClient,

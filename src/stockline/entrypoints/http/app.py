@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from stockline import __version__
 from stockline.adapters.logging import configure_logging
@@ -46,7 +47,7 @@ from stockline.entrypoints.http.routers import (
     transfers,
     webhooks,
 )
-from stockline.entrypoints.http.schemas.common import close_keyed_maps
+from stockline.entrypoints.http.schemas.common import close_keyed_maps, name_components
 
 DESCRIPTION = """\
 Real-time inventory and sales across warehouses and stores.
@@ -61,6 +62,13 @@ refusal over 2 KB abridged). Errors are RFC 9457 problem+json with a stable `cod
 DOCUMENTED_TAGS = ("operations", "products", "locations", "inventory", "sales", "reservations",
                    "transfers", "ledger", "purchasing", "events", "webhooks", "access",
                    "audit", "customers", "reports", "admin")
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the document: its endpoint's name in lowerCamelCase
+    (``record_sale`` -> ``recordSale``), the method name a generated client gives it."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def create_app(settings: Settings | None = None, *,
@@ -88,6 +96,7 @@ def create_app(settings: Settings | None = None, *,
                   lifespan=lifespan,
                   dependencies=[Depends(check) for check in ROUTE_CHECKS],
                   openapi_tags=[{"name": tag} for tag in DOCUMENTED_TAGS],
+                  generate_unique_id_function=operation_id,
                   docs_url=None, redoc_url=None)  # /docs: served from local assets below
     app.state.settings = settings
     app.state.metrics = metrics
@@ -101,6 +110,7 @@ def create_app(settings: Settings | None = None, *,
             document_security(spec, lambda method, path: rule_for(method, path) == PUBLIC)
             document_problems(spec)
             close_keyed_maps(spec)
+            name_components(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 

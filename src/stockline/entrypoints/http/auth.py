@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, Request, WebSocket, WebSocketException, status
+from fastapi import Depends, Query, Request, WebSocket, WebSocketException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline.adapters.auth_failures import FailureBudget
@@ -197,7 +197,13 @@ async def authenticate(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-async def authenticate_websocket(websocket: WebSocket) -> Principal:
+# Read by the middleware (credential_of); declared here as the WebSocket's parameter.
+SocketApiKey = Annotated[str | None, Query(alias="api_key", include_in_schema=False,
+                                           description="The API key, for browsers")]
+
+
+async def authenticate_websocket(websocket: WebSocket,
+                                 _api_key: SocketApiKey = None) -> Principal:
     """The caller of a WebSocket, as the middleware found it at the handshake."""
     principal = getattr(websocket.state, "principal", None)
     if not isinstance(principal, Principal):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from stockline.bootstrap import Container
-from stockline.domain.errors import DomainError
+from stockline.domain.errors import DomainError, InvalidInput
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import PrincipalDep, caller_of
 from stockline.entrypoints.http.bodyless import refuse_unexpected_body
@@ -34,47 +38,120 @@ C = TypeVar("C")
 R = TypeVar("R")
 
 
-def _is_list(schema: dict[str, Any]) -> bool:
-    return schema.get("type") == "array" or any(_is_list(s) for s in schema.get("anyOf", []))
+def _takes_many(annotation: Any) -> bool:
+    """A query parameter declared as a list (``?types=a&types=b``), optional or not."""
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_takes_many(arg) for arg in get_args(annotation))
+    origin = get_origin(annotation) or annotation
+    return isinstance(origin, type) and issubclass(origin, list | tuple | set | frozenset)
 
 
-def _single_query_names(app: Any, method: str, template: str) -> frozenset[str]:
-    """The query parameters of an operation that take one value, from its OpenAPI entry."""
-    cache: dict[tuple[str, str], frozenset[str]] | None = getattr(
-        app.state, "single_query_names", None)
+@dataclass(frozen=True, slots=True)
+class DeclaredQuery:
+    """The query parameters a route declares: by name (``single``: those that take one
+    value), and families of names by their prefix (``attr.<name>``)."""
+
+    names: tuple[str, ...]
+    single: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def takes(self, name: str) -> bool:
+        return name in self.names or any(name.startswith(p) for p in self.prefixes)
+
+    def listed(self) -> str:
+        shown = [*self.names, *(f"{p}<name>" for p in self.prefixes)]
+        return ", ".join(shown) if shown else "no query parameters"
+
+
+class PrefixedQuery:
+    """A dependency that declares, and reads, the query parameters named ``<prefix><name>``
+    (for any name matching ``name_pattern``): ``{name: value}``."""
+
+    def __init__(self, prefix: str, name_pattern: str, max_length: int) -> None:
+        self.prefix, self.max_length = prefix, max_length
+        self._name = re.compile(rf"{re.escape(prefix)}({name_pattern})")
+
+    async def __call__(self, request: Request) -> dict[str, str]:
+        found = {}
+        for name, value in request.query_params.multi_items():
+            if name.startswith(self.prefix):
+                match = self._name.fullmatch(name)
+                if match is None or len(value) > self.max_length or "\x00" in value:
+                    raise InvalidInput(name, f"filters are {self.prefix}<name>=<value>")
+                found[match.group(1)] = value
+        return found
+
+
+def _query_fields(dependant: Dependant) -> tuple[list[Any], list[str]]:
+    """Every query field of a route's dependency tree (a pydantic model of query
+    parameters as its fields), and the prefixes its PrefixedQuery dependencies declare."""
+    fields: list[Any] = []
+    prefixes: list[str] = []
+    pending = [dependant]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current.call, PrefixedQuery):
+            prefixes.append(current.call.prefix)
+        for field in current.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                fields.extend(model.model_fields.items())
+            else:
+                fields.append((field.alias, field.field_info))
+        pending.extend(current.dependencies)
+    return fields, prefixes
+
+
+def declared_query(route: APIRoute | APIWebSocketRoute) -> DeclaredQuery:
+    """What the route declares, read from its dependencies as FastAPI solved them (so it
+    covers what the OpenAPI document leaves out, such as a WebSocket's parameters)."""
+    fields, prefixes = _query_fields(route.dependant)
+    names = tuple(dict.fromkeys(getattr(info, "alias", None) or name for name, info in fields))
+    single = frozenset(getattr(info, "alias", None) or name for name, info in fields
+                       if not _takes_many(info.annotation))
+    return DeclaredQuery(names, single, tuple(prefixes))
+
+
+def _declared(connection: HTTPConnection) -> DeclaredQuery | None:
+    route = connection.scope.get("route")
+    if not isinstance(route, APIRoute | APIWebSocketRoute) or (
+            isinstance(route, APIRoute) and not route.include_in_schema):
+        return None  # a page, not an operation (the OAuth2 redirect page takes any query)
+    # By the route's identity (routes are not hashable): they live as long as the app.
+    cache: dict[int, DeclaredQuery] | None = getattr(connection.app.state, "declared_query",
+                                                     None)
     if cache is None:
-        cache = app.state.single_query_names = {}
-    if (method, template) not in cache:
-        operation = app.openapi()["paths"].get(template, {}).get(method.lower(), {})
-        cache[method, template] = frozenset(
-            p["name"] for p in operation.get("parameters", [])
-            if p["in"] == "query" and not _is_list(p.get("schema", {})))
-    return cache[method, template]
+        cache = connection.app.state.declared_query = {}
+    if id(route) not in cache:
+        cache[id(route)] = declared_query(route)
+    return cache[id(route)]
+
+
+def _refused(names: Iterable[str], message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", n.replace("\x00", "\ufffd")),
+                                    "type": "value_error", "msg": message} for n in names])
 
 
 async def check_query_values(connection: HTTPConnection) -> None:
-    """Query values FastAPI would let through: a NUL character (text no database column
-    takes: PostgreSQL refused it with an error, a 500), and a parameter that takes one
-    value sent twice (FastAPI keeps the last and never checks the others:
+    """Query parameters FastAPI would let through: one the route does not declare (FastAPI
+    ignores it, so a client would believe a misspelt filter applied), a NUL character (text
+    no database column takes: PostgreSQL refused it with an error, a 500), and a parameter
+    that takes one value sent twice (FastAPI keeps the last and never checks the others:
     ``?cursor=junk&cursor=`` passed as no cursor)."""
     if not connection.scope.get("query_string"):
         return
-    route = connection.scope.get("route")
-    template = getattr(route, "path", None)
-    if connection.scope["type"] != "http" or not isinstance(template, str):
+    declared = _declared(connection)
+    if declared is None:
         return
     items = connection.query_params.multi_items()
     if with_nul := sorted({name for name, value in items if "\x00" in value or "\x00" in name}):
-        raise RequestValidationError([{"loc": ("query", n.replace("\x00", "\ufffd")),
-                                       "type": "value_error",
-                                       "msg": "must not contain a NUL character"}
-                                      for n in with_nul])
+        raise _refused(with_nul, "must not contain a NUL character")
     names = [name for name, _ in items]
-    single = _single_query_names(connection.app, connection.scope["method"], template)
-    repeated = sorted({n for n in names if n in single and names.count(n) > 1})
-    if repeated:
-        raise RequestValidationError([{"loc": ("query", n), "type": "value_error",
-                                       "msg": "give this parameter once"} for n in repeated])
+    if unknown := sorted({n for n in names if not declared.takes(n)}):
+        raise _refused(unknown, "unknown query parameter; this operation takes: "
+                                + declared.listed())
+    if repeated := sorted({n for n in names if n in declared.single and names.count(n) > 1}):
+        raise _refused(repeated, "give this parameter once")
 
 
 # An answer that carries a secret or a personal detail: kept by no cache, shared or private

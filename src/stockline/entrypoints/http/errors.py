@@ -9,10 +9,12 @@ from typing import Any
 
 import orjson
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import Scope
 
 from stockline.domain.errors import (
     AlreadyExists,
@@ -201,24 +203,32 @@ def _problem_answer(status: int) -> dict[str, Any]:
     return answer
 
 
+def _is_problem(status: str) -> bool:
+    return status[:1] in ("4", "5")
+
+
 def document_problems(spec: dict[str, Any]) -> None:
     """Declare the problems every operation can get from the middleware, and describe each
-    problem answer as it is sent: ``application/problem+json`` with the Problem schema (a
-    route's ``responses=problems(...)`` puts the schema under ``application/json``)."""
+    problem answer as it is sent: ``application/problem+json`` with the Problem schema, and
+    no other media type (a route's ``responses=problems(...)`` puts the schema under the
+    route's own media type, ``text/event-stream`` for the stream)."""
     for item in spec.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             answers: dict[str, Any] = operation["responses"]
-            for answer in answers.values():
-                content = answer.get("content", {})
-                if PROBLEM_JSON in content and content.get("application/json", {}).get(
-                        "schema") == PROBLEM_REF:
+            for key, answer in answers.items():
+                if _is_problem(key):
                     answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())
             for status in extra:
                 answers.setdefault(str(status), _problem_answer(status))
+
+
+def denies_with_response(scope: Scope) -> bool:
+    """The server can refuse this WebSocket handshake with an HTTP answer."""
+    return "websocket.http.response" in scope.get("extensions", {})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -231,11 +241,16 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ProblemError)
         return problem_response(exc.code, exc.detail, exc.headers, **exc.extra)
 
-    async def on_validation(_request: Request, exc: Exception) -> Response:
+    async def on_validation(connection: HTTPConnection, exc: Exception) -> Response | None:
         assert isinstance(exc, RequestValidationError)
         errors = validation_errors(exc.errors())
         fields = ", ".join(sorted({e["field"] for e in errors}))
-        return problem_response(VALIDATION_ERROR, f"invalid fields: {fields}", errors=errors)
+        detail = f"invalid fields: {fields}"
+        if isinstance(connection, WebSocket) and not denies_with_response(connection.scope):
+            await connection.close(1008, f"validation_error: {detail}"[:120])
+            return None
+        # A WebSocket handshake gets it as its denial response (Starlette sends it so).
+        return problem_response(VALIDATION_ERROR, detail, errors=errors)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -260,7 +275,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(RequestValidationError, on_validation)
+    # Takes a request or a WebSocket handshake (Starlette types the two apart).
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StorageUnavailable, on_unavailable)
     app.add_exception_handler(TransientStorageError, on_unavailable)

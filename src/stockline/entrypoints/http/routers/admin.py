@@ -75,7 +75,7 @@ then the report above as the last line. Admins only."""
                                                                    "report (NDJSON)"}},
             summary="Reconcile every level with its ledger, documents and events",
             description=DESCRIPTION)
-async def reconcile(request: Request, container: ContainerDep, _p: PrincipalDep,
+async def get_reconciliation(request: Request, container: ContainerDep, _p: PrincipalDep,
                     location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None
                     ) -> Response:
     reconciler = Reconciler(container.database.read)

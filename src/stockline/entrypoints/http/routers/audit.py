@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.schemas.audit import AuditEntryOut, AuditMethod, AuditOutcome
-from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
+from stockline.entrypoints.http.schemas.common import Instant, Page, problems
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -29,8 +29,8 @@ async def list_audit(container: ContainerDep, _p: PrincipalDep,
                      principal_id: Annotated[str | None, Query(min_length=1,
                                                                max_length=100)] = None,
                      outcome: AuditOutcome | None = None, method: AuditMethod | None = None,
-                     start: Annotated[Timestamp | None, Query(alias="from")] = None,
-                     end: Annotated[Timestamp | None, Query(alias="to")] = None,
+                     start: Annotated[Instant | None, Query(alias="from")] = None,
+                     end: Annotated[Instant | None, Query(alias="to")] = None,
                      limit: Limit = 50, cursor: Cursor = None) -> Page[AuditEntryOut]:
     await container.audit.flush()  # what this process has queued is readable at once
     page = await container.queries.audit(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from stockline.entrypoints.http.auth import PrincipalDep
@@ -12,14 +15,23 @@ from stockline.entrypoints.http.errors import SERVICE_UNAVAILABLE, problem_respo
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class LivenessOut(BaseModel):
+    status: Literal["ok"]
 
 
-@router.get("/readyz", summary="Readiness: the database answers",
+class ReadinessOut(BaseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+
+
+@router.get("/healthz", response_model=LivenessOut, summary="Liveness: the process answers")
+async def get_liveness() -> LivenessOut:
+    return LivenessOut(status="ok")
+
+
+@router.get("/readyz", response_model=ReadinessOut, summary="Readiness: the database answers",
             responses={503: {"description": "The database is unreachable"}})
-async def readyz(container: ContainerDep) -> Response:
+async def get_readiness(container: ContainerDep) -> Response:
     try:
         await container.queries.ping()
     except Exception as exc:  # whatever the failure, this node cannot serve
@@ -29,6 +41,6 @@ async def readyz(container: ContainerDep) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request, _principal: PrincipalDep) -> Response:
+async def get_metrics(request: Request, _principal: PrincipalDep) -> Response:
     m = request.app.state.metrics
     return Response(m.render(), media_type=m.content_type)

@@ -34,7 +34,7 @@ CodeQuery = Annotated[str | None, Query(pattern=CODE_PATTERN)]
             description="`below_reorder_point=true` lists the levels whose available stock "
                         "is at or under their reorder point. A key limited to some locations "
                         "sees only theirs (asking for another location is a 403).")
-async def list_levels(container: ContainerDep, principal: PrincipalDep, sku: CodeQuery = None,
+async def list_inventory(container: ContainerDep, principal: PrincipalDep, sku: CodeQuery = None,
                       location_id: CodeQuery = None, location_type: LocationType | None = None,
                       below_reorder_point: bool | None = None, limit: Limit = 50,
                       cursor: Cursor = None) -> Page[LevelOut]:
@@ -86,13 +86,13 @@ router.add_api_route(
 
 @router.post("/update", response_model=LevelOut, responses=problems(404, 409),
              summary="Change one level by a delta or to a counted quantity")
-async def update_level(body: InventoryUpdate, write: WriterDep) -> Response:
+async def update_inventory(body: InventoryUpdate, write: WriterDep) -> Response:
     return await write(inventory.update_inventory, body.to_command(), LevelOut.of, body=body)
 
 
 @router.put("/{location_id}/{sku}/settings", response_model=LevelOut,
             responses=problems(404), summary="Reorder point, reorder quantity, safety stock")
-async def put_settings(location_id: CodePath, sku: CodePath, body: ReorderSettings,
+async def set_reorder_settings(location_id: CodePath, sku: CodePath, body: ReorderSettings,
                        write: WriterDep) -> Response:
     return await write(inventory.set_reorder_settings, body.to_command(location_id, sku),
                        LevelOut.of, body=body)

@@ -11,7 +11,7 @@ from stockline.domain.values import CODE_PATTERN, MovementType
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.routers.scope import empty_page, within
-from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
+from stockline.entrypoints.http.schemas.common import Instant, Page, problems
 from stockline.entrypoints.http.schemas.inventory import MovementOut
 
 router = APIRouter(prefix="/v1/stock-movements", tags=["ledger"])
@@ -26,8 +26,8 @@ async def list_movements(container: ContainerDep, principal: PrincipalDep,
                          location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                          sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                          type: MovementType | None = None,
-                         start: Annotated[Timestamp | None, Query(alias="from")] = None,
-                         end: Annotated[Timestamp | None, Query(alias="to")] = None,
+                         start: Annotated[Instant | None, Query(alias="from")] = None,
+                         end: Annotated[Instant | None, Query(alias="to")] = None,
                          limit: Limit = 50, cursor: Cursor = None) -> Page[MovementOut]:
     seen = within(principal, Permission.LEDGER_READ, location_id)
     if seen is not None and not seen:

@@ -91,7 +91,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
                          "no tokens: 400 `unsupported_grant_type`.",
              openapi_extra={"requestBody": {"required": True, "content": {
                  FORM: {"schema": _FORM_SCHEMA}}}})
-async def token(request: Request, container: ContainerDep) -> Response:
+async def issue_token(request: Request, container: ContainerDep) -> Response:
     issuer = container.authenticator.tokens
     if issuer is None:
         raise oauth_error(UNSUPPORTED_GRANT_TYPE, "this server issues no access tokens: no "
@@ -112,7 +112,7 @@ async def token(request: Request, container: ContainerDep) -> Response:
             description="RFC 7517. With RS256 (STOCKLINE_TOKEN_PRIVATE_KEY_FILE) the RSA public "
                         "key, by `kid`; with HS256 an empty set (a shared secret has no "
                         "public part).")
-async def jwks(container: ContainerDep) -> Response:
+async def get_jwks(container: ContainerDep) -> Response:
     issuer = container.authenticator.tokens
     keys = JwksOut.model_validate(issuer.jwks() if issuer else {"keys": []})
     return Response(keys.model_dump_json(), media_type="application/json",

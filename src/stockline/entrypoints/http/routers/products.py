@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
-from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.errors import NotFound
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
+from stockline.entrypoints.http.deps import (
+    ContainerDep,
+    Cursor,
+    Limit,
+    PrefixedQuery,
+    WriterDep,
+)
 from stockline.entrypoints.http.schemas.catalog import ProductCreate, ProductOut, ProductUpdate
 from stockline.entrypoints.http.schemas.common import NO_NUL, Page, problems
 from stockline.services import catalog
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 Sku = Annotated[str, Path(pattern=CODE_PATTERN)]
-_ATTR = re.compile(r"^attr\.([A-Za-z0-9_.-]{1,64})$")
+# Attribute filters: ?attr.<name>=<value>, any attribute name.
+ATTRIBUTE_FILTERS = PrefixedQuery("attr.", r"[A-Za-z0-9_.-]{1,64}", max_length=200)
 
 
 @router.post("", status_code=201, response_model=ProductOut, responses=problems(409),
@@ -32,18 +38,12 @@ async def create_product(body: ProductCreate, write: WriterDep) -> Response:
             summary="List the catalog",
             description="Filter by `category`, by `q` (in SKU or name, any case) and by "
                         "attributes as `attr.<name>=<value>` (e.g. `attr.size=42`).")
-async def list_products(request: Request, container: ContainerDep, _p: PrincipalDep,
+async def list_products(container: ContainerDep, _p: PrincipalDep,
+                        attributes: Annotated[dict[str, str], Depends(ATTRIBUTE_FILTERS)],
                         category: Annotated[str | None, Query(max_length=100,
                                                               pattern=NO_NUL)] = None,
                         q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
                         limit: Limit = 50, cursor: Cursor = None) -> Page[ProductOut]:
-    attributes = {}
-    for name, value in request.query_params.multi_items():
-        if name.startswith("attr."):
-            match = _ATTR.fullmatch(name)
-            if match is None or len(value) > 200 or "\x00" in value:
-                raise InvalidInput(name, "attribute filters are attr.<name>=<value>")
-            attributes[match.group(1)] = value
     page = await container.queries.products(category=category, q=q, attributes=attributes,
                                             limit=limit, cursor=cursor)
     return Page(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)

@@ -16,7 +16,7 @@ from stockline.domain.values import CODE_PATTERN, Money
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep
 from stockline.entrypoints.http.routers.scope import within
-from stockline.entrypoints.http.schemas.common import MoneyOut, Timestamp, problems
+from stockline.entrypoints.http.schemas.common import Instant, MoneyOut, problems
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 MAX_SPAN = timedelta(days=366)
@@ -40,10 +40,10 @@ class SalesReport(BaseModel):
                         "to`, summed per UTC day, location and currency: number of sales, "
                         "units and total. At most 366 days at once. A key limited to some "
                         "locations gets only theirs; `location_id` narrows to one.")
-async def sales_report(
+async def get_sales_report(
         container: ContainerDep, principal: PrincipalDep,
-        start: Annotated[Timestamp, Query(alias="from")],
-        end: Annotated[Timestamp, Query(alias="to")],
+        start: Annotated[Instant, Query(alias="from")],
+        end: Annotated[Instant, Query(alias="to")],
         location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
 ) -> Response:
     if end <= start:

@@ -24,7 +24,7 @@ from stockline.entrypoints.http.deps import (
 )
 from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
-from stockline.entrypoints.http.schemas.common import Page, Timestamp, problems
+from stockline.entrypoints.http.schemas.common import Instant, Page, problems
 from stockline.entrypoints.http.schemas.sales import (
     SaleCreate,
     SaleOut,
@@ -73,8 +73,8 @@ router.add_api_route(
             description="`from` is inclusive and `to` exclusive, on `occurred_at`. "
                         "`customer_ref` (a customer's sales) needs `customers:read` too.")
 async def list_sales(container: ContainerDep, principal: PrincipalDep,
-                     start: Annotated[Timestamp | None, Query(alias="from")] = None,
-                     end: Annotated[Timestamp | None, Query(alias="to")] = None,
+                     start: Annotated[Instant | None, Query(alias="from")] = None,
+                     end: Annotated[Instant | None, Query(alias="to")] = None,
                      location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      customer_ref: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,

@@ -135,7 +135,7 @@ async def get_delivery(webhook_id: WebhookId, delivery_id: DeliveryId,
                          "instead of at its next retry; either way it goes before any later "
                          "event of the webhook still pending. 409 `invalid_state` when the "
                          "webhook is paused (resume it) or the event has left the event log.")
-async def redeliver(webhook_id: WebhookId, delivery_id: DeliveryId,
+async def redeliver_delivery(webhook_id: WebhookId, delivery_id: DeliveryId,
                     write: WriterDep) -> Response:
     return await write(webhooks.redeliver,
                        RedeliverDelivery(webhook_id=webhook_id, delivery_id=delivery_id),

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from stockline.domain.values import CODE_MAX_LENGTH, CODE_PATTERN, Money
@@ -55,6 +56,26 @@ def _iso_text(value: object) -> object:
 
 # An instant with its offset, kept in UTC (as it is stored, and answered back).
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day_start(value: object) -> object:
+    """A plain date (2026-11-01) stands for the start of that day in UTC."""
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a calendar date") from None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return value
+
+
+# A point in time given in a query (?from=, ?to=): an instant with its offset, or a plain
+# date for the start of that UTC day.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), BeforeValidator(_day_start),
+                    AfterValidator(_in_utc), WithJsonSchema({"anyOf": [
+                        {"type": "string", "format": "date-time"},
+                        {"type": "string", "format": "date"}]})]
 # A calendar day, as ISO 8601 text (2024-12-31).
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
 
@@ -95,16 +116,40 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null on the last page.")
 
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """A page of ``LevelOut`` is ``LevelPage`` (the name a generated client uses)."""
+        (item,) = params
+        return f"{item.__name__.removesuffix('Out')}Page"
+
 
 class FieldError(BaseModel):
-    field: str
-    location: str | None = None
+    """One refused field of a ``validation_error``."""
+
+    field: str = Field(description="The field, dotted (lines.0.quantity), or the "
+                                   "parameter's name")
+    location: str | None = Field(default=None, description="body, query, path or header")
     message: str
-    type: str | None = None
+    type: str | None = Field(default=None, description="What kind of check refused it")
+    line: int | None = Field(default=None, description="A file's line (a CSV import; the "
+                                                       "header is line 1)")
+
+
+class ProblemLine(BaseModel):
+    """One line a refusal names: of ``insufficient_stock`` (``available``, ``lot`` when a
+    lot was asked for) or of ``quantity_exceeded`` (``allowed``)."""
+
+    sku: str
+    requested: int
+    available: int | None = Field(default=None, description="insufficient_stock: what "
+                                                            "could be taken")
+    lot: str | None = Field(default=None, description="insufficient_stock: the lot asked for")
+    allowed: int | None = Field(default=None, description="quantity_exceeded: at most this")
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details; ``code`` is stable and machine-readable."""
+    """RFC 9457 problem details; ``code`` is stable and machine-readable. The members
+    after ``code`` come with the codes that name them, and are absent otherwise."""
 
     model_config = ConfigDict(extra="allow")
     type: str
@@ -112,7 +157,29 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="validation_error: every refused field")
+    location_id: str | None = Field(
+        default=None, description="insufficient_stock, version_conflict: the location")
+    lines: list[ProblemLine] | None = Field(
+        default=None, description="insufficient_stock, quantity_exceeded: the lines refused")
+    resource: str | None = Field(
+        default=None, description="not_found, already_exists, invalid_state, "
+                                  "quantity_exceeded: the kind of object (product, sale, ...)")
+    key: str | None = Field(default=None, description="With resource: the object's id or code")
+    state: str | None = Field(default=None, description="invalid_state: its present state")
+    sku: str | None = Field(default=None, description="version_conflict: the level's SKU")
+    expected_version: int | None = Field(default=None,
+                                         description="version_conflict: the version sent")
+    current_version: int | None = Field(default=None,
+                                        description="version_conflict: the level's version")
+    retry_after: int | None = Field(default=None,
+                                    description="rate_limited: seconds to wait (as Retry-After)")
+    abridged: bool | None = Field(
+        default=None, description="A replayed refusal kept short: only code and detail")
+    error: str | None = Field(default=None, description="The token route: the RFC 6749 error")
+    error_description: str | None = Field(
+        default=None, description="The token route: the RFC 6749 error description")
 
 
 def close_keyed_maps(node: Any) -> None:
@@ -127,6 +194,36 @@ def close_keyed_maps(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             close_keyed_maps(value)
+
+
+_CLEAN_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+def name_components(spec: dict[str, Any]) -> None:
+    """Name each schema of an OpenAPI document by its title where its key is not a plain
+    name (pydantic keys a generic model as ``Page_LevelOut_``; its title is ``LevelPage``),
+    and point every reference at the new name."""
+    schemas: dict[str, Any] = spec.get("components", {}).get("schemas", {})
+    renamed = {}
+    for key, schema in list(schemas.items()):
+        title = schema.get("title", "")
+        if not _CLEAN_NAME.fullmatch(key) and _CLEAN_NAME.fullmatch(title) and (
+                title not in schemas):
+            schemas[title] = schemas.pop(key)
+            renamed[f"#/components/schemas/{key}"] = f"#/components/schemas/{title}"
+    if renamed:
+        _point(spec, renamed)
+
+
+def _point(node: Any, renamed: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str) and node["$ref"] in renamed:
+            node["$ref"] = renamed[node["$ref"]]
+        for value in node.values():
+            _point(value, renamed)
+    elif isinstance(node, list):
+        for value in node:
+            _point(value, renamed)
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -26,9 +26,9 @@ log = structlog.get_logger("stockline.events")
 SHUTDOWN_GRACE_SECONDS = 2.0  # for a stream to send its close event when the server stops
 
 # Before OpenAPI 3.2, the schema of text/event-stream describes each event, as parsed.
-SSE_EVENT = {"type": "object", "properties": {
-    "id": {"type": "string", "pattern": "^[0-9]+$"}, "event": {"type": "string"},
-    "data": {"type": "string"}, "retry": {"type": "integer", "minimum": 0}}}
+# The body of the stream: text, SSE events one after the other (``id:``, ``event:``,
+# ``data:`` lines), without end. OpenAPI 3.1 has no way to say more of a stream's items.
+SSE_EVENT = {"type": "string", "description": "Server-Sent Events (text/event-stream)"}
 
 
 class EventStreamResponse(EventSourceResponse):
