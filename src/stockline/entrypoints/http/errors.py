@@ -27,6 +27,7 @@ from stockline.domain.errors import (
     QuantityExceeded,
     VersionConflict,
 )
+from stockline.domain.imports import InvalidRows
 from stockline.entrypoints.http.logged import loggable_path
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
@@ -73,6 +74,7 @@ DOMAIN_CODES: dict[type[DomainError], Code] = {
     Forbidden: FORBIDDEN,
     QuantityExceeded: QUANTITY_EXCEEDED,
     InvalidInput: VALIDATION_ERROR,
+    InvalidRows: VALIDATION_ERROR,
     IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
     IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
 }
@@ -145,6 +147,9 @@ def domain_problem(error: DomainError) -> tuple[int, bytes]:
             extra = {"resource": error.kind, "key": error.key, "state": error.state}
         case InvalidInput():
             extra = {"errors": [{"field": error.field, "message": error.message}]}
+        case InvalidRows():
+            extra = {"errors": [{"line": e.line, "field": e.field, "message": e.message}
+                                for e in error.errors]}
     return code.status, problem_body(code, str(error), **extra)
 
 
