@@ -264,3 +264,17 @@ async def test_an_idempotency_key_replays_the_first_answer(client: httpx.AsyncCl
     other = await client.post("/v1/imports/products", content=text.encode(), headers=headers,
                               params={"dry_run": "true"})
     assert_problem(other, 422, "idempotency_key_reused")
+
+
+async def test_a_row_is_refused_by_the_same_rule_and_words_as_the_json_body(
+        client: httpx.AsyncClient) -> None:
+    sku = random_sku()
+    json_answer = assert_problem(await client.post("/v1/products", json={
+        "sku": sku, "name": "N" * 201, "category": "c",
+        "price": {"amount": "1.00", "currency": "usd"}}), 422, "validation_error")
+    csv_answer = assert_problem(await _import(
+        client, "products", "sku,name,category,price_amount,price_currency\n"
+                            f"{sku},{'N' * 201},c,1.00,usd\n"), 422, "validation_error")
+    by_field = {e["field"]: e["message"] for e in json_answer["errors"]}
+    assert {e["field"]: e["message"] for e in csv_answer["errors"]} == {
+        "name": by_field["name"], "price_currency": by_field["price.currency"]}

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stockline.domain.imports import ImportFile, ImportKind, Row, RowError
+from stockline.domain.imports import ImportFile, ImportKind, Row
 from stockline.entrypoints.imports.kinds import KINDS, RowRefused, model_errors
 from stockline.entrypoints.imports.reader import read_table
 
@@ -51,6 +51,3 @@ def digest(data: bytes) -> str:
     """What an idempotency record knows the file by."""
     return hashlib.sha256(data).hexdigest()
 
-
-def first_errors(errors: tuple[RowError, ...], limit: int) -> list[RowError]:
-    return sorted(errors, key=lambda e: (e.line, e.field))[:limit]

@@ -32,30 +32,30 @@ class RowRefused(Exception):
 @dataclass(frozen=True, slots=True)
 class Kind:
     required: tuple[str, ...]
+    # cells by column -> the row's command; raises ValidationError or RowRefused
+    convert: Callable[[Mapping[str, Any], int], Any]
     optional: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()  # keyed columns: attr.<name>, operating_hours.<day>
+    pairs: tuple[tuple[str, str], ...] = ()  # columns given together or not at all
     integers: frozenset[str] = frozenset()
     decimals: frozenset[str] = frozenset()
-    # cells by column -> the row's command; raises ValidationError or RowRefused
-    convert: Callable[[Mapping[str, Any], int], Any] = field(default=lambda cells, line: None)
     fields: Mapping[str, str] = field(default_factory=dict)  # body field -> column
 
     def header_errors(self, header: tuple[str, ...]) -> list[RowError]:
-        """A missing required column, an unknown or repeated one, half a price."""
+        """A missing required column, an unknown or repeated one, half a pair."""
         errors = [RowError(1, name, "a required column is missing")
                   for name in self.required if name not in header]
         known = set(self.required) | set(self.optional)
         for name in sorted(set(header)):
             if header.count(name) > 1:
                 errors.append(RowError(1, name, "this column is given more than once"))
-            if name not in known and not name.startswith(self.prefixes or ("\x00",)):
+            if name not in known and not (self.prefixes and name.startswith(self.prefixes)):
                 errors.append(RowError(1, name or "(empty)", "unknown column; the columns "
                                        f"are {', '.join(self.columns())}"))
-        if ("price_amount" in header) != ("price_currency" in header) and (
-                "price_amount" in known):
-            errors.append(RowError(1, "price_currency" if "price_amount" in header
-                                   else "price_amount", "give price_amount and "
-                                                        "price_currency together"))
+        for first, second in self.pairs:
+            if (first in header) != (second in header):
+                missing = second if first in header else first
+                errors.append(RowError(1, missing, f"give {first} and {second} together"))
         return errors
 
     def columns(self) -> list[str]:
@@ -144,19 +144,21 @@ def _supplier(cells: Mapping[str, Any], line: int) -> Any:
 
 LEVELS_SETTINGS = ("reorder_point", "reorder_quantity", "safety_stock")
 KINDS: Mapping[ImportKind, Kind] = {
-    ImportKind.PRODUCTS: Kind(("sku", "name", "category"), ("price_amount", "price_currency"),
-                              ("attr.",), convert=_product,
+    ImportKind.PRODUCTS: Kind(("sku", "name", "category"), _product,
+                              ("price_amount", "price_currency"), ("attr.",),
+                              pairs=(("price_amount", "price_currency"),),
                               fields={"price": "price_", "attributes": "attr."}),
-    ImportKind.LOCATIONS: Kind(("type", "code", "name"),
+    ImportKind.LOCATIONS: Kind(("type", "code", "name"), _location,
                                ("region", "address", "latitude", "longitude", "capacity"),
                                ("operating_hours.",), integers=frozenset({"capacity"}),
                                decimals=frozenset({"latitude", "longitude"}),
-                               convert=_location, fields={"operating_hours": "operating_hours."}),
-    ImportKind.LEVELS: Kind(("location_id", "sku", "on_hand"), LEVELS_SETTINGS,
-                            integers=frozenset({"on_hand", *LEVELS_SETTINGS}), convert=_level,
+                               fields={"operating_hours": "operating_hours."}),
+    ImportKind.LEVELS: Kind(("location_id", "sku", "on_hand"), _level, LEVELS_SETTINGS,
+                            integers=frozenset({"on_hand", *LEVELS_SETTINGS}),
                             fields={"quantity": "on_hand"}),
-    ImportKind.SUPPLIERS: Kind(("code", "name"), ("lead_time_days", "contact.name",
-                                                  "contact.email", "contact.phone"),
-                               integers=frozenset({"lead_time_days"}), convert=_supplier,
+    ImportKind.SUPPLIERS: Kind(("code", "name"), _supplier,
+                               ("lead_time_days", "contact.name", "contact.email",
+                                "contact.phone"),
+                               integers=frozenset({"lead_time_days"}),
                                fields={"contact": "contact."}),
 }
