@@ -25,9 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import BENCH_KEY, served
-from stockline.adapters.database import open_database
-from stockline.adapters.migrate import upgrade
+from bench.harness import BENCH_KEY, migrated, served
 
 console = Console()
 HEADER = "sku,name,category,price_amount,price_currency,attr.size,attr.color\n"
@@ -84,21 +82,11 @@ async def send(base: str, data: bytes) -> tuple[float, dict[str, object]]:
     return elapsed, answer
 
 
-async def _fresh(path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{path}"
-    database = open_database(url)
-    try:
-        await upgrade(database.write)
-    finally:
-        await database.dispose()
-    return url
-
-
 async def run(rows: int, workdir: Path) -> None:
     data = generate(rows)
     console.print(f"sqlite: {rows:,} rows, {len(data) / 1e6:.1f} MB")
-    url = await _fresh(workdir / "imports.db")
-    await _fresh(workdir / "baseline.db")
+    url = await migrated(f"sqlite+aiosqlite:///{workdir / 'imports.db'}")
+    await migrated(f"sqlite+aiosqlite:///{workdir / 'baseline.db'}")
     with served(url, workdir, workers=1) as base:
         first, made = await send(base, data)
         second, again = await send(base, data)

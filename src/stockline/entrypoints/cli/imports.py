@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,17 +16,21 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
-from stockline.bootstrap import bootstrap
+from stockline.bootstrap import Container
 from stockline.config import Settings
 from stockline.domain.errors import DomainError
 from stockline.domain.imports import ImportFile, ImportKind, ImportResult, InvalidRows
-from stockline.entrypoints.cli.base import DatabaseUrl, console, say_unreadable, settings_from, wide
+from stockline.entrypoints.cli.base import (
+    DatabaseUrl,
+    console,
+    run_in_container,
+    settings_from,
+    wide,
+)
 from stockline.entrypoints.cli.base import stdout as out
 from stockline.entrypoints.cli.keys import CLI_CALLER
 from stockline.entrypoints.imports import read_file
-from stockline.services.executor import StorageUnavailable
 from stockline.services.imports.files import import_file
 
 CHUNK = 1 << 20
@@ -74,24 +77,14 @@ def _read(file: Path, progress: Progress) -> bytes:
 
 
 def _apply(settings: Settings, checked: ImportFile[Any]) -> ImportResult:
-    async def run() -> ImportResult:
-        container = bootstrap(settings)
-        try:
-            return await container.executor.run(import_file, checked, CLI_CALLER)
-        finally:
-            await container.close()
-    try:
-        return asyncio.run(run())
-    except InvalidRows as refused:
-        wide(out).print(_errors_table(refused))
-        console.print(f"[red]refused:[/red] {escape(str(refused))}")
-        raise typer.Exit(1) from refused
-    except DomainError as error:
-        console.print(f"[red]refused:[/red] {escape(str(error))}")
-        raise typer.Exit(1) from error
-    except (DBAPIError, OSError, StorageUnavailable) as error:
-        say_unreadable(settings, error, verb="use")
-        raise typer.Exit(2) from error
+    def explain(error: DomainError) -> None:
+        if isinstance(error, InvalidRows):
+            wide(out).print(_errors_table(error))
+
+    async def work(container: Container) -> ImportResult:
+        return await container.executor.run(import_file, checked, CLI_CALLER)
+
+    return run_in_container(settings, work, explain=explain)
 
 
 def _errors_table(refused: InvalidRows) -> Table:
