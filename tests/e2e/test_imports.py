@@ -3,12 +3,14 @@ counts through the ledger; scope; content type, encoding and header checks."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
 from stockline.config import Settings
 from tests.factories import (
+    app_of,
     assert_problem,
     create_product,
     create_store,
@@ -21,6 +23,7 @@ from tests.factories import (
     random_sku,
     receive,
     send_as,
+    send_raw,
     wait_for_log,
 )
 
@@ -173,10 +176,15 @@ async def test_levels_are_counts_with_ledger_entries_and_a_second_import_adds_no
     assert [(e["type"], e["delta"]) for e in await ledger(client, store, fresh)] == [
         ("count", 4)]
 
+    await wait_for_log(client, 1, types="inventory.changed", location_id=store, sku=fresh)
+    mark = await _last_event_id(client)
     again = _ok(await _import(client, "levels", text))
     assert again["unchanged"] == 2
     assert len(await ledger(client, store, stocked)) == 2
     assert len(await ledger(client, store, fresh)) == 1
+    await receive(client, store, fresh, 1)  # once its event is in the log, any import's is
+    after = await wait_for_log(client, 1, after=mark, location_id=store)
+    assert [(e["type"], e["sku"]) for e in after] == [("inventory.changed", fresh)]
 
     unknown = (f"location_id,sku,on_hand\n{store},{random_sku()},1\n"
                f"{random_location()},{stocked},1\n{store},{stocked},-1\n")
@@ -278,3 +286,33 @@ async def test_a_row_is_refused_by_the_same_rule_and_words_as_the_json_body(
     by_field = {e["field"]: e["message"] for e in json_answer["errors"]}
     assert {e["field"]: e["message"] for e in csv_answer["errors"]} == {
         "name": by_field["name"], "price_currency": by_field["price.currency"]}
+
+
+async def test_a_file_may_be_larger_than_other_bodies_up_to_its_own_limit(
+        client: httpx.AsyncClient, settings: Settings) -> None:
+    rows = settings.max_body_bytes // 200 + 100
+    text = "sku,name,category\n" + "".join(f"{random_sku()},{'N' * 180},big\n"
+                                           for _ in range(rows))
+    assert len(text) > settings.max_body_bytes
+    assert _ok(await _import(client, "products", text))["created"] == rows
+    over = str(settings.import_max_body_bytes + 1).encode()
+    status, _ = await send_raw(app_of(client), "POST", "/v1/imports/products", [
+        (b"x-api-key", client.headers["X-API-Key"].encode()), (b"content-type", b"text/csv"),
+        (b"content-length", over)])
+    assert status == 413
+    status, _ = await send_raw(app_of(client), "POST", "/v1/products", [
+        (b"x-api-key", client.headers["X-API-Key"].encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(settings.max_body_bytes + 1).encode())])
+    assert status == 413
+
+
+async def test_two_imports_of_the_same_new_products_at_once_create_each_once(
+        client: httpx.AsyncClient) -> None:
+    skus = [random_sku() for _ in range(50)]
+    text = "sku,name,category\n" + "".join(f"{sku},Name,race\n" for sku in skus)
+    answers = await asyncio.gather(*(_import(client, "products", text) for _ in range(2)))
+    created = [_ok(answer)["created"] for answer in answers]
+    assert sorted(created) == [0, 50]
+    for sku in skus[:3]:
+        assert (await client.get(f"/v1/products/{sku}")).json()["version"] == 1
