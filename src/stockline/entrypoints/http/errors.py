@@ -217,9 +217,9 @@ def document_problems(spec: dict[str, Any]) -> None:
             answers: dict[str, Any] = operation["responses"]
             for answer in answers.values():
                 content = answer.get("content", {})
-                if PROBLEM_JSON in content and content.get("application/json", {}).get(
-                        "schema") == PROBLEM_REF:
-                    answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                schema = content.get("application/json", {}).get("schema", {})
+                if PROBLEM_JSON in content and "$ref" in schema:  # Problem, or one of its own
+                    answer["content"] = {PROBLEM_JSON: {"schema": schema}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())
             for status in extra:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from stockline.domain.imports import ImportKind, ImportResult
-from stockline.entrypoints.http.schemas.common import Problem
+from stockline.entrypoints.http.schemas.common import FieldError, Problem
 
 
 class ImportOut(BaseModel):
@@ -31,11 +31,12 @@ class ImportRequest(BaseModel):
     sha256: str
 
 
-class RowErrorOut(BaseModel):
-    line: int = Field(description="As in the file: the header is line 1, and a quoted cell "
-                                  "may span lines")
-    field: str = Field(description="The column, or `file` for the file as a whole")
-    message: str
+class RowErrorOut(FieldError):
+    """A bad row: its ``line`` (absent from an error of the request itself, such as an
+    unknown kind) and ``field``, the column or ``file`` for the file as a whole."""
+
+    line: int | None = Field(default=None, description="As in the file: the header is line "
+                                                       "1, and a quoted cell may span lines")
 
 
 class ImportProblem(Problem):
