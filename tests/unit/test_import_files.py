@@ -59,3 +59,10 @@ def test_cells_become_typed_values_the_body_models_check() -> None:
                                              b"store,C,N,,91\n", max_rows=10)
     assert [(e.line, e.field) for e in stores.rejected] == [
         (2, "type"), (3, "region"), (4, "latitude")]
+
+
+def test_numbers_past_any_bound_are_refused_not_converted() -> None:
+    huge = "9" * 5000  # int() itself refuses this many digits: the model must say no
+    checked = read_file(ImportKind.LEVELS, f"location_id,sku,on_hand\nL,S,{huge}\nL,T,1e400\n"
+                        .encode(), max_rows=10)
+    assert [(e.line, e.field) for e in checked.rejected] == [(2, "on_hand"), (3, "on_hand")]

@@ -20,7 +20,7 @@ from stockline.entrypoints.http.schemas.catalog import (
 from stockline.entrypoints.http.schemas.inventory import InventoryUpdate, ReorderSettings
 from stockline.entrypoints.http.schemas.purchasing import SupplierCreate
 
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_INTEGER = re.compile(r"^\s*[+-]?[0-9]{1,30}\s*$")  # longer: text the model refuses
 
 
 class RowRefused(Exception):
@@ -69,7 +69,7 @@ class Kind:
             if text == "":
                 continue
             value: Any = text
-            if name in self.integers and _INTEGER.match(text.strip()):
+            if name in self.integers and _INTEGER.match(text):
                 value = int(text)
             elif name in self.decimals:
                 with contextlib.suppress(ValueError):
