@@ -116,6 +116,16 @@ async def prepare(backend: str, workdir: Path,
     return url, cleanup
 
 
+async def migrated(url: str) -> str:
+    """``url``, its database brought to the newest schema."""
+    database = open_database(url)
+    try:
+        await upgrade(database.write)
+    finally:
+        await database.dispose()
+    return url
+
+
 async def _load(engine: object, data: Dataset) -> None:
     """Catalogue, locations and levels straight into the tables (setting up is not what is
     measured). No ledger rows are written for the opening stock."""

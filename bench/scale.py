@@ -34,10 +34,9 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import event
 
-from bench.harness import BENCH_KEY, POSTGRES_URL, Dataset, location, served, sku
+from bench.harness import BENCH_KEY, POSTGRES_URL, Dataset, location, migrated, served, sku
 from bench.loadgen import run_wrk
 from stockline.adapters.database import open_database
-from stockline.adapters.migrate import upgrade
 from stockline.adapters.queries import Queries
 
 console = Console(width=150)
@@ -49,13 +48,7 @@ async def create(name: str) -> str:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     base = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    database = open_database(url)
-    try:
-        await upgrade(database.write)
-    finally:
-        await database.dispose()
-    return url
+    return await migrated(f"{base}/{name}")
 
 
 async def drop(name: str) -> None:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_lines: int = Field(default=500, ge=1, le=10_000)
+    # POST /v1/imports/{kind} takes a whole file in one body: its own limits (100,000
+    # product rows with a few attributes are about 10 MB).
+    import_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=100_000, ge=1, le=1_000_000)
     # Group commit: sales arriving within the window share one transaction and one commit.
     sale_batch_enabled: bool = True
     sale_batch_window_ms: float = Field(default=2.0, ge=0, le=100)

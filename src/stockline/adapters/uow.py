@@ -26,6 +26,7 @@ from stockline.adapters.repositories import (
     SqlTransfers,
     SqlWebhooks,
 )
+from stockline.adapters.repositories.imports import SqlImports
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
 # SQLSTATEs after which the same transaction may simply be tried again.
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
     customers: SqlCustomers
     outbox: SqlOutbox
     idempotency: SqlIdempotency
+    imports: SqlImports
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.customers = SqlCustomers(conn)
         self.outbox = SqlOutbox(conn)
         self.idempotency = SqlIdempotency(conn)
+        self.imports = SqlImports(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

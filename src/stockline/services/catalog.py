@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 from stockline.domain.commands import CreateProduct, UpdateProduct
 from stockline.domain.errors import AlreadyExists, NotFound
 from stockline.domain.events import ProductChanged
@@ -11,12 +14,37 @@ from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 
 
+def new_product(cmd: CreateProduct, now: datetime) -> Product:
+    return Product(sku=cmd.sku, name=cmd.name, category=cmd.category,
+                   attributes=dict(cmd.attributes), price=cmd.price, created_at=now,
+                   updated_at=now)
+
+
+def changed_product(product: Product, cmd: UpdateProduct, now: datetime) -> Product:
+    """The product's next version with the fields given; attributes merge (a null value
+    removes the key). ``product`` itself is left as it was."""
+    attributes = dict(product.attributes)
+    for key, value in (cmd.attributes or {}).items():
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    return replace(product, name=cmd.name if cmd.name is not None else product.name,
+                   category=cmd.category if cmd.category is not None else product.category,
+                   price=cmd.price if cmd.price is not None else product.price,
+                   attributes=attributes, version=product.version + 1, updated_at=now)
+
+
+def same_product(a: Product, b: Product) -> bool:
+    """The same name, category, attributes and price (what a change may change)."""
+    return (a.name, a.category, dict(a.attributes), a.price) == (
+        b.name, b.category, dict(b.attributes), b.price)
+
+
 async def create_product(uow: UnitOfWork, cmd: CreateProduct, ctx: Context) -> Product:
     """A SKU is created once; a second create of the same SKU is refused."""
     ctx.require(Permission.CATALOG_WRITE)
-    product = Product(sku=cmd.sku, name=cmd.name, category=cmd.category,
-                      attributes=dict(cmd.attributes), price=cmd.price,
-                      created_at=ctx.now, updated_at=ctx.now)
+    product = new_product(cmd, ctx.now)
     if not await uow.products.add(product):
         raise AlreadyExists("product", cmd.sku)
     await uow.outbox.append([ProductChanged(occurred_at=ctx.now, product=product, created=True)])
@@ -29,22 +57,7 @@ async def update_product(uow: UnitOfWork, cmd: UpdateProduct, ctx: Context) -> P
     product = await uow.products.get(cmd.sku)
     if product is None:
         raise NotFound("product", cmd.sku)
-    if cmd.name is not None:
-        product.name = cmd.name
-    if cmd.category is not None:
-        product.category = cmd.category
-    if cmd.price is not None:
-        product.price = cmd.price
-    if cmd.attributes is not None:
-        merged = dict(product.attributes)
-        for key, value in cmd.attributes.items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        product.attributes = merged
-    product.version += 1
-    product.updated_at = ctx.now
+    product = changed_product(product, cmd, ctx.now)
     await uow.products.update(product)
     await uow.outbox.append([ProductChanged(occurred_at=ctx.now, product=product, created=False)])
     return product

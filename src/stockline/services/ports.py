@@ -16,6 +16,7 @@ from stockline.domain.keys import ApiKey
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
 from stockline.domain.webhooks import Delivery, Webhook
+from stockline.services.imports.ports import ImportRepository
 
 
 class ProductRepository(Protocol):
@@ -370,6 +371,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def imports(self) -> ImportRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from stockline.domain.commands import (
     CancelPurchaseOrder,
@@ -52,6 +52,15 @@ MAX_LEAD_TIME_DAYS = 3650
 
 # -- suppliers ----------------------------------------------------------------------------
 
+def new_supplier(cmd: CreateSupplier, now: datetime) -> Supplier:
+    return Supplier(code=cmd.code, name=cmd.name,
+                    contact=dict(cmd.contact) if cmd.contact else None,
+                    lead_time_days=cmd.lead_time_days,
+                    products=tuple(SupplierProduct(sku=p.sku, cost=p.cost)
+                                   for p in sorted(cmd.products, key=lambda p: p.sku)),
+                    created_at=now, updated_at=now)
+
+
 async def create_supplier(uow: UnitOfWork, cmd: CreateSupplier, ctx: Context) -> Supplier:
     """A supplier code is taken once; every SKU it offers must exist, each listed once.
 
@@ -66,12 +75,7 @@ async def create_supplier(uow: UnitOfWork, cmd: CreateSupplier, ctx: Context) ->
     unknown = set(skus) - await uow.products.existing(skus)
     if unknown:
         raise NotFound("product", min(unknown))
-    supplier = Supplier(code=cmd.code, name=cmd.name,
-                        contact=dict(cmd.contact) if cmd.contact else None,
-                        lead_time_days=cmd.lead_time_days,
-                        products=tuple(SupplierProduct(sku=p.sku, cost=p.cost)
-                                       for p in sorted(cmd.products, key=lambda p: p.sku)),
-                        created_at=ctx.now, updated_at=ctx.now)
+    supplier = new_supplier(cmd, ctx.now)
     if not await uow.suppliers.add(supplier):
         raise AlreadyExists("supplier", cmd.code)
     return supplier

@@ -1,4 +1,4 @@
-"""The ``stockline`` command: serve, migrate, demo, relay, reconcile, keys.
+"""The ``stockline`` command: serve, migrate, demo, relay, reconcile, keys, import.
 
 One module per command (``keys`` per command group); this one puts them together.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from stockline.entrypoints.cli.imports import import_
 from stockline.entrypoints.cli.keys import keys_app
 from stockline.entrypoints.cli.migrate import demo, migrate
 from stockline.entrypoints.cli.reconcile import reconcile
@@ -20,6 +21,7 @@ app = typer.Typer(help="Stockline: real-time inventory and sales.", no_args_is_h
 for command in (serve, migrate, demo, relay, reconcile):
     app.command()(command)
 app.add_typer(keys_app, name="keys")
+app.command("import")(import_)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,17 +11,15 @@ from rich import box
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from stockline.adapters.credentials import new_api_key
-from stockline.bootstrap import Container, bootstrap
+from stockline.bootstrap import Container
 from stockline.config import Settings
-from stockline.domain.errors import DomainError
 from stockline.domain.keys import ApiKey, CreateApiKey, RevokeApiKey
 from stockline.domain.security import Role
-from stockline.entrypoints.cli.base import DatabaseUrl, T, console, say_unreadable, stdout, wide
+from stockline.entrypoints.cli.base import DatabaseUrl, T, run_in_container, stdout, wide
 from stockline.services import keys as key_service
-from stockline.services.executor import Caller, StorageUnavailable, utcnow
+from stockline.services.executor import Caller, utcnow
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.",
                        no_args_is_help=True)
@@ -100,21 +97,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
 
 def _keys_run(database_url: str | None, work: Callable[[Container], Awaitable[T]]) -> T:
     settings = Settings(database_url=database_url) if database_url else Settings()
-
-    async def run() -> T:
-        container = bootstrap(settings)
-        try:
-            return await work(container)
-        finally:
-            await container.close()
-    try:
-        return asyncio.run(run())
-    except DomainError as error:
-        console.print(f"[red]refused:[/red] {escape(str(error))}")
-        raise typer.Exit(1) from error
-    except (DBAPIError, OSError, StorageUnavailable) as error:
-        say_unreadable(settings, error, verb="use")
-        raise typer.Exit(1) from error
+    return run_in_container(settings, work)
 
 
 async def _all_keys(container: Container, role: Role | None,

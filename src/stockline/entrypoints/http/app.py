@@ -34,6 +34,7 @@ from stockline.entrypoints.http.routers import (
     customers,
     events,
     health,
+    imports,
     inventory,
     keys,
     locations,
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin):
+                   reports, admin, imports):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
     # rate limit (needs the principal) -> body limit -> the app.

@@ -237,8 +237,9 @@ class Writer:
     """Runs a write through the executor, under the caller's idempotency key if sent."""
 
     def __init__(self, request: Request, container: ContainerDep, principal: PrincipalDep,
-                 idempotency_key: IdempotencyKey = None) -> None:
-        _require_json(request)
+                 idempotency_key: IdempotencyKey = None, *,
+                 require_media: Callable[[Request], None] = _require_json) -> None:
+        require_media(request)
         self.request, self.container = request, container
         self.principal: Principal = principal
         self.key = idempotency_key

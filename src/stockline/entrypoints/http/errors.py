@@ -29,6 +29,7 @@ from stockline.domain.errors import (
     QuantityExceeded,
     VersionConflict,
 )
+from stockline.domain.imports import InvalidRows
 from stockline.entrypoints.http.logged import loggable_path
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
@@ -75,6 +76,7 @@ DOMAIN_CODES: dict[type[DomainError], Code] = {
     Forbidden: FORBIDDEN,
     QuantityExceeded: QUANTITY_EXCEEDED,
     InvalidInput: VALIDATION_ERROR,
+    InvalidRows: VALIDATION_ERROR,
     IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
     IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
 }
@@ -147,6 +149,9 @@ def domain_problem(error: DomainError) -> tuple[int, bytes]:
             extra = {"resource": error.kind, "key": error.key, "state": error.state}
         case InvalidInput():
             extra = {"errors": [{"field": error.field, "message": error.message}]}
+        case InvalidRows():
+            extra = {"errors": [{"line": e.line, "field": e.field, "message": e.message}
+                                for e in error.errors]}
     return code.status, problem_body(code, str(error), **extra)
 
 
@@ -207,6 +212,14 @@ def _is_problem(status: str) -> bool:
     return status[:1] in ("4", "5")
 
 
+def _problem_schema(answer: dict[str, Any]) -> dict[str, Any]:
+    for media in answer.get("content", {}).values():
+        schema: dict[str, Any] = media.get("schema", {})
+        if "$ref" in schema:
+            return schema
+    return PROBLEM_REF
+
+
 def document_problems(spec: dict[str, Any]) -> None:
     """Declare the problems every operation can get from the middleware, and describe each
     problem answer as it is sent: ``application/problem+json`` with the Problem schema, and
@@ -218,8 +231,8 @@ def document_problems(spec: dict[str, Any]) -> None:
                 continue
             answers: dict[str, Any] = operation["responses"]
             for key, answer in answers.items():
-                if _is_problem(key):
-                    answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                if _is_problem(key):  # the Problem, or a route's own (an import's errors)
+                    answer["content"] = {PROBLEM_JSON: {"schema": _problem_schema(answer)}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())
             for status in extra:

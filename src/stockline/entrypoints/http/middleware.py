@@ -104,8 +104,11 @@ def _incoming_id(scope: Scope) -> str | None:
 class BodyLimitMiddleware:
     """Refuses a body over ``max_bytes`` with a 413 problem, whether declared or streamed.
 
-    (Starlette's own limit answers a plain-text 413, which no client can branch on.)
+    (Starlette's own limit answers a plain-text 413, which no client can branch on.) An
+    imported file (``FILES``) may be larger: up to the import_max_body_bytes setting.
     """
+
+    FILES = "/v1/imports/"
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -115,9 +118,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"the request body is over {self.max_bytes} bytes"
+        limit = self.max_bytes
+        if scope["path"].startswith(self.FILES):
+            limit = scope["app"].state.settings.import_max_body_bytes
+        detail = f"the request body is over {limit} bytes"
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             await problem_response(PAYLOAD_TOO_LARGE, detail)(scope, receive, send)
             return
         received = 0
@@ -126,7 +132,7 @@ class BodyLimitMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise HTTPException(413, detail)  # answered as a problem by the error handlers
             return message
 

@@ -37,6 +37,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/retail-locations"): (P.LOCATIONS_WRITE,),
     ("GET", "/v1/retail-locations"): (P.LOCATIONS_READ,),
     ("GET", "/v1/retail-locations/{code}"): (P.LOCATIONS_READ,),
+    # files of products, locations, levels or suppliers (the kind's permission is checked
+    # by the import itself)
+    ("POST", "/v1/imports/{kind}"): (P.CATALOG_WRITE, P.LOCATIONS_WRITE, P.INVENTORY_COUNT,
+                                     P.SUPPLIERS_WRITE),
     # inventory and the ledger
     ("GET", "/v1/inventory"): (P.INVENTORY_READ,),
     ("GET", "/v1/inventory/{location_id}/{sku}"): (P.INVENTORY_READ,),

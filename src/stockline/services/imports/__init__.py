@@ -1,0 +1,1 @@
+"""Importing files of products, locations, levels and suppliers (see ``files``)."""
