@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -17,7 +17,7 @@ from stockline.client.errors import Reset
 from stockline.client.listings import Filter, event_filter
 from stockline.client.methods import async_call, async_listing
 from stockline.client.models import Event
-from stockline.client.stream import STREAM_PATH, Follower
+from stockline.client.stream import STREAM_PATH, Follower, newest_call, newest_id
 
 T = TypeVar("T")
 
@@ -75,11 +75,16 @@ class AsyncClient:
                 return
             cursor = page.next_cursor
 
+    async def newest_event_id(self) -> int:
+        """The id of the newest event of the log (0 while it is empty): a stream or a log
+        read from there misses nothing that happens later."""
+        return newest_id(await self._send(newest_call()))
+
     async def events(self, *, after: int | None = None, types: Filter = None,
                location_id: Filter = None, sku: Filter = None,
                on_reset: Callable[[Reset], None] | None = None,
                reconnects: int | None = None, idle_timeout: float = 60.0
-                     ) -> AsyncIterator[Event]:
+                     ) -> AsyncGenerator[Event, None]:
         """Every event after ``after`` (None: from now on), live, forever: a dropped
         connection or a restarted server is resumed from the last id, with no gap and
         no duplicate. Filters take one value or several. A ``reset`` (the point was
@@ -89,7 +94,7 @@ class AsyncClient:
         follower = Follower(event_filter(types, location_id, sku), after, self._retry,
                             reconnects, on_reset)
         if follower.position is None:
-            follower.begin(await self._send(follower.newest()))
+            follower.position = await self.newest_event_id()
         timeout = stream_timeout(self._timeout, idle_timeout)
         while True:
             try:

@@ -35,6 +35,18 @@ MAX_EVENT_ID = 2**63 - 1
 RESUMABLE = frozenset({"slow_consumer", "server_shutdown", "unavailable", "rate_limited"})
 
 
+def newest_call() -> Call[Page[Event]]:
+    """Where "from now" is: the log answers a point past its end with a ``reset`` whose
+    ``resumes_after`` is its newest id."""
+    return read("/v1/events", page_of(Event), query(after=MAX_EVENT_ID, limit=1))
+
+
+def newest_id(page: Page[Event]) -> int:
+    if page.reset is not None:
+        return parse(Reset, page.reset).resumes_after
+    return page.items[-1].id if page.items else 0
+
+
 @dataclass(slots=True)
 class Follower:
     """The state of one ``events()`` iteration across its connections."""
@@ -47,17 +59,6 @@ class Follower:
     failures: int = 0
     wait: float = 0.0  # before the next connection
     closed: bool = False  # the server ended this connection with a ``close``
-
-    def newest(self) -> Call[Page[Event]]:
-        """Where "from now" is: the log answers a point past its end with a ``reset``
-        whose ``resumes_after`` is its newest id."""
-        return read("/v1/events", page_of(Event), query(after=MAX_EVENT_ID, limit=1))
-
-    def begin(self, page: Page[Event]) -> None:
-        if page.reset is not None:
-            self.position = parse(Reset, page.reset).resumes_after
-        elif page.items:
-            self.position = page.items[-1].id
 
     def headers(self) -> dict[str, str]:
         return {} if self.position is None else {"Last-Event-ID": str(self.position)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -17,7 +17,7 @@ from stockline.client.errors import Reset
 from stockline.client.listings import Filter, event_filter
 from stockline.client.methods import call, listing
 from stockline.client.models import Event
-from stockline.client.stream import STREAM_PATH, Follower
+from stockline.client.stream import STREAM_PATH, Follower, newest_call, newest_id
 
 T = TypeVar("T")
 
@@ -74,10 +74,16 @@ class Client:
                 return
             cursor = page.next_cursor
 
+    def newest_event_id(self) -> int:
+        """The id of the newest event of the log (0 while it is empty): a stream or a log
+        read from there misses nothing that happens later."""
+        return newest_id(self._send(newest_call()))
+
     def events(self, *, after: int | None = None, types: Filter = None,
                location_id: Filter = None, sku: Filter = None,
                on_reset: Callable[[Reset], None] | None = None,
-               reconnects: int | None = None, idle_timeout: float = 60.0) -> Iterator[Event]:
+               reconnects: int | None = None, idle_timeout: float = 60.0
+               ) -> Generator[Event, None, None]:
         """Every event after ``after`` (None: from now on), live, forever: a dropped
         connection or a restarted server is resumed from the last id, with no gap and
         no duplicate. Filters take one value or several. A ``reset`` (the point was
@@ -87,7 +93,7 @@ class Client:
         follower = Follower(event_filter(types, location_id, sku), after, self._retry,
                             reconnects, on_reset)
         if follower.position is None:
-            follower.begin(self._send(follower.newest()))
+            follower.position = self.newest_event_id()
         timeout = stream_timeout(self._timeout, idle_timeout)
         while True:
             try:
