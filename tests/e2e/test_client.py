@@ -222,17 +222,24 @@ async def next_sale(events: AsyncGenerator[Event, None]) -> str:
     return str(found.data["sale_id"])
 
 
+async def following_sales(api: AsyncClient
+                          ) -> tuple[str, str, AsyncGenerator[Event, None]]:
+    """A new store with stock of a new product, and its sales' events from now on."""
+    sku, store = random_sku(), random_location()
+    await api.create_product(sku, "Racket", "rackets")
+    await api.create_location(store, "Store")
+    await api.update_inventory(store, sku, delta=10, reason="receipt")
+    events = api.events(after=await api.newest_event_id(), types=["sale.recorded"],
+                        location_id=store)
+    return store, sku, events
+
+
 async def test_a_dropped_stream_resumes_without_gap_or_duplicate(
         live_server: LiveServer) -> None:
     link = Unreliable(port_of(live_server))
     async with AsyncClient(live_server.base_url, api_key=live_server.admin_key,
                            transport=link) as api:
-        sku, store = random_sku(), random_location()
-        await api.create_product(sku, "Racket", "rackets")
-        await api.create_location(store, "Store")
-        await api.update_inventory(store, sku, delta=10, reason="receipt")
-        events = api.events(after=await api.newest_event_id(), types=["sale.recorded"],
-                            location_id=store)
+        store, sku, events = await following_sales(api)
         sales = [(await api.record_sale(store, [sold(sku)])).id]
         assert await next_sale(events) == sales[0]
         link.cut()
@@ -241,6 +248,8 @@ async def test_a_dropped_stream_resumes_without_gap_or_duplicate(
         sales.append((await api.record_sale(store, [sold(sku)])).id)
         assert await next_sale(events) == sales[3]  # and no second copy came before it
         await events.aclose()
+        listed = [sale.id async for sale in api.sales(location_id=store, page_size=1)]
+        assert sorted(listed) == sorted(sales)
     assert link.cuts == 1
 
 
@@ -255,12 +264,7 @@ async def test_the_stream_follows_a_restarted_server(server_database_url: str,
     try:
         async with AsyncClient(server.base_url, api_key=server.admin_key,
                                transport=link) as api:
-            sku, store = random_sku(), random_location()
-            await api.create_product(sku, "Bike", "bikes")
-            await api.create_location(store, "Store")
-            await api.update_inventory(store, sku, delta=10, reason="receipt")
-            events = api.events(after=await api.newest_event_id(), types="sale.recorded",
-                                location_id=store)
+            store, sku, events = await following_sales(api)
             first = (await api.record_sale(store, [sold(sku)])).id
             assert await next_sale(events) == first
             waiting = asyncio.create_task(next_sale(events))
