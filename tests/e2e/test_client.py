@@ -256,10 +256,10 @@ async def test_a_dropped_stream_resumes_without_gap_or_duplicate(
 @pytest.mark.slow
 async def test_the_stream_follows_a_restarted_server(server_database_url: str,
                                                      tmp_path: Path) -> None:
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    server = start_server(server_database_url, first)
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    server = start_server(server_database_url, before)
     link = Unreliable(port_of(server))
     try:
         async with AsyncClient(server.base_url, api_key=server.admin_key,
@@ -269,7 +269,7 @@ async def test_the_stream_follows_a_restarted_server(server_database_url: str,
             assert await next_sale(events) == first
             waiting = asyncio.create_task(next_sale(events))
             await asyncio.to_thread(stop_server, server)
-            server = await asyncio.to_thread(start_server, server_database_url, second)
+            server = await asyncio.to_thread(start_server, server_database_url, after)
             link.port = port_of(server)
             second = (await api.record_sale(store, [sold(sku)])).id
             third = (await api.record_sale(store, [sold(sku)])).id

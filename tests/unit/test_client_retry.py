@@ -26,6 +26,7 @@ from stockline.client import (
     NotFound,
     RateLimited,
     ServerError,
+    StocklineError,
     StreamReset,
     Unauthorized,
     Unavailable,
@@ -180,7 +181,8 @@ def test_the_first_try_still_running_is_waited_for() -> None:
     (problem(409, "invalid_state", state="released"), InvalidState),
     (httpx.Response(502, text="<html>bad gateway</html>"), ServerError),
 ])
-def test_problems_are_typed_by_their_code(answer: httpx.Response, kind: type) -> None:
+def test_problems_are_typed_by_their_code(answer: httpx.Response,
+                                          kind: type[StocklineError]) -> None:
     with Script(answer).client() as api, pytest.raises(kind) as raised:
         api.get_sale("sal_9")
     assert raised.value.status == answer.status_code
