@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +25,15 @@ from stockline.client import (
     ValidationFailed,
 )
 from tests.conftest import LiveServer, start_server, stop_server
-from tests.factories import random_code, random_location, random_sku
+from tests.factories import (
+    create_api_key,
+    create_purchase_order,
+    create_supplier,
+    create_webhook,
+    random_code,
+    random_location,
+    random_sku,
+)
 
 USD = Money(Decimal("25.00"), "USD")
 WAIT = 60.0  # seconds, at most, for an event (a bound for a loaded machine, not a target)
@@ -104,6 +113,34 @@ def test_lists_are_followed_across_pages(api: Client) -> None:
     logged = list(api.events_log(after=0, types="sale.recorded", location_id=store,
                                  page_size=2))
     assert [e.data["sale_id"] for e in logged] == sales
+
+
+async def test_the_operational_lists_are_read(live_server: LiveServer) -> None:
+    began = datetime.now(UTC) - timedelta(seconds=1)
+    async with httpx.AsyncClient(base_url=live_server.base_url,
+                                 headers={"X-API-Key": live_server.admin_key}) as raw, \
+            AsyncClient(live_server.base_url, api_key=live_server.admin_key) as api:
+        store, sku = random_location(), random_sku()
+        await api.create_product(sku, "Kettlebell", "fitness")
+        await api.create_location(store, "Gym store")
+        await api.update_inventory(store, sku, delta=2, reason="receipt")
+        await api.set_reorder_settings(store, sku, reorder_point=5, reorder_quantity=10)
+        supplier = await create_supplier(raw, products={sku: "12.50"})
+        order = await create_purchase_order(raw, supplier["code"], store, {sku: 1}, draft=True)
+        key = await create_api_key(raw, name=random_code("client"))
+        hook = await create_webhook(raw, "https://example.com/in", ["sale.recorded"],
+                                    location_ids=[store])
+        suggested = [x async for x in api.replenishment_suggestions(location_id=store)]
+        assert [(x.sku, x.quantity, x.source and x.source.id) for x in suggested] == [
+            (sku, 10, supplier["code"])]
+        assert order["id"] in [o.id async for o in api.purchase_orders(location_id=store)]
+        assert supplier["code"] in [x.code async for x in api.suppliers(page_size=500)]
+        assert key["id"] in [k.id async for k in api.api_keys(page_size=500)]
+        assert hook["id"] in [w.id async for w in api.webhooks(page_size=500)]
+        assert [d async for d in api.webhook_deliveries(hook["id"])] == []
+        posted = [entry.route async for entry in api.audit(method="POST", start=began,
+                                                           page_size=3)]
+        assert "/v1/api-keys" in posted and "/v1/webhooks" in posted
 
 
 def test_a_retried_sale_is_recorded_once(api: Client) -> None:

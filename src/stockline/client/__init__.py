@@ -59,15 +59,17 @@ from stockline.client.models import (
     Transfer,
     TransferLine,
 )
+from stockline.client.records import ApiKey, AuditEntry, Delivery, Source, Suggestion, Webhook
 from stockline.client.sync import Client
 
 __all__ = [
-    "AlreadyExists", "AsyncClient", "Client", "Conflict", "ConnectionFailed", "Event",
-    "ExcessLine", "FieldError", "Forbidden", "IdempotencyKeyInUse", "IdempotencyKeyReused",
-    "InsufficientStock", "InvalidState", "Level", "Line", "Location", "Lot", "Money",
-    "Movement", "NotFound", "Product", "PurchaseOrder", "PurchaseOrderLine",
-    "QuantityExceeded", "RateLimited", "Reservation", "ReservationLine", "Reset",
-    "ReturnLine", "Sale", "SaleLine", "SaleReturn", "ServerError", "ShortLine",
-    "StocklineError", "StreamReset", "Supplier", "SupplierProduct", "Transfer",
-    "TransferLine", "Unauthorized", "Unavailable", "ValidationFailed", "VersionConflict",
+    "AlreadyExists", "ApiKey", "AsyncClient", "AuditEntry", "Client", "Conflict",
+    "ConnectionFailed", "Delivery", "Event", "ExcessLine", "FieldError", "Forbidden",
+    "IdempotencyKeyInUse", "IdempotencyKeyReused", "InsufficientStock", "InvalidState",
+    "Level", "Line", "Location", "Lot", "Money", "Movement", "NotFound", "Product",
+    "PurchaseOrder", "PurchaseOrderLine", "QuantityExceeded", "RateLimited", "Reservation",
+    "ReservationLine", "Reset", "ReturnLine", "Sale", "SaleLine", "SaleReturn", "ServerError",
+    "ShortLine", "Source", "StocklineError", "StreamReset", "Suggestion", "Supplier",
+    "SupplierProduct", "Transfer", "TransferLine", "Unauthorized", "Unavailable",
+    "ValidationFailed", "VersionConflict", "Webhook",
 ]

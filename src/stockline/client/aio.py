@@ -150,3 +150,8 @@ class AsyncClient:
     suppliers = async_listing(lists.suppliers)
     purchase_orders = async_listing(lists.purchase_orders)
     events_log = async_listing(lists.events_log)
+    replenishment_suggestions = async_listing(lists.replenishment_suggestions)
+    webhooks = async_listing(lists.webhooks)
+    webhook_deliveries = async_listing(lists.webhook_deliveries)
+    api_keys = async_listing(lists.api_keys)
+    audit = async_listing(lists.audit)

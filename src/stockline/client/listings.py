@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 from stockline.client.calls import Listing, query
 from stockline.client.errors import Reset
@@ -20,6 +21,7 @@ from stockline.client.models import (
     Supplier,
     Transfer,
 )
+from stockline.client.records import ApiKey, AuditEntry, Delivery, Suggestion, Webhook
 
 Filter = str | Sequence[str] | None
 
@@ -91,6 +93,40 @@ def purchase_orders(*, status: str | None = None, supplier_id: str | None = None
                     page_size: int = 100) -> Listing[PurchaseOrder]:
     return Listing("/v1/purchase-orders", PurchaseOrder, query(
         status=status, supplier_id=supplier_id, location_id=location_id, sku=sku), page_size)
+
+
+def replenishment_suggestions(*, location_id: str | None = None, sku: str | None = None,
+                              source_type: str | None = None, page_size: int = 100
+                              ) -> Listing[Suggestion]:
+    """What to reorder, how much and from where (``source_type``: supplier, transfer,
+    none)."""
+    return Listing("/v1/replenishment/suggestions", Suggestion, query(
+        location_id=location_id, sku=sku, source_type=source_type), page_size)
+
+
+def webhooks(*, status: str | None = None, page_size: int = 100) -> Listing[Webhook]:
+    return Listing("/v1/webhooks", Webhook, query(status=status), page_size)
+
+
+def webhook_deliveries(webhook_id: str, *, status: str | None = None, page_size: int = 100
+                       ) -> Listing[Delivery]:
+    """A webhook's delivery log, newest event first."""
+    return Listing(f"/v1/webhooks/{quote(webhook_id, safe='')}/deliveries", Delivery,
+                   query(status=status), page_size)
+
+
+def api_keys(*, role: str | None = None, revoked: bool | None = None, page_size: int = 100
+             ) -> Listing[ApiKey]:
+    return Listing("/v1/api-keys", ApiKey, query(role=role, revoked=revoked), page_size)
+
+
+def audit(*, principal_id: str | None = None, outcome: str | None = None,
+          method: str | None = None, start: datetime | None = None, end: datetime | None = None,
+          page_size: int = 100) -> Listing[AuditEntry]:
+    """The audit trail, newest first (admins)."""
+    return Listing("/v1/audit", AuditEntry, query(
+        principal_id=principal_id, outcome=outcome, method=method,
+        **{"from": start, "to": end}), page_size)
 
 
 def event_filter(types: Filter, location_id: Filter, sku: Filter) -> tuple[tuple[str, str], ...]:

@@ -148,3 +148,8 @@ class Client:
     suppliers = listing(lists.suppliers)
     purchase_orders = listing(lists.purchase_orders)
     events_log = listing(lists.events_log)
+    replenishment_suggestions = listing(lists.replenishment_suggestions)
+    webhooks = listing(lists.webhooks)
+    webhook_deliveries = listing(lists.webhook_deliveries)
+    api_keys = listing(lists.api_keys)
+    audit = listing(lists.audit)
