@@ -1,0 +1,229 @@
+"""Each operation once: its route, its body and the type of its answer (a ``Call``).
+``Client`` and ``AsyncClient`` take their methods from here, so both send the same
+requests; every write carries an Idempotency-Key (a new one unless given)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from stockline.client.calls import Call, body, read, write
+from stockline.client.models import (
+    Level,
+    Line,
+    Location,
+    Money,
+    Product,
+    PurchaseOrder,
+    Reservation,
+    Sale,
+    SaleReturn,
+    Supplier,
+    Transfer,
+)
+
+Attributes = Mapping[str, str | int | float | bool]
+
+
+def _p(value: str) -> str:
+    """A path segment (codes are safe already; ids from elsewhere may not be)."""
+    return quote(value, safe="")
+
+
+def _lines(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    return [line.to_json() for line in lines]
+
+
+def _money(value: Money | None) -> dict[str, str] | None:
+    return None if value is None else value.to_json()
+
+
+# -- catalog and locations ------------------------------------------------------------------
+
+def create_product(sku: str, name: str, category: str, *, attributes: Attributes | None = None,
+                   price: Money | None = None, idempotency_key: str | None = None
+                   ) -> Call[Product]:
+    """Create a product (POST /v1/products)."""
+    return write("/v1/products", Product, body(
+        sku=sku, name=name, category=category,
+        attributes=dict(attributes) if attributes is not None else None,
+        price=_money(price)), idempotency_key)
+
+
+def update_product(sku: str, *, name: str | None = None, category: str | None = None,
+                   attributes: Mapping[str, str | int | float | bool | None] | None = None,
+                   price: Money | None = None, idempotency_key: str | None = None
+                   ) -> Call[Product]:
+    """Change what is given (PATCH /v1/products/{sku}); an attribute set to None is removed."""
+    return write(f"/v1/products/{_p(sku)}", Product, body(
+        name=name, category=category,
+        attributes=dict(attributes) if attributes is not None else None,
+        price=_money(price)), idempotency_key, method="PATCH")
+
+
+def get_product(sku: str) -> Call[Product]:
+    """One product (GET /v1/products/{sku})."""
+    return read(f"/v1/products/{_p(sku)}", Product)
+
+
+LocationKind = Literal["warehouse", "retail"]
+_LOCATION_PATHS: dict[str, str] = {"warehouse": "/v1/warehouses",
+                                   "retail": "/v1/retail-locations"}
+
+
+def create_location(code: str, name: str, *, kind: LocationKind = "retail",
+                    region: str | None = None, address: str | None = None,
+                    latitude: float | None = None, longitude: float | None = None,
+                    capacity: int | None = None,
+                    operating_hours: Mapping[str, str] | None = None,
+                    idempotency_key: str | None = None) -> Call[Location]:
+    """Create a store (``kind="retail"``, POST /v1/retail-locations, may have a
+    ``region``) or a warehouse (``kind="warehouse"``, POST /v1/warehouses)."""
+    return write(_LOCATION_PATHS[kind], Location, body(
+        code=code, name=name, region=region, address=address, latitude=latitude,
+        longitude=longitude, capacity=capacity,
+        operating_hours=dict(operating_hours) if operating_hours is not None else None),
+        idempotency_key)
+
+
+def get_location(code: str, *, kind: LocationKind = "retail") -> Call[Location]:
+    """One store or warehouse."""
+    return read(f"{_LOCATION_PATHS[kind]}/{_p(code)}", Location)
+
+
+# -- inventory ------------------------------------------------------------------------------
+
+def level(location_id: str, sku: str) -> Call[Level]:
+    """One level (GET /v1/inventory/{location_id}/{sku}); a SKU never stocked there
+    answers zeros at version 0."""
+    return read(f"/v1/inventory/{_p(location_id)}/{_p(sku)}", Level)
+
+
+def update_inventory(location_id: str, sku: str, *, reason: str, delta: int | None = None,
+                     quantity: int | None = None, note: str | None = None,
+                     lot: str | None = None, expires_on: date | None = None,
+                     expected_version: int | None = None,
+                     idempotency_key: str | None = None) -> Call[Level]:
+    """Change one level by ``delta``, or to a counted ``quantity`` (give one of them);
+    ``reason``: receipt, adjustment, count, damage, loss, found, return.
+    ``expected_version``: refused with ``VersionConflict`` when the level moved on."""
+    return write("/v1/inventory/update", Level, body(
+        location_id=location_id, sku=sku, delta=delta, quantity=quantity, reason=reason,
+        note=note, lot=lot, expires_on=expires_on.isoformat() if expires_on else None,
+        expected_version=expected_version), idempotency_key)
+
+
+def set_reorder_settings(location_id: str, sku: str, *, reorder_point: int | None = None,
+                         reorder_quantity: int | None = None, safety_stock: int | None = None,
+                         idempotency_key: str | None = None) -> Call[Level]:
+    """Reorder point, reorder quantity and safety stock of a level."""
+    return write(f"/v1/inventory/{_p(location_id)}/{_p(sku)}/settings", Level, body(
+        reorder_point=reorder_point, reorder_quantity=reorder_quantity,
+        safety_stock=safety_stock), idempotency_key, method="PUT")
+
+
+# -- sales ----------------------------------------------------------------------------------
+
+def record_sale(location_id: str, lines: Sequence[Line], *, idempotency_key: str | None = None,
+                customer_ref: str | None = None, customer_contact: str | None = None,
+                channel: str | None = None, occurred_at: datetime | None = None,
+                payment_status: str | None = None, external_ref: str | None = None
+                ) -> Call[Sale]:
+    """Record a sale, every line or none (POST /v1/sales/record): ``InsufficientStock``
+    names the short lines and nothing changes. Each line needs a ``unit_price``."""
+    customer = None if customer_ref is None else body(ref=customer_ref,
+                                                      contact=customer_contact)
+    return write("/v1/sales/record", Sale, body(
+        location_id=location_id, lines=_lines(lines), channel=channel,
+        occurred_at=occurred_at.isoformat() if occurred_at else None,
+        payment_status=payment_status, external_ref=external_ref, customer=customer),
+        idempotency_key)
+
+
+def get_sale(sale_id: str) -> Call[Sale]:
+    """One sale, with its returns."""
+    return read(f"/v1/sales/{_p(sale_id)}", Sale)
+
+
+def return_sale(sale_id: str, lines: Sequence[Line], *, restock: bool, reason: str,
+                note: str | None = None, idempotency_key: str | None = None
+                ) -> Call[SaleReturn]:
+    """Return lines of a sale (``restock``: back on hand, else written off); never more
+    than was sold (``QuantityExceeded``)."""
+    return write(f"/v1/sales/{_p(sale_id)}/returns", SaleReturn, body(
+        lines=[{"sku": x.sku, "quantity": x.quantity} for x in lines], restock=restock,
+        reason=reason, note=note), idempotency_key)
+
+
+# -- transfers ------------------------------------------------------------------------------
+
+def transfer(from_location_id: str, to_location_id: str, lines: Sequence[Line], *,
+             note: str | None = None, external_ref: str | None = None,
+             idempotency_key: str | None = None) -> Call[Transfer]:
+    """Ship stock (POST /v1/stock-movements/transfer): the origin's on_hand falls and the
+    destination's in_transit rises, every line or none."""
+    return write("/v1/stock-movements/transfer", Transfer, body(
+        from_location_id=from_location_id, to_location_id=to_location_id,
+        lines=_lines(lines), note=note, external_ref=external_ref), idempotency_key)
+
+
+def receive_transfer(transfer_id: str, lines: Sequence[Line] | None = None, *,
+                     idempotency_key: str | None = None) -> Call[Transfer]:
+    """Receive everything still in transit, or the ``lines`` that arrived."""
+    return write(f"/v1/stock-movements/transfers/{_p(transfer_id)}/receive", Transfer,
+                 body(lines=None if lines is None else _lines(lines)), idempotency_key)
+
+
+def cancel_transfer(transfer_id: str, *, note: str | None = None,
+                    idempotency_key: str | None = None) -> Call[Transfer]:
+    """Cancel a transfer in transit: its stock returns to the origin."""
+    return write(f"/v1/stock-movements/transfers/{_p(transfer_id)}/cancel", Transfer,
+                 body(note=note), idempotency_key)
+
+
+def get_transfer(transfer_id: str) -> Call[Transfer]:
+    return read(f"/v1/stock-movements/transfers/{_p(transfer_id)}", Transfer)
+
+
+# -- reservations ---------------------------------------------------------------------------
+
+def reserve(location_id: str, lines: Sequence[Line], *, ttl_seconds: int | None = None,
+            channel: str | None = None, external_ref: str | None = None,
+            idempotency_key: str | None = None) -> Call[Reservation]:
+    """Hold stock, every line or none (POST /v1/reservations), for ``ttl_seconds`` (the
+    server's default when None)."""
+    return write("/v1/reservations", Reservation, body(
+        location_id=location_id, lines=_lines(lines), ttl_seconds=ttl_seconds,
+        channel=channel, external_ref=external_ref), idempotency_key)
+
+
+def commit_reservation(reservation_id: str, *, payment_status: str | None = None,
+                       external_ref: str | None = None, idempotency_key: str | None = None
+                       ) -> Call[Sale]:
+    """Turn the hold into a sale (``InvalidState`` once released or expired)."""
+    return write(f"/v1/reservations/{_p(reservation_id)}/commit", Sale,
+                 body(payment_status=payment_status, external_ref=external_ref),
+                 idempotency_key)
+
+
+def release_reservation(reservation_id: str, *, idempotency_key: str | None = None
+                        ) -> Call[Reservation]:
+    """Release the hold: its units are available again."""
+    return write(f"/v1/reservations/{_p(reservation_id)}/release", Reservation, None,
+                 idempotency_key)
+
+
+def get_reservation(reservation_id: str) -> Call[Reservation]:
+    return read(f"/v1/reservations/{_p(reservation_id)}", Reservation)
+
+
+# -- purchasing -----------------------------------------------------------------------------
+
+def get_supplier(code: str) -> Call[Supplier]:
+    return read(f"/v1/suppliers/{_p(code)}", Supplier)
+
+
+def get_purchase_order(order_id: str) -> Call[PurchaseOrder]:
+    return read(f"/v1/purchase-orders/{_p(order_id)}", PurchaseOrder)
