@@ -24,6 +24,7 @@ from stockline.adapters.database import open_database
 from stockline.adapters.queries.events import EventQueries
 from stockline.domain.webhooks import verify_signature
 from tests.conftest import ADMIN_KEY, Databases, LiveServer, start_server, stop_server
+from tests.e2e.test_reconcile import drained
 from tests.e2e.test_webhooks import WebhookReceiver, eventually
 from tests.factories import create_product, create_store, create_webhook, deliveries
 
