@@ -183,7 +183,8 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
         [sys.executable, "-m", "stockline.entrypoints.cli", "serve", "--port", str(port),
          "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # a minute: a loaded machine (the whole suite on two cores) can take half of it
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")

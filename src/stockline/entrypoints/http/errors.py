@@ -212,14 +212,6 @@ def _is_problem(status: str) -> bool:
     return status[:1] in ("4", "5")
 
 
-def _problem_schema(answer: dict[str, Any]) -> dict[str, Any]:
-    for media in answer.get("content", {}).values():
-        schema: dict[str, Any] = media.get("schema", {})
-        if "$ref" in schema:
-            return schema
-    return PROBLEM_REF
-
-
 def document_problems(spec: dict[str, Any]) -> None:
     """Declare the problems every operation can get from the middleware, and describe each
     problem answer as it is sent: ``application/problem+json`` with the Problem schema, and
@@ -231,8 +223,8 @@ def document_problems(spec: dict[str, Any]) -> None:
                 continue
             answers: dict[str, Any] = operation["responses"]
             for key, answer in answers.items():
-                if _is_problem(key):  # the Problem, or a route's own (an import's errors)
-                    answer["content"] = {PROBLEM_JSON: {"schema": _problem_schema(answer)}}
+                if _is_problem(key):
+                    answer["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
             extra = (_BODY_PROBLEMS if "requestBody" in operation else ()) + (
                 _GUARDED_PROBLEMS if operation.get("security") else ())
             for status in extra:

@@ -1,11 +1,13 @@
-"""Imported files: the answer, and the refusal listing every bad row."""
+"""Imported files: the answer, and what an idempotency record knows a file by.
+
+A refused file is a ``validation_error`` Problem whose ``errors`` carry each bad row's
+``line``."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
 from stockline.domain.imports import ImportKind, ImportResult
-from stockline.entrypoints.http.schemas.common import FieldError, Problem
 
 
 class ImportOut(BaseModel):
@@ -29,17 +31,3 @@ class ImportRequest(BaseModel):
     kind: ImportKind
     dry_run: bool
     sha256: str
-
-
-class RowErrorOut(FieldError):
-    """A bad row: its ``line`` (absent from an error of the request itself, such as an
-    unknown kind) and ``field``, the column or ``file`` for the file as a whole."""
-
-    line: int | None = Field(default=None, description="As in the file: the header is line "
-                                                       "1, and a quoted cell may span lines")
-
-
-class ImportProblem(Problem):
-    """A ``validation_error`` naming every bad row; nothing of the file was applied."""
-
-    errors: list[RowErrorOut] | None = None  # type: ignore[assignment]
