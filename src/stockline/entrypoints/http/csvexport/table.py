@@ -38,7 +38,8 @@ class Table:
 
     @classmethod
     def of(cls, item: JsonSchema, defs: JsonSchema) -> Table:
-        return cls(tuple(_paths(item, defs, (), frozenset())))
+        model, ref = resolved(item, defs)
+        return cls(tuple(_paths(model, defs, (), frozenset({ref or ""}))))
 
     def encode(self, items: Iterable[Mapping[str, Any]], *, header: bool = False) -> bytes:
         """These items as CSV rows (after the header row, when asked for), in UTF-8."""
@@ -81,6 +82,7 @@ def _paths(schema: JsonSchema, defs: JsonSchema, prefix: tuple[str, ...],
     for name, field in schema.get("properties", {}).items():
         target, ref = resolved(field, defs)
         if "properties" in target and ref not in seen:  # a model: one column per field
+            # (a model within itself is one cell, or its columns would never end)
             yield from _paths(target, defs, (*prefix, name), seen | {ref or ""})
         else:
             yield (*prefix, name)
