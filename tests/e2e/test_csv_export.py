@@ -83,7 +83,7 @@ async def test_an_inventory_export_has_every_level_of_every_page(
     header, rows = table(answer)
     assert answer.headers["content-disposition"] == 'attachment; filename="inventory.csv"'
     assert header == LEVEL_COLUMNS
-    assert [r["sku"] for r in rows] == skus  # 3 pages of 500, in the list's order
+    assert [r["sku"] for r in rows] == skus  # pages of 50, 500, 500, 150, in order
     assert [r["reorder_point"] for r in rows] == [str(i) for i in range(1_200)]
     as_json = await collect(client, "/v1/inventory", {"location_id": store})
     assert rows == [as_cells(item) for item in as_json]
@@ -294,7 +294,8 @@ async def test_each_page_is_read_after_the_one_before_went_out(
 async def test_each_further_500_rows_take_a_token_of_the_callers_rate_limit(
         settings: Settings) -> None:
     """A key whose bucket holds 3 requests (0.05 a second, over 60 s): an export of 1,200
-    rows (3 pages) takes all three, so the next request waits ~20 s."""
+    rows takes all three (the request, then one for each further 500 rows), so the next
+    request waits ~20 s."""
     slow = settings.model_copy(update={"rate_limit_burst_seconds": 60.0})
     container = bootstrap(slow)
     await container.start(events=False, jobs=False)  # the session's relay goes on alone

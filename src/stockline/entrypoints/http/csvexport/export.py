@@ -38,7 +38,9 @@ from stockline.entrypoints.http.errors import NOT_ACCEPTABLE, ProblemError
 log = structlog.get_logger("stockline.http")
 
 JSON = "application/json"
-EXPORT_PAGE = 500  # rows a page (the largest ?limit= a list takes), and rows a token
+# Rows a page after the first (the largest ?limit= a list takes) unless the request gave
+# its own limit, and rows a token.
+EXPORT_PAGE = 500
 # Query parameters that say where a page starts: the export sets them for each page
 # (``after`` is the event log's starting point, which the cursor replaces).
 POSITION = frozenset({"cursor", "after"})
