@@ -16,6 +16,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
+from stockline.entrypoints.http.csvexport import CsvExportMiddleware, document_csv
 from stockline.entrypoints.http.deps import ROUTE_CHECKS
 from stockline.entrypoints.http.docs import install_docs
 from stockline.entrypoints.http.errors import document_problems, install_error_handlers
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *,
                                description=app.description, routes=app.routes)
             document_security(spec, lambda method, path: rule_for(method, path) == PUBLIC)
             document_problems(spec)
+            document_csv(spec)
             close_keyed_maps(spec)
             name_components(spec)
             app.openapi_schema = spec
@@ -124,7 +126,9 @@ def create_app(settings: Settings | None = None, *,
                    reports, admin, imports):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
-    # rate limit (needs the principal) -> body limit -> the app.
+    # rate limit (needs the principal) -> body limit -> CSV export (pages of a list, asked
+    # of the app as the caller) -> the app.
+    app.add_middleware(CsvExportMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware)

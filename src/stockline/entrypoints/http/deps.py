@@ -21,6 +21,7 @@ from stockline.domain.errors import DomainError, InvalidInput
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import PrincipalDep, caller_of
 from stockline.entrypoints.http.bodyless import refuse_unexpected_body
+from stockline.entrypoints.http.csvexport import check_accept
 from stockline.entrypoints.http.errors import (
     PROBLEM_JSON,
     UNSUPPORTED_MEDIA_TYPE,
@@ -162,7 +163,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # What every route checks first, in this order: the app's own dependencies, and what a lean
 # handler runs before it answers, so that both paths refuse the same requests alike.
 ROUTE_CHECKS: tuple[Callable[[HTTPConnection], Awaitable[None]], ...] = (
-    authorize, check_query_values, refuse_unexpected_body)
+    authorize, check_query_values, refuse_unexpected_body, check_accept)
 
 
 # Dependencies are coroutines: FastAPI runs a plain function in its thread pool, a thread
