@@ -57,8 +57,9 @@ async def csv_writer(request: Request, container: ContainerDep, principal: Princ
 
 # A file (format binary: /docs offers an upload, generators send the bytes as they are).
 _BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {CSV: {"schema": {
-    "type": "string", "format": "binary", "examples": ["sku,name,category,price_amount,price_currency,attr.size\n"
-                                   "RUN-42,Runner 42,footwear,89.99,USD,42\n"]}}}}}
+    "type": "string", "format": "binary",
+    "examples": ["sku,name,category,price_amount,price_currency,attr.size\n"
+                 "RUN-42,Runner 42,footwear,89.99,USD,42\n"]}}}}}
 
 
 @router.post("/{kind}", response_model=ImportOut, summary="Import a CSV file",
