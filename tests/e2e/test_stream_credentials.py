@@ -86,7 +86,7 @@ async def _closing(stream: EventStream, within: float) -> SseMessage:
         while True:
             message = await stream.next(within)
             assert message is not None, "the stream ended without a close event"
-            if message.event != "message":
+            if not message.change:
                 return message
 
 
