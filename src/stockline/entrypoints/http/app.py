@@ -15,6 +15,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
+from stockline.entrypoints.http.cors import install_cors
 from stockline.entrypoints.http.deps import ROUTE_CHECKS
 from stockline.entrypoints.http.docs import install_docs
 from stockline.entrypoints.http.errors import document_problems, install_error_handlers
@@ -42,6 +43,7 @@ from stockline.entrypoints.http.routers import (
     purchasing,
     reports,
     reservations,
+    root,
     sales,
     transfers,
     webhooks,
@@ -110,14 +112,16 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin):
+                   reports, admin, root):
         app.include_router(module.router)
-    # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
-    # rate limit (needs the principal) -> body limit -> the app.
+    # Outermost first: request id -> secure headers -> audit (sees the 401s) -> CORS
+    # (preflights answered before auth; 401s and 429s readable by pages) -> auth -> rate
+    # limit (needs the principal) -> body limit -> the app.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuthMiddleware)
+    install_cors(app, settings.cors_origins)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer
