@@ -57,6 +57,10 @@ Authenticate with `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
 Writes accept an `Idempotency-Key` header: retry with the same key and the first
 answer is replayed, never applied twice (a secret shown once is replayed as `null`, a
 refusal over 2 KB abridged). Errors are RFC 9457 problem+json with a stable `code`.
+
+From a browser: pages of the origins in `STOCKLINE_CORS_ORIGINS` may call the API; an
+`EventSource` opens the event stream with a single-use ticket (`POST /v1/events/tickets`)
+in place of the key.
 """
 
 # The order of the sections in /docs (the routes are matched in another order).
