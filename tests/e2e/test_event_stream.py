@@ -66,14 +66,6 @@ def _report(text: str) -> None:
     print(text)  # noqa: T201 - the figures are wanted in the output of `pytest -s`
 
 
-@pytest.fixture
-async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.base_url,
-                                 headers={"X-API-Key": live_server.admin_key},
-                                 timeout=httpx.Timeout(30.0)) as client:
-        yield client
-
-
 @dataclass(frozen=True)
 class Tuned:
     server: LiveServer

@@ -32,14 +32,6 @@ from tests.factories import (
 
 
 @pytest.fixture
-async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.base_url,
-                                 headers={"X-API-Key": live_server.admin_key},
-                                 timeout=httpx.Timeout(30.0)) as client:
-        yield client
-
-
-@pytest.fixture
 async def anonymous(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the live server that sends no credential of its own."""
     async with httpx.AsyncClient(base_url=live_server.base_url,
