@@ -103,7 +103,7 @@ Ticket = Annotated[str | SkipJsonSchema[None], Query(
                          "seconds. Its stream ends when the caller's key is revoked or "
                          "expires, as a stream opened with the key would. Any node sharing "
                          "the database accepts it.")
-async def create_ticket(container: ContainerDep, principal: PrincipalDep) -> TicketOut:
+async def create_stream_ticket(container: ContainerDep, principal: PrincipalDep) -> TicketOut:
     issued = await container.tickets.issue(principal)
     return TicketOut(ticket=issued.ticket, expires_in=issued.expires_in)
 
