@@ -217,3 +217,12 @@ def live_server(server_database_url: str, tmp_path_factory: pytest.TempPathFacto
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture
+async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of the live server."""
+    async with httpx.AsyncClient(base_url=live_server.base_url,
+                                 headers={"X-API-Key": live_server.admin_key},
+                                 timeout=httpx.Timeout(30.0)) as client:
+        yield client

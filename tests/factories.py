@@ -345,6 +345,10 @@ async def deliveries(client: httpx.AsyncClient, webhook_id: str,
 EVENT_KEYS = {"id", "type", "occurred_at", "location_id", "sku", "data"}
 
 
+# What a stream sends beside change events (each named by its type, e.g. sale.recorded).
+SSE_CONTROL = frozenset({"comment", "reset", "close"})
+
+
 @dataclass(frozen=True)
 class SseMessage:
     """One Server-Sent Event as a client sees it; ``event`` is "comment" for a comment."""
@@ -356,6 +360,11 @@ class SseMessage:
 
     def json(self) -> Any:
         return json.loads(self.data)
+
+    @property
+    def change(self) -> bool:
+        """A change event (named by its type), not a comment or a control event."""
+        return self.event not in SSE_CONTROL
 
 
 async def sse_messages(response: httpx.Response) -> AsyncIterator[SseMessage]:
@@ -445,9 +454,10 @@ class EventStream:
         found = []
         for _ in range(count):
             message = await self.next(within)
-            assert message is not None and message.event == "message", message
+            assert message is not None and message.change, message
             event = message.json()
             assert message.id == str(event["id"]) and set(event) == EVENT_KEYS, message
+            assert message.event == event["type"], message
             found.append(event)
         return found
 
@@ -497,7 +507,7 @@ async def sale_to_streams(writer: httpx.AsyncClient, store: str, sku: str,
     delays = []
     for stream in streams:
         message = await stream.next(5.0)
-        assert message is not None and message.event == "message", message
+        assert message is not None and message.event == "sale.recorded", message
         event = message.json()
         assert (event["type"], event["data"]["sale_id"]) == ("sale.recorded", sale["id"]), event
         delays.append(max(0.0, message.at - answered))

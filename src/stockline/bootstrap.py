@@ -25,6 +25,7 @@ from stockline.adapters.queries import Queries
 from stockline.adapters.queries.hot import HotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.relay import Relay
+from stockline.adapters.tickets import TicketStore
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
 from stockline.config import Settings
@@ -57,6 +58,7 @@ class Container:
     audit: AuditTrail
     limiter: RateLimiter
     auth_failures: FailureBudget
+    tickets: TicketStore
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -184,6 +186,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                      audit=AuditTrail(database.write,
                                       burst_seconds=settings.audit_burst_seconds),
                      limiter=limiter, sales=grouped,
+                     tickets=TicketStore(database.write, clock=utcnow),
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),

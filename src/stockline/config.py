@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/stockline.db"
+# An origin as a browser sends it: scheme, host and port only (no path, no trailing slash).
+_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
 
 
 def normalize_database_url(url: str) -> str:
@@ -162,6 +165,22 @@ class Settings(BaseSettings):
     # client address is the peer's, and those headers are ignored.
     trusted_proxies: str | None = None
     hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)  # two years
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Web origins whose pages may call the API from a browser "
+        "(comma-separated, such as https://shop.example.com,http://localhost:5173; `*`: any "
+        "origin). None by default: browsers keep other origins' pages out")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> tuple[str, ...]:
+        given = value.split(",") if isinstance(value, str) else value
+        if not isinstance(given, list | tuple):
+            raise ValueError("give origins separated by commas")
+        origins = tuple(str(o).strip() for o in given if str(o).strip())
+        if wrong := [o for o in origins if o != "*" and not _ORIGIN.fullmatch(o)]:
+            raise ValueError("not an origin (scheme://host[:port], no path or trailing "
+                             f"slash): {', '.join(wrong[:5])}")
+        return origins
 
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:

@@ -73,7 +73,7 @@ class Reader:
             async for message in messages:
                 if message.event == "comment":
                     continue
-                assert message.event == "message", message  # no reset, no close
+                assert message.change, message  # no reset, no close
                 self.received.append(int(message.id or "0"))
                 self.last = self.received[-1]
                 count += 1

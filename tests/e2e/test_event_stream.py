@@ -66,14 +66,6 @@ def _report(text: str) -> None:
     print(text)  # noqa: T201 - the figures are wanted in the output of `pytest -s`
 
 
-@pytest.fixture
-async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.base_url,
-                                 headers={"X-API-Key": live_server.admin_key},
-                                 timeout=httpx.Timeout(30.0)) as client:
-        yield client
-
-
 @dataclass(frozen=True)
 class Tuned:
     server: LiveServer
@@ -252,7 +244,7 @@ async def test_a_reader_that_falls_behind_is_cut_off_with_a_reason_and_resumes(
         assert _ids(await keeping_up.events(changes)) == logged
         received: list[int] = []
         async for message in messages:
-            if message.event == "message":
+            if message.change:
                 received.append(int(message.id or 0))
             elif message.event != "comment":
                 break

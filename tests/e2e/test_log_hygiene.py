@@ -86,6 +86,23 @@ async def _websockets(server: LiveServer, key: str, secrets: list[str]) -> None:
                 pass
 
 
+async def _ticket_streams(client: httpx.AsyncClient, server: LiveServer) -> list[str]:
+    """Real tickets, each opening a stream (SSE, then WebSocket): both are logged."""
+    tickets = []
+    for _ in range(2):
+        answer = await client.post("/v1/events/tickets")
+        assert answer.status_code == 201, answer.text
+        tickets.append(answer.json()["ticket"])
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as anonymous, \
+            anonymous.stream("GET", "/v1/events/stream",
+                             params={"ticket": tickets[0]}) as response:
+        assert response.status_code == 200
+    base = server.base_url.replace("http://", "ws://") + "/v1/events/ws"
+    async with websockets.connect(f"{base}?ticket={tickets[1]}", open_timeout=10):
+        pass
+    return tickets
+
+
 async def _keyed_requests(client: httpx.AsyncClient, key: str, token: str) -> None:
     for headers, params in (({"X-API-Key": key}, {}),
                             ({"Authorization": f"Bearer {token}"}, {}),
@@ -124,6 +141,7 @@ async def test_no_credential_or_customer_reaches_the_log(
                 ["sale.recorded"])
             await _keyed_requests(client, kept["key"], kept["token"])
             await _websockets(server, kept["key"], [kept["wrong key"], kept["ticket"]])
+            kept["SSE ticket"], kept["WebSocket ticket"] = await _ticket_streams(client, server)
             store, (sku,) = await stocked(client, 10)
             sale = await client.post("/v1/sales/record", json={
                 "location_id": store, "lines": [line(sku)],
@@ -150,6 +168,7 @@ async def test_no_credential_or_customer_reaches_the_log(
     assert any("WebSocket /v1/events/ws?api_key=***" in str(record.get("event"))
                for record in records)
     assert any(record.get("query") == "api_key=***" for record in records)
+    assert any(record.get("query") == "ticket=***" for record in records)
     assert any("/hook?token=***" in str(record.get("event")) for record in records)
     failure = next(r for r in records if r.get("event") == "unhandled_error")
     assert failure["exception"], failure

@@ -86,7 +86,7 @@ async def _closing(stream: EventStream, within: float) -> SseMessage:
         while True:
             message = await stream.next(within)
             assert message is not None, "the stream ended without a close event"
-            if message.event != "message":
+            if not message.change:
                 return message
 
 
@@ -170,3 +170,32 @@ async def test_a_key_that_expires_ends_its_streams(nodes: Nodes) -> None:
     assert close.event == "close" and close.json()["code"] == "credential_expired"
     assert code == 4401
     assert [m["code"] for m in seen if m["type"] == "error"] == ["credential_expired"]
+
+
+async def test_a_ticket_from_one_node_opens_a_stream_on_the_other_that_ends_with_its_key(
+        nodes: Nodes) -> None:
+    """Tickets live in the shared database: any node redeems them. The stream a ticket
+    opened checks the key it was issued for, as a stream opened with the key would."""
+    async with _client(nodes.a) as a:
+        store, _ = await stocked(a, quantity=5)
+        key = await create_api_key(a, "store_staff", location_ids=[store])
+        answer = await a.post("/v1/events/tickets", headers={"X-API-Key": key["key"]})
+        assert answer.status_code == 201, answer.text
+        async with httpx.AsyncClient(base_url=nodes.b.base_url, timeout=30) as b, \
+                open_event_stream(b, {"ticket": answer.json()["ticket"]}) as stream:
+            assert (await a.delete(f"/v1/api-keys/{key['id']}")).status_code == 200
+            close = await _closing(stream, DEADLINE_S)
+            assert close.event == "close", close
+            assert close.json()["code"] == "credential_revoked"
+            assert await stream.next(5.0) is None
+
+
+async def test_a_ticket_of_a_revoked_key_opens_nothing(nodes: Nodes) -> None:
+    async with _client(nodes.a) as a:
+        key = await create_api_key(a, "manager")
+        answer = await a.post("/v1/events/tickets", headers={"X-API-Key": key["key"]})
+        assert (await a.delete(f"/v1/api-keys/{key['id']}")).status_code == 200
+        async with httpx.AsyncClient(base_url=nodes.a.base_url, timeout=30) as anonymous:
+            refused = await anonymous.get("/v1/events/stream",
+                                          params={"ticket": answer.json()["ticket"]})
+    assert refused.status_code == 401, refused.text

@@ -22,6 +22,7 @@ from sqlalchemy import String
 
 from stockline.adapters.authentication import EXTERNAL_PREFIX, SUBJECT_MAX_LENGTH
 from stockline.adapters.tables import metadata
+from stockline.domain.security import PRINCIPAL_TEXT_MAX_LENGTH, Role
 from stockline.domain.states import PurchaseOrderStatus, ReservationStatus, TransferStatus
 from stockline.domain.values import LocationType, MovementType, SaleStatus
 from stockline.domain.webhooks import DeliveryStatus, WebhookStatus
@@ -147,6 +148,11 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "webhooks.paused_reason": CLIPPED,
     "webhook_deliveries.last_error": CLIPPED,
     "webhook_attempts.error": CLIPPED,
+    # a stream ticket: the principal it was issued to, and its ticket's digest
+    "stream_tickets.principal_id": len(EXTERNAL_PREFIX) + SUBJECT_MAX_LENGTH,
+    "stream_tickets.principal_name": PRINCIPAL_TEXT_MAX_LENGTH,
+    "stream_tickets.role": Role,
+    "stream_tickets.digest": "a SHA-256 in hex",
     "api_keys.prefix": "the random prefix of a new key",
     "api_keys.secret_hash": "a SHA-256 in hex",
     "idempotency_keys.fingerprint": "an HMAC-SHA256 in hex",

@@ -59,6 +59,28 @@ class Authenticator:
             return await self._token(credential, max_age)
         raise AuthenticationFailed("the credential is not valid")
 
+    async def confirm(self, principal: Principal, *, max_age: float | None = None
+                      ) -> Principal:
+        """``principal`` (of a stream ticket) while what it came from is still accepted:
+        the admin key while one is set, an API key (or a token of it) while the key is
+        usable; and any of them, external tokens included, until its own expiry (an
+        external token is not kept, and cannot be revoked here). AuthenticationFailed
+        otherwise."""
+        now = self._clock()
+        if principal.expires_at is not None and principal.expires_at <= now:
+            raise AuthenticationFailed("the credential the ticket was issued to has expired")
+        if principal.id == ADMIN.id and principal.role == ADMIN.role:
+            if self._admin is None:
+                raise AuthenticationFailed("the admin key is no longer accepted")
+            return principal
+        if principal.id.startswith(EXTERNAL_PREFIX):
+            return principal
+        key = await self.keys.by_id(principal.id, max_age=max_age)
+        if key is None or not key.usable(now):
+            raise AuthenticationFailed("the key the ticket was issued to was revoked or "
+                                       "has expired")
+        return principal
+
     def now(self) -> datetime:
         return self._clock()
 

@@ -45,10 +45,12 @@ class EventRecord:
         return self._json
 
     def to_sse(self) -> bytes:
-        """The event as one Server-Sent Events message (``id:`` and ``data:``), also
-        encoded once: a round of events is written to every open stream."""
+        """The event as one Server-Sent Events message (``id:``, ``event:`` its type, so
+        that a browser's ``addEventListener(type)`` hears it, and ``data:``), also encoded
+        once: a round of events is written to every open stream."""
         if self._sse is None:
-            object.__setattr__(self, "_sse", b"id: %d\ndata: %s\n\n" % (self.id, self.to_json()))
+            object.__setattr__(self, "_sse", b"id: %d\nevent: %s\ndata: %s\n\n" % (
+                self.id, self.type.encode(), self.to_json()))
         assert self._sse is not None
         return self._sse
 

@@ -172,3 +172,19 @@ customers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+
+# Tickets for event streams opened where no header can be sent (a browser's EventSource):
+# single-use and short-lived, each for the principal that asked for it. Only the SHA-256 of
+# a ticket is kept; redeeming one deletes its row.
+stream_tickets = Table(
+    "stream_tickets", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("principal_id", String(100), nullable=False),
+    Column("principal_name", String(100), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("location_ids", Json),
+    Column("credential_expires_at", UTCDateTime),  # when the principal's credential lapses
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -16,6 +16,7 @@ from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
+from stockline.entrypoints.http.cors import install_cors
 from stockline.entrypoints.http.csvexport import CsvExportMiddleware, document_csv
 from stockline.entrypoints.http.deps import ROUTE_CHECKS
 from stockline.entrypoints.http.docs import install_docs
@@ -45,6 +46,7 @@ from stockline.entrypoints.http.routers import (
     purchasing,
     reports,
     reservations,
+    root,
     sales,
     transfers,
     webhooks,
@@ -58,6 +60,10 @@ Authenticate with `X-API-Key: <key>` (or `Authorization: Bearer <key>`).
 Writes accept an `Idempotency-Key` header: retry with the same key and the first
 answer is replayed, never applied twice (a secret shown once is replayed as `null`, a
 refusal over 2 KB abridged). Errors are RFC 9457 problem+json with a stable `code`.
+
+From a browser: pages of the origins in `STOCKLINE_CORS_ORIGINS` may call the API; an
+`EventSource` opens the event stream with a single-use ticket (`POST /v1/events/tickets`)
+in place of the key.
 """
 
 # The order of the sections in /docs (the routes are matched in another order).
@@ -123,16 +129,18 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin, imports):
+                   reports, admin, imports, root):
         app.include_router(module.router)
-    # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
-    # rate limit (needs the principal) -> body limit -> CSV export (pages of a list, asked
-    # of the app as the caller) -> the app.
+    # Outermost first: request id -> secure headers -> audit (sees the 401s) -> CORS
+    # (preflights answered before auth; 401s and 429s readable by pages) -> auth -> rate
+    # limit (needs the principal) -> body limit -> CSV export (pages of a list, asked of
+    # the app as the caller) -> the app.
     app.add_middleware(CsvExportMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuthMiddleware)
+    install_cors(app, settings.cors_origins)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer

@@ -3,7 +3,9 @@
 Authentication happens in ASGI middleware, before the router reads any body, so a caller
 without a valid credential learns nothing but 401 (not even whether its body parses).
 A WebSocket handshake is authenticated the same way before it is accepted; since browsers
-cannot set headers on one, it may also carry the key as ``?api_key=``.
+cannot set headers on one, it may also carry the key as ``?api_key=``. The event streams
+also take a single-use ticket (``?ticket=``, from ``POST /v1/events/tickets``) in place of
+a credential, so that a browser's EventSource never puts a long-lived key in a URL.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import AuthenticationFailed, Authenticator
+from stockline.adapters.tickets import TicketStore
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.errors import (
     BAD_REQUEST,
@@ -28,13 +31,15 @@ from stockline.entrypoints.http.errors import (
 from stockline.entrypoints.http.middleware import with_start_hook
 from stockline.services.executor import Caller
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs",
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs",
                           "/docs/oauth2-redirect",
                           # the token route authenticates its client itself (RFC 6749 §2.3)
                           "/v1/oauth/token", "/.well-known/jwks.json"})
 
 PUBLIC_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
 SELF_AUTHENTICATED = frozenset({"/v1/oauth/token"})  # public, but refuses bad clients (401)
+TICKET_PATHS = frozenset({"/v1/events/stream", "/v1/events/ws"})  # may take ?ticket=
+_TICKETED = "stream_ticket"  # request state: the principal came from a ticket
 
 SECURITY_SCHEMES = {
     "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -119,13 +124,28 @@ class AuthMiddleware:
             budget.release(address)
 
     async def _authenticate(self, scope: Scope) -> Principal:
-        given = credential_of(scope)
         authenticator: Authenticator = scope["app"].state.container.authenticator
+        ticket = ticket_of(scope)
         try:
-            return await authenticator.authenticate(given)
+            if ticket is not None:
+                return await self._redeem(scope, authenticator, ticket)
+            return await authenticator.authenticate(credential_of(scope))
         except AuthenticationFailed as exc:
             raise ProblemError(UNAUTHORIZED, str(exc),
                                {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+
+    @staticmethod
+    async def _redeem(scope: Scope, authenticator: Authenticator, ticket: str) -> Principal:
+        """The principal of a stream ticket, spent by this request whatever its answer,
+        while what it was issued to is still accepted."""
+        tickets: TicketStore = scope["app"].state.container.tickets
+        principal = await tickets.redeem(ticket)
+        if principal is None:
+            raise AuthenticationFailed("the ticket is not valid (unknown, used or expired): "
+                                       "get a new one from POST /v1/events/tickets")
+        principal = await authenticator.confirm(principal)
+        scope.setdefault("state", {})[_TICKETED] = True
+        return principal
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, refused: ProblemError) -> None:
@@ -179,9 +199,38 @@ def credential_of(scope: Scope) -> str:
     return given
 
 
-def _query_api_key(scope: Scope) -> str | None:
+def _query_values(scope: Scope, name: str) -> list[str]:
     query = scope.get("query_string", b"").decode("latin-1")
-    return next((v for k, v in parse_qsl(query) if k == "api_key"), None)
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
+
+
+def _query_api_key(scope: Scope) -> str | None:
+    return next(iter(_query_values(scope, "api_key")), None)
+
+
+def ticket_of(scope: Scope) -> str | None:
+    """The stream ticket a request to an event stream carries (None: none); a 400 when
+    it carries two, or a credential beside it (which of them would count?)."""
+    if scope.get("path") not in TICKET_PATHS or b"ticket" not in scope.get("query_string",
+                                                                          b""):
+        return None
+    tickets = _query_values(scope, "ticket")
+    if not tickets:
+        return None
+    if len(tickets) > 1:
+        raise ProblemError(BAD_REQUEST, "send one ticket, not several")
+    if _credential_headers(scope) or _query_values(scope, "api_key"):
+        raise ProblemError(BAD_REQUEST, "send a ticket or a credential, not both")
+    return tickets[0]
+
+
+def stream_credential(scope: Scope) -> str | None:
+    """What an open stream checks again while it lasts: the key or token it was opened
+    with, or None when it was opened with a ticket (``Authenticator.confirm`` then checks
+    the principal's own key again)."""
+    if scope.get("state", {}).get(_TICKETED):
+        return None
+    return credential_of(scope)
 
 
 async def authenticate(request: Request) -> Principal:

@@ -21,6 +21,7 @@ PUBLIC: tuple[Permission, ...] = ()
 Rule = tuple[Permission, ...]
 
 ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
@@ -80,6 +81,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/events"): (P.EVENTS_READ,),
     ("GET", "/v1/events/stream"): (P.EVENTS_READ,),
     ("WEBSOCKET", "/v1/events/ws"): (P.EVENTS_READ,),
+    ("POST", "/v1/events/tickets"): (P.EVENTS_READ,),
     ("POST", "/v1/webhooks"): (P.WEBHOOKS_MANAGE,),
     ("GET", "/v1/webhooks"): (P.WEBHOOKS_MANAGE,),
     ("GET", "/v1/webhooks/{webhook_id}"): (P.WEBHOOKS_MANAGE,),

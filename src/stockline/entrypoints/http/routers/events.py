@@ -12,20 +12,21 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Request, WebSocket
+from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
+from starlette.types import Scope
 
 from stockline.adapters.bus.base import json_encoder
 from stockline.adapters.feed import EventFeed, reset_for
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
-from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, credential_of
+from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, stream_credential
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.errors import ProblemError
 from stockline.entrypoints.http.schemas.common import problems
-from stockline.entrypoints.http.schemas.events import EventPage
+from stockline.entrypoints.http.schemas.events import EventPage, TicketOut
 from stockline.entrypoints.http.streams.guard import StreamGuard
 from stockline.entrypoints.http.streams.scope import (
     LAST_EVENT_ID_PATTERN,
@@ -79,17 +80,46 @@ async def list_events(container: ContainerDep, principal: PrincipalDep, wanted: 
 
 
 
-def guard_of(container: Container, credential: str, principal: Principal) -> StreamGuard:
-    return StreamGuard(container.authenticator, container.limiter, credential, principal,
-                       key_cache_seconds=container.settings.key_cache_seconds)
+def guard_of(container: Container, scope: Scope, principal: Principal) -> StreamGuard:
+    return StreamGuard(container.authenticator, container.limiter, stream_credential(scope),
+                       principal, key_cache_seconds=container.settings.key_cache_seconds)
+
+
+# -- tickets --------------------------------------------------------------------------------
+
+# Read by the authentication middleware; declared here for the document (and the clients).
+Ticket = Annotated[str | SkipJsonSchema[None], Query(
+    max_length=100, description="A ticket from `POST /v1/events/tickets`, in place of a "
+    "key or token (single-use: for a browser's EventSource, which cannot send headers)")]
+
+
+@router.post("/tickets", status_code=201, response_model=TicketOut, responses=problems(403),
+             summary="A single-use ticket to open an event stream from a browser",
+             description="A ticket that opens one stream (`GET /v1/events/stream?ticket=` or "
+                         "`/v1/events/ws?ticket=`) in place of this request's key or token, "
+                         "so that no long-lived credential goes in a URL. It carries the "
+                         "caller's role and locations, is spent by the first request that "
+                         "presents it (whatever the answer), and expires after `expires_in` "
+                         "seconds. Its stream ends when the caller's key is revoked or "
+                         "expires, as a stream opened with the key would. Any node sharing "
+                         "the database accepts it.")
+async def create_stream_ticket(container: ContainerDep, principal: PrincipalDep) -> TicketOut:
+    issued = await container.tickets.issue(principal)
+    return TicketOut(ticket=issued.ticket, expires_in=issued.expires_in)
 
 
 # -- Server-Sent Events ---------------------------------------------------------------------
 
 STREAM_DESCRIPTION = """\
-Server-Sent Events of every logged change. Each change is an unnamed SSE event (type
-`message`) whose `id:` is the event id and whose `data:` is the event as JSON
-(`{"id", "type", "occurred_at", "location_id", "sku", "data"}`).
+Server-Sent Events of every logged change. Each change is an SSE event named by its type
+(`event: sale.recorded`: listen with `addEventListener('sale.recorded', ...)`) whose `id:`
+is the event id and whose `data:` is the event as JSON (`{"id", "type", "occurred_at",
+"location_id", "sku", "data"}`).
+
+From a browser: `EventSource` cannot send a key, so get a ticket first (`POST
+/v1/events/tickets` with the key) and open `/v1/events/stream?ticket=<ticket>`. A ticket
+opens one stream: to reconnect, get a new one and open the stream again with
+`?after=<last id received>` (a new EventSource sends no `Last-Event-ID`).
 
 Resume: reconnect with `Last-Event-ID` (browsers send it by themselves) or `?after=<id>`;
 `Last-Event-ID` wins when both are sent, since a browser repeats the first URL. Every
@@ -126,8 +156,8 @@ The same stream over WebSocket is `GET /v1/events/ws` (OpenAPI cannot describe i
 to stop it; the server sends `{"type": "subscribed", ...}`, `{"type": "event", "event":
 {...}}`, `{"type": "reset", ...}`, `{"type": "unsubscribed"}` and `{"type": "error", "code",
 "reason"}`. Every message takes a token of the key's rate limit and checks its credential
-again. The key may also come as `?api_key=` there, since browsers cannot set headers on a
-WebSocket."""
+again. The key may also come as `?api_key=` there, or a ticket as `?ticket=`, since
+browsers cannot set headers on a WebSocket."""
 
 
 @router.get("/stream", status_code=200, response_model=None,
@@ -137,7 +167,7 @@ WebSocket."""
                              "description": "An endless event stream"}, **problems()})
 async def stream_events(
     request: Request, container: ContainerDep, principal: PrincipalDep, wanted: FilterDep,
-    after: After = None,
+    after: After = None, ticket: Ticket = None,
     last_event_id: Annotated[str | SkipJsonSchema[None], Header(
         alias="Last-Event-ID", description="The last id received; wins over ?after=",
         json_schema_extra={"pattern": LAST_EVENT_ID_PATTERN})] = None,
@@ -145,7 +175,7 @@ async def stream_events(
     resume = event_id("header", "Last-Event-ID", last_event_id)
     start = resume if resume is not None else after
     wanted = scoped(principal, wanted)
-    guard = guard_of(container, credential_of(request.scope), principal)
+    guard = guard_of(container, request.scope, principal)
     heartbeat = container.settings.stream_heartbeat_seconds
     slot = open_stream(container.hub, principal, container.settings.max_streams_per_principal)
     feed = EventFeed(container.hub, container.queries, wanted, pay=guard.charge)
@@ -158,7 +188,8 @@ async def stream_events(
 # -- WebSocket ------------------------------------------------------------------------------
 
 @router.websocket("/ws", name="event_socket")
-async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep) -> None:
+async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep,
+                       ticket: Ticket = None) -> None:
     """The stream over WebSocket. Send ``{"action": "subscribe", "location_id": [...],
     "sku": [...], "types": [...], "after": N}`` (every field optional) to start or replace
     the subscription, ``{"action": "unsubscribe"}`` to stop it. The server sends
@@ -177,7 +208,7 @@ async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep) -> N
     where the server can answer a handshake with one, else a close (1013)."""
     container: Container = websocket.app.state.container
     try:
-        guard = guard_of(container, credential_of(websocket.scope), principal)
+        guard = guard_of(container, websocket.scope, principal)
         slot = open_stream(container.hub, principal,
                            container.settings.max_streams_per_principal)
     except ProblemError as refused:

@@ -81,3 +81,12 @@ class UnsubscribeMessage(Body):
 
 ClientMessage = TypeAdapter[SubscribeMessage | UnsubscribeMessage](
     Annotated[SubscribeMessage | UnsubscribeMessage, Field(discriminator="action")])
+
+
+class TicketOut(BaseModel):
+    """A single-use ticket that opens one event stream in place of a key (``?ticket=``)."""
+
+    ticket: str = Field(description="Shown once; spent by the first request that presents "
+                                    "it, whatever the answer")
+    expires_in: int = Field(description="Seconds within which it must be used",
+                            examples=[60])

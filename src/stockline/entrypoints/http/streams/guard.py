@@ -2,8 +2,9 @@
 rate limit for what the stream asks of the server.
 
 A request is authenticated once; a stream lasts for hours. So a stream keeps the key or
-token it was opened with and checks it again through the one Authenticator, as a request
-would be checked: every half key-cache time against key records no older than that (a
+token it was opened with (for a stream opened with a ticket: the principal, whose own key
+is checked) and checks it again through the one Authenticator, as a request would be
+checked: every half key-cache time against key records no older than that (a
 key revoked on any node ends the stream within ``key_cache_seconds``, as it ends that
 node's requests), and exactly when the credential expires. A WebSocket also checks it on
 every message it receives. Every such message, and every page of a replay past the first,
@@ -34,8 +35,11 @@ MIN_RECHECK_SECONDS = 0.5  # with no key cache at all, a stream still does not s
 class StreamGuard:
     """The credential and the bucket of one open stream's caller."""
 
-    def __init__(self, authenticator: Authenticator, limiter: RateLimiter, credential: str,
-                 principal: Principal, *, key_cache_seconds: float) -> None:
+    def __init__(self, authenticator: Authenticator, limiter: RateLimiter,
+                 credential: str | None, principal: Principal, *,
+                 key_cache_seconds: float) -> None:
+        """``credential``: the key or token to check again; None for a stream opened with
+        a ticket (the ticket is spent: the principal's source is checked instead)."""
         self._authenticator, self._limiter = authenticator, limiter
         self._credential, self.principal = credential, principal
         self._every = max(key_cache_seconds / 2, MIN_RECHECK_SECONDS)
@@ -46,7 +50,10 @@ class StreamGuard:
         if self._seconds_left() == 0:
             return CREDENTIAL_EXPIRED
         try:
-            await self._authenticator.authenticate(self._credential, max_age=max_age)
+            if self._credential is None:
+                await self._authenticator.confirm(self.principal, max_age=max_age)
+            else:
+                await self._authenticator.authenticate(self._credential, max_age=max_age)
         except AuthenticationFailed:
             return CREDENTIAL_EXPIRED if self._seconds_left() == 0 else CREDENTIAL_REVOKED
         except Exception:  # the key store is unreachable: fail closed, as a request does
