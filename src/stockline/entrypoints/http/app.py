@@ -34,6 +34,7 @@ from stockline.entrypoints.http.routers import (
     events,
     health,
     inventory,
+    inventory_batch,
     keys,
     locations,
     movements,
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin):
+                   reports, admin, inventory_batch):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> auth ->
     # rate limit (needs the principal) -> body limit -> the app.
