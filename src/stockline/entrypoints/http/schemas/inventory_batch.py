@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+)
 
 from stockline.domain.commands import UpdateInventory
 from stockline.entrypoints.http.schemas.common import Body, Problem
@@ -40,10 +47,16 @@ def _item(value: Any) -> InventoryUpdate | InvalidItem:
                                         for e in exc.errors(include_url=False)))
 
 
+def _dumped(item: InventoryUpdate | InvalidItem) -> Any:
+    """What the request's idempotency fingerprint holds of an item."""
+    return item.sent if isinstance(item, InvalidItem) else item.model_dump(mode="json")
+
+
 # Declared to clients as an InventoryUpdate; validated one by one, so a bad item is that
 # item's 422 and not the whole request's.
 BatchItem = Annotated[InventoryUpdate | InvalidItem,
-                      PlainValidator(_item, json_schema_input_type=InventoryUpdate)]
+                      PlainValidator(_item, json_schema_input_type=InventoryUpdate),
+                      PlainSerializer(_dumped)]
 
 
 class InventoryBatch(Body):
