@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -197,17 +196,15 @@ async def test_permissions_are_those_of_the_single_route(client: httpx.AsyncClie
 
 # -- concurrent batches against a live server ---------------------------------------------
 
-@pytest.fixture
-async def live(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.base_url,
-                                 headers={"X-API-Key": live_server.admin_key},
-                                 timeout=httpx.Timeout(120.0)) as client:
-        yield client
-
-
 @pytest.mark.slow
 async def test_concurrent_batches_over_the_same_levels_keep_the_ledger_identity(
-        live: httpx.AsyncClient) -> None:
+        live_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=120,
+                                 headers={"X-API-Key": live_server.admin_key}) as live:
+        await _race_batches(live)
+
+
+async def _race_batches(live: httpx.AsyncClient) -> None:
     store = (await create_store(live))["code"]
     skus = [(await create_product(live))["sku"] for _ in range(4)]
     for sku in skus:
