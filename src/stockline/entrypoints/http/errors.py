@@ -247,8 +247,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        _, body = validation_problem(exc.errors())
-        return Response(body, status_code=VALIDATION_ERROR.status, media_type=PROBLEM_JSON)
+        errors = validation_errors(exc.errors())
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(VALIDATION_ERROR, f"invalid fields: {fields}", errors=errors)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
