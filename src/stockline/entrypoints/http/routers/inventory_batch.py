@@ -92,6 +92,6 @@ class BatchResponder:
                          "route answers for that item alone (a body that does not validate "
                          "is that item's 422). Under one `Idempotency-Key` the batch is one "
                          "write: a retry replays the same results and applies nothing.")
-async def update_levels(body: InventoryBatch, write: WriterDep) -> Response:
+async def update_inventory_batch(body: InventoryBatch, write: WriterDep) -> Response:
     return await write.answer(update_inventory_many, body.commands(), BatchResponder(body.items),
                               body=body)
