@@ -67,6 +67,10 @@ class Context:
         if self.caller.access is not None:
             self.caller.access.require(permission, *location_ids)
 
+    def may_at(self, permission: Permission, location_id: str) -> bool:
+        """Whether ``require(permission, location_id)`` would let the caller through."""
+        return self.caller.access is None or self.caller.access.may_at(permission, location_id)
+
     def allows(self, permission: Permission) -> bool:
         """Whether the caller's role has the permission (anywhere); Stockline's own jobs may."""
         return self.caller.access is None or self.caller.access.may(permission)
@@ -145,15 +149,9 @@ class Executor:
 
     async def _run_batch_once(self, handler: Handler[C, R], commands: Sequence[C],
                               caller: Caller) -> list[R | DomainError]:
-        outcomes: list[R | DomainError] = []
         async with self._uow_factory() as uow:
             ctx = Context(caller, self._clock(), self.digests)
-            for command in commands:
-                try:
-                    async with uow.savepoint():
-                        outcomes.append(await handler(uow, command, ctx))
-                except DomainError as error:
-                    outcomes.append(error)
+            outcomes = await each_on_its_own(handler, uow, commands, ctx)
             await uow.commit()
         self._on_commit()
         return outcomes
@@ -192,6 +190,20 @@ class Executor:
             await uow.commit()
             self._on_commit()
             return response
+
+
+async def each_on_its_own(handler: Handler[C, R], uow: UnitOfWork, commands: Sequence[C],
+                          ctx: Context) -> list[R | DomainError]:
+    """Run the commands in order in one transaction, each in its own savepoint: a refusal
+    rolls back that command alone and stands in its place in the answer."""
+    outcomes: list[R | DomainError] = []
+    for command in commands:
+        try:
+            async with uow.savepoint():
+                outcomes.append(await handler(uow, command, ctx))
+        except DomainError as error:
+            outcomes.append(error)
+    return outcomes
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, claim: IdempotencyClaim,

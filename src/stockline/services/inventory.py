@@ -18,6 +18,7 @@ from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
     Moved,
+    Record,
     append_records,
     ensure_exists,
     put_stock,
@@ -34,6 +35,15 @@ async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) 
     ``lot``, the change (or the count) is of that lot. The reason names the permission
     needed at the location (``permission_for``).
     """
+    level, record = await change_level(uow, cmd, ctx)
+    await append_records(uow, [record])
+    return level
+
+
+async def change_level(uow: UnitOfWork, cmd: UpdateInventory,
+                       ctx: Context) -> tuple[Level, Record]:
+    """``update_inventory`` but for writing its ledger entries and events: they are
+    returned, for a caller that writes those of many changes at once."""
     ctx.require(permission_for(cmd.reason), cmd.location_id)
     check_inventory_change(cmd.reason, cmd.delta, cmd.quantity)
     if cmd.expires_on is not None and cmd.lot is None:
@@ -49,8 +59,7 @@ async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) 
                                expected_version=cmd.expected_version)
     record = record_change(moved, ctx, type=MovementType(cmd.reason.value),
                            reason=cmd.reason.value, reference=None, note=cmd.note)
-    await append_records(uow, [record])
-    return moved.level
+    return moved.level, record
 
 
 def permission_for(reason: Reason) -> Permission:

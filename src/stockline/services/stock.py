@@ -201,9 +201,13 @@ async def _put_lots(uow: UnitOfWork, level: Level, quantity: int, given: list[Lo
 
 # -- the record ---------------------------------------------------------------------------
 
+# The ledger entries and events of one change, written together (``append_records``).
+Record = tuple[list[LedgerEntry], list[Event]]
+
+
 def record_change(moved: Moved, ctx: Context, *, type: MovementType, reason: str,
                   reference: str | None, occurred_at: datetime | None = None,
-                  note: str | None = None) -> tuple[list[LedgerEntry], list[Event]]:
+                  note: str | None = None) -> Record:
     """The ledger entries (one per lot touched) and events of a change of ``on_hand``."""
     level, when = moved.level, occurred_at if occurred_at is not None else ctx.now
     sign = 1 if moved.delta >= 0 else -1
@@ -231,9 +235,7 @@ def level_events(level: Level, available_before: int, ctx: Context, *, cause: st
     return events
 
 
-async def append_records(uow: UnitOfWork, records: Sequence[tuple[list[LedgerEntry],
-                                                                  list[Event]]],
-                         *extra: Event) -> None:
+async def append_records(uow: UnitOfWork, records: Sequence[Record], *extra: Event) -> None:
     """Write the ledger entries and events of several changes, then ``extra`` events."""
     entries = [entry for batch, _ in records for entry in batch]
     events = [event for _, batch in records for event in batch]

@@ -38,6 +38,7 @@ from stockline.entrypoints.http.routers import (
     health,
     imports,
     inventory,
+    inventory_batch,
     keys,
     locations,
     movements,
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin, imports, root):
+                   reports, admin, imports, inventory_batch, root):
         app.include_router(module.router)
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> CORS
     # (preflights answered before auth; 401s and 429s readable by pages) -> auth -> rate

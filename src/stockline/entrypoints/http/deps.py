@@ -32,7 +32,7 @@ from stockline.entrypoints.http.errors import (
 from stockline.entrypoints.http.permissions import authorize
 from stockline.entrypoints.http.schemas.common import Body
 from stockline.services.batching import GroupCommit
-from stockline.services.executor import Handler
+from stockline.services.executor import Handler, Responder
 from stockline.services.ports import IdempotencyClaim, StoredResponse
 
 C = TypeVar("C")
@@ -264,6 +264,14 @@ class Writer:
         if on_success is not None and responder.result is not None and not stored.replayed:
             on_success(responder.result)
         return to_response(stored)
+
+    async def answer(self, handler: Handler[C, R], command: C, responder: Responder[R], *,
+                     body: BaseModel | None) -> Response:
+        """As calling the writer, for an answer that ``responder`` renders itself (one
+        document of several outcomes, say) rather than one model."""
+        claim = self._claim(self.key, body) if self.key is not None else None
+        return to_response(await self.container.executor.respond(
+            handler, command, caller_of(self.principal), responder, claim))
 
     async def run(self, handler: Handler[C, R], command: C) -> R:
         """Run a write that keeps no idempotency record (one idempotent by nature, whose

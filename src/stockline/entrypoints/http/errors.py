@@ -119,10 +119,16 @@ def kept_problem(error: DomainError, body: bytes) -> bytes | None:
     STORED_PROBLEM_MAX_BYTES (None: the answer itself): its code and the start of its
     detail, marked ``abridged``. A refusal changes nothing, so a caller could otherwise
     have Stockline keep tens of kilobytes per request for days at no cost."""
+    return abridged(code_of(error), str(error), body)
+
+
+def abridged(code: Code, detail: str, body: bytes) -> bytes | None:
+    """``body``, a problem of this code and detail, as an idempotency record keeps it: None
+    (the body itself) up to STORED_PROBLEM_MAX_BYTES, else the code and the start of the
+    detail, marked ``abridged``."""
     if len(body) <= STORED_PROBLEM_MAX_BYTES:
         return None
-    detail = str(error)[:STORED_PROBLEM_DETAIL_CHARS]
-    return problem_body(code_of(error), detail, abridged=True)
+    return problem_body(code, detail[:STORED_PROBLEM_DETAIL_CHARS], abridged=True)
 
 
 def domain_problem(error: DomainError) -> tuple[int, bytes]:
@@ -169,6 +175,14 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
              "location": str(e["loc"][0]) if e.get("loc") else "body",
              "message": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
             for e in errors]
+
+
+def validation_problem(errors: Any) -> tuple[str, bytes]:
+    """The detail and body of the 422 for a request whose fields do not validate
+    (``errors`` as pydantic and RequestValidationError give them)."""
+    listed = validation_errors(errors)
+    detail = f"invalid fields: {', '.join(sorted({e['field'] for e in listed}))}"
+    return detail, problem_body(VALIDATION_ERROR, detail, errors=listed)
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
@@ -248,14 +262,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(connection: HTTPConnection, exc: Exception) -> Response | None:
         assert isinstance(exc, RequestValidationError)
-        errors = validation_errors(exc.errors())
-        fields = ", ".join(sorted({e["field"] for e in errors}))
-        detail = f"invalid fields: {fields}"
+        detail, body = validation_problem(exc.errors())
         if isinstance(connection, WebSocket) and not denies_with_response(connection.scope):
             await connection.close(1008, f"validation_error: {detail}"[:120])
             return None
         # A WebSocket handshake gets it as its denial response (Starlette sends it so).
-        return problem_response(VALIDATION_ERROR, detail, errors=errors)
+        return Response(body, status_code=VALIDATION_ERROR.status, media_type=PROBLEM_JSON)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

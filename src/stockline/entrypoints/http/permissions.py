@@ -47,6 +47,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/inventory/{location_id}/{sku}"): (P.INVENTORY_READ,),
     ("POST", "/v1/inventory/update"): (P.INVENTORY_RECEIVE, P.INVENTORY_COUNT,
                                        P.INVENTORY_ADJUST),
+    ("POST", "/v1/inventory/batch"): (P.INVENTORY_RECEIVE, P.INVENTORY_COUNT,
+                                      P.INVENTORY_ADJUST),
     ("PUT", "/v1/inventory/{location_id}/{sku}/settings"): (P.INVENTORY_SETTINGS,),
     ("GET", "/v1/stock-movements"): (P.LEDGER_READ,),
     # sales, returns, reservations
