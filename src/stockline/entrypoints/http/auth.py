@@ -210,7 +210,8 @@ def _query_api_key(scope: Scope) -> str | None:
 
 def ticket_of(scope: Scope) -> str | None:
     """The stream ticket a request to an event stream carries (None: none); a 400 when
-    it carries two, or a credential beside it (which of them would count?)."""
+    it carries two; a 401 when a credential comes beside it (which of them would count?
+    the request authenticates as neither, as OAuth 2.0 refuses a token sent two ways)."""
     if scope.get("path") not in TICKET_PATHS or b"ticket" not in scope.get("query_string",
                                                                           b""):
         return None
@@ -220,7 +221,8 @@ def ticket_of(scope: Scope) -> str | None:
     if len(tickets) > 1:
         raise ProblemError(BAD_REQUEST, "send one ticket, not several")
     if _credential_headers(scope) or _query_values(scope, "api_key"):
-        raise ProblemError(BAD_REQUEST, "send a ticket or a credential, not both")
+        raise ProblemError(UNAUTHORIZED, "send a ticket or a credential, not both",
+                           {"WWW-Authenticate": "Bearer"})
     return tickets[0]
 
 
