@@ -227,7 +227,7 @@ async def test_commits_around_expiry_while_sweepers_run(
         if 0 < len(race.committed) < 100:
             break
     assert 0 < len(race.committed) < 100, "the race never put commits on both sides of expiry"
-    store, (x, y), committed, answers = race.store, race.skus, race.committed, race.answers
+    store, committed, answers = race.store, race.committed, race.answers
     assert len(final) == 100
     statuses = Counter(h["status"] for h in final.values())
     sales = await sales_at(live, store)

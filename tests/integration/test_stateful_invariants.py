@@ -13,9 +13,10 @@ open transfers carry, a lotted level is the sum of its lots) and compares every 
 with the machine's own model of on_hand, reserved and in_transit. A command the model
 expects to be refused must raise the right domain error and change nothing at all.
 
-Each run makes its own locations and SKUs (random codes), in a database of the test's own. Holds are expired one by one through
-``expire_reservation`` (the sweeper's transition), not by a sweep: a sweep with the
-clock moved ahead would expire other tests' holds too.
+Each run makes its own locations and SKUs (random codes), in a database of the test's
+own. Holds are expired one by one through ``expire_reservation`` (the sweeper's
+transition), not by a sweep: a sweep with the clock moved ahead would expire every
+hold at once.
 
 Fast by default; STOCKLINE_SOAK=1 runs many more and longer sequences.
 """
