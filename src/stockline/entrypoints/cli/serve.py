@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
 import signal
+import socket
 import ssl
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -47,6 +49,7 @@ def serve(
     tls = _tls_problem(settings)
     if tls is not None:
         _refuse_to_serve("TLS cannot start", [tls])
+    _refuse_unless_listenable(settings.host, settings.port)
     key, source = ensure_admin_key(settings)
     os.environ["STOCKLINE_ADMIN_KEY"] = key
     if settings.workers > 1:
@@ -139,6 +142,26 @@ def _tls_problem(settings: Settings) -> str | None:
     except (OSError, ssl.SSLError) as error:
         return f"cannot load the certificate {cert} with the key {key}: {error}"
     return None
+
+
+def _refuse_unless_listenable(host: str, port: int) -> None:
+    """Exit 2 with one line naming the settings to change when ``host:port`` cannot be
+    listened on (a port already taken, an address not of this machine), before any worker
+    starts. The socket is bound as uvicorn binds it, then closed again for uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        shown = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        reason = ("the port is already in use" if error.errno == errno.EADDRINUSE
+                  else error.strerror or str(error))
+        console.print(f"[red]stockline serve: cannot listen on {escape(shown)}: "
+                      f"{escape(reason)}[/red]; set STOCKLINE_PORT (--port) to a free port, "
+                      "or STOCKLINE_HOST (--host) to an address of this machine",
+                      soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _refuse_to_serve(what: str, problems: list[str]) -> NoReturn:
