@@ -4,6 +4,7 @@ stream resumes from the last id without a duplicate."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from stockline.client import (
     Forbidden,
     InsufficientStock,
     InvalidState,
+    InventoryChange,
     Line,
     Money,
     NotFound,
@@ -211,6 +213,53 @@ def test_lists_follow_the_cursor_to_the_last_page() -> None:
     assert [r.url.params.get("cursor") for r in script.requests] == [None, "c1", "c2"]
     assert all(r.url.params["limit"] == "2" and r.url.params["attr.size"] == "42"
                for r in script.requests)
+
+
+def test_a_batch_retried_after_503_keeps_its_key_and_types_each_result() -> None:
+    level = {"location_id": "S1", "sku": "A", "on_hand": 5, "reserved": 0, "available": 5}
+    results = {"results": [{"index": 0, "status": 200, "body": level}, {
+        "index": 1, "status": 409, "body": problem(409, "insufficient_stock").json()}]}
+    script = Script(problem(503, "service_unavailable", {"Retry-After": "0"}),
+                    httpx.Response(200, json=results))
+    items = [InventoryChange(location_id="S1", sku="A", delta=5, reason="receipt"),
+             {"location_id": "S1", "sku": "A", "delta": -9, "reason": "damage"}]
+    with script.client() as api:
+        batch = api.update_inventory_batch(items)
+    assert [(r.ok, r.level and r.level.on_hand) for r in batch] == [(True, 5), (False, None)]
+    assert isinstance(batch.results[1].problem, InsufficientStock)
+    keys = script.keys()
+    assert len(keys) == 2 and keys[0] is not None and keys[0] == keys[1]
+    assert json.loads(script.requests[1].content) == {"items": [
+        {"location_id": "S1", "sku": "A", "delta": 5, "reason": "receipt"}, items[1]]}
+
+
+async def test_an_import_is_retried_with_its_key_and_the_same_file() -> None:
+    answer = {"kind": "levels", "rows": 1, "created": 1, "updated": 0, "unchanged": 0,
+              "dry_run": True}
+    script = Script(dropped(), httpx.Response(200, json=answer))
+    async with script.async_client() as api:
+        imported = await api.import_csv("levels", b"location_id,sku,on_hand\nS1,A,3\n",
+                                        dry_run=True)
+    assert (imported.rows, imported.dry_run) == (1, True)
+    first, second = script.requests
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    assert second.headers["content-type"] == "text/csv"
+    assert second.content == b"location_id,sku,on_hand\nS1,A,3\n"
+    assert (second.url.path, second.url.params["dry_run"]) == ("/v1/imports/levels", "true")
+
+
+def test_an_export_is_retried_until_its_first_byte_then_a_drop_is_raised() -> None:
+    rows = b'sku,name\r\nA,"two\r\nlines"\r\nB,""""\r\n'
+    script = Script(problem(503, "service_unavailable"),
+                    httpx.Response(200, content=rows), streamed(Broken(rows[:9])))
+    sink = io.BytesIO()
+    with script.client() as api:
+        assert api.export_csv("/v1/products", {"category": "c"}, into=sink) == 2
+        with pytest.raises(ConnectionFailed):
+            list(api.export_chunks("/v1/products"))
+    assert sink.getvalue() == rows and len(script.requests) == 3
+    assert all(r.headers["accept"] == "text/csv" for r in script.requests)
+    assert script.requests[0].url.params["category"] == "c"
 
 
 # -- the event stream -------------------------------------------------------------------

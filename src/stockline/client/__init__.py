@@ -13,6 +13,7 @@ needs none of the server's code paths.
 """
 
 from stockline.client.aio import AsyncClient
+from stockline.client.bulk import Batch, BatchResult, ImportResult
 from stockline.client.errors import (
     AlreadyExists,
     Conflict,
@@ -39,6 +40,7 @@ from stockline.client.errors import (
 )
 from stockline.client.models import (
     Event,
+    InventoryChange,
     Level,
     Line,
     Location,
@@ -63,9 +65,10 @@ from stockline.client.records import ApiKey, AuditEntry, Delivery, Source, Sugge
 from stockline.client.sync import Client
 
 __all__ = [
-    "AlreadyExists", "ApiKey", "AsyncClient", "AuditEntry", "Client", "Conflict",
-    "ConnectionFailed", "Delivery", "Event", "ExcessLine", "FieldError", "Forbidden",
-    "IdempotencyKeyInUse", "IdempotencyKeyReused", "InsufficientStock", "InvalidState",
+    "AlreadyExists", "ApiKey", "AsyncClient", "AuditEntry", "Batch", "BatchResult", "Client",
+    "Conflict", "ConnectionFailed", "Delivery", "Event", "ExcessLine", "FieldError",
+    "Forbidden", "IdempotencyKeyInUse", "IdempotencyKeyReused", "ImportResult",
+    "InsufficientStock", "InvalidState", "InventoryChange",
     "Level", "Line", "Location", "Lot", "Money", "Movement", "NotFound", "Product",
     "PurchaseOrder", "PurchaseOrderLine", "QuantityExceeded", "RateLimited", "Reservation",
     "ReservationLine", "Reset", "ReturnLine", "Sale", "SaleLine", "SaleReturn", "ServerError",

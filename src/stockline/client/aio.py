@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -12,8 +12,16 @@ from httpx_sse import aconnect_sse
 
 from stockline.client import listings as lists
 from stockline.client import operations as ops
-from stockline.client.calls import Call, Listing, Retry, connection, stream_timeout
+from stockline.client.calls import (
+    Call,
+    Listing,
+    ParamValue,
+    Retry,
+    connection,
+    stream_timeout,
+)
 from stockline.client.errors import Reset
+from stockline.client.export import Export, Target, export, opened
 from stockline.client.listings import Filter, event_filter
 from stockline.client.methods import async_call, async_listing
 from stockline.client.models import Event
@@ -54,7 +62,8 @@ class AsyncClient:
         while True:
             try:
                 response = await self._http.request(call.method, call.path, params=call.params,
-                                              json=call.json, headers=call.headers())
+                                              json=call.json, content=call.content,
+                                              headers=call.headers())
             except httpx.TransportError as error:
                 wait = self._retry.after_error(attempt, error)
             else:
@@ -74,6 +83,41 @@ class AsyncClient:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def export_chunks(self, path: str, params: Mapping[str, ParamValue] | None = None
+                      ) -> AsyncIterator[bytes]:
+        """The CSV export of the list route ``path`` (``"/v1/inventory"``, ...) filtered
+        by ``params`` as its JSON list is: every row of every page, as the server streams
+        it, chunk by chunk (the header row first)."""
+        return self._export(export(path, params))
+
+    async def export_csv(self, path: str, params: Mapping[str, ParamValue] | None = None,
+                         *, into: Target) -> int:
+        """Write ``export_chunks(path, params)`` into a file (a path, or a binary file
+        object, left open) as it arrives; returns how many rows it holds (the header not
+        counted)."""
+        job = export(path, params)
+        with opened(into) as file:
+            async for chunk in self._export(job):
+                await asyncio.to_thread(file.write, chunk)
+        return job.rows
+
+    async def _export(self, job: Export) -> AsyncIterator[bytes]:
+        attempt = 0
+        while True:
+            try:
+                async with self._http.stream("GET", job.path, params=job.params,
+                                             headers=job.headers()) as response:
+                    if response.is_success:
+                        async for chunk in response.aiter_bytes():
+                            yield job.take(chunk)
+                        return
+                    await response.aread()
+                    wait = job.refused(self._retry, attempt, response)
+            except httpx.TransportError as error:
+                wait = job.dropped(self._retry, attempt, error)
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def newest_event_id(self) -> int:
         """The id of the newest event of the log (0 while it is empty): a stream or a log
@@ -122,6 +166,8 @@ class AsyncClient:
     return_sale = async_call(ops.return_sale)
     level = async_call(ops.level)
     update_inventory = async_call(ops.update_inventory)
+    update_inventory_batch = async_call(ops.update_inventory_batch)
+    import_csv = async_call(ops.import_csv)
     set_reorder_settings = async_call(ops.set_reorder_settings)
     transfer = async_call(ops.transfer)
     receive_transfer = async_call(ops.receive_transfer)

@@ -79,9 +79,14 @@ class Call(Generic[T]):
     params: Params = ()
     json: Any = None
     idempotency_key: str | None = None
+    content: bytes | None = None  # a body sent as it is (a file), of ``media_type``
+    media_type: str | None = None
 
     def headers(self) -> dict[str, str]:
-        return {} if self.idempotency_key is None else {"Idempotency-Key": self.idempotency_key}
+        headers = {} if self.media_type is None else {"Content-Type": self.media_type}
+        if self.idempotency_key is not None:
+            headers["Idempotency-Key"] = self.idempotency_key
+        return headers
 
     def result(self, response: httpx.Response) -> T:
         """The answer as ``kind``, or the problem raised as its exception."""
@@ -100,9 +105,14 @@ def read(path: str, kind: type[T], params: Params = ()) -> Call[T]:
     return Call("GET", path, kind, params=params)
 
 
-def write(path: str, kind: type[T], json: Any, key: str | None, method: str = "POST"
+def write(path: str, kind: type[T], json: Any, key: str | None, method: str = "POST", *,
+          params: Params = (), content: bytes | None = None, media_type: str | None = None
           ) -> Call[T]:
-    return Call(method, path, kind, json=json, idempotency_key=key or str(uuid.uuid4()))
+    """A write, under ``key`` or a new Idempotency-Key; its body is ``json``, or
+    ``content`` of ``media_type``."""
+    return Call(method, path, kind, params=params, json=json,
+                idempotency_key=key or str(uuid.uuid4()), content=content,
+                media_type=media_type)
 
 
 @dataclass(frozen=True, slots=True)

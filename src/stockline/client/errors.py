@@ -118,10 +118,14 @@ class IdempotencyKeyInUse(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
+    """What is wrong with one field; ``line``: the file's line (an imported CSV file, whose
+    header is line 1)."""
+
     field: str
     message: str
     location: str | None = None
     type: str | None = None
+    line: int | None = None
 
 
 class ValidationFailed(StocklineError):
@@ -130,7 +134,8 @@ class ValidationFailed(StocklineError):
     @property
     def errors(self) -> list[FieldError]:
         return [FieldError(field=str(x.get("field", "")), message=str(x.get("message", "")),
-                           location=_text(x.get("location")), type=_text(x.get("type")))
+                           location=_text(x.get("location")), type=_text(x.get("type")),
+                           line=x["line"] if isinstance(x.get("line"), int) else None)
                 for x in _records(self.body.get("errors"))]
 
 
@@ -221,14 +226,22 @@ def problem_of(response: httpx.Response) -> StocklineError:
         parsed = response.json()
     except ValueError:
         parsed = None
-    body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
-    code = str(body.get("code") or f"http_{response.status_code}")
-    kind = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code) or (
-        ServerError if response.status_code >= 500 else StocklineError)
-    args = (response.status_code, code, str(body.get("title") or response.reason_phrase),
-            str(body.get("detail") or response.text[:500]), body)
+    return problem_in(response.status_code, parsed, title=response.reason_phrase,
+                      detail=response.text[:500], wait=retry_after(response.headers))
+
+
+def problem_in(status: int, document: object, *, title: str = "", detail: str = "",
+               wait: float | None = None) -> StocklineError:
+    """The exception for a problem document answered with ``status`` (``title`` and
+    ``detail``: what to say when the document has none; ``wait``: its Retry-After)."""
+    body: dict[str, Any] = document if isinstance(document, dict) else {}
+    code = str(body.get("code") or f"http_{status}")
+    kind = _BY_CODE.get(code) or _BY_STATUS.get(status) or (
+        ServerError if status >= 500 else StocklineError)
+    args = (status, code, str(body.get("title") or title), str(body.get("detail") or detail),
+            body)
     if issubclass(kind, RateLimited):
-        return kind(*args, retry_after=retry_after(response.headers))
+        return kind(*args, retry_after=wait)
     return kind(*args)
 
 

@@ -41,6 +41,23 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InventoryChange:
+    """A change of one level, as ``update_inventory`` sends it: by ``delta``, or to a
+    counted ``quantity`` (give one of them); ``reason``: receipt, adjustment, count, damage,
+    loss, found, return. ``expected_version``: refused when the level moved on."""
+
+    location_id: str
+    sku: str
+    reason: str
+    delta: int | None = None
+    quantity: int | None = None
+    note: str | None = None
+    lot: str | None = None
+    expires_on: date | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Lot:
     lot: str | None
     on_hand: int

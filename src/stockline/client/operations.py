@@ -9,8 +9,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from stockline.client.calls import Call, body, read, write
+from stockline.client.bulk import Batch, ImportKind, ImportResult, Upload, upload_bytes
+from stockline.client.calls import Call, body, query, read, write
 from stockline.client.models import (
+    InventoryChange,
     Level,
     Line,
     Location,
@@ -109,10 +111,29 @@ def update_inventory(location_id: str, sku: str, *, reason: str, delta: int | No
     """Change one level by ``delta``, or to a counted ``quantity`` (give one of them);
     ``reason``: receipt, adjustment, count, damage, loss, found, return.
     ``expected_version``: refused with ``VersionConflict`` when the level moved on."""
-    return write("/v1/inventory/update", Level, body(
+    return write("/v1/inventory/update", Level, _change(InventoryChange(
         location_id=location_id, sku=sku, delta=delta, quantity=quantity, reason=reason,
-        note=note, lot=lot, expires_on=expires_on.isoformat() if expires_on else None,
-        expected_version=expected_version), idempotency_key)
+        note=note, lot=lot, expires_on=expires_on, expected_version=expected_version)),
+        idempotency_key)
+
+
+def update_inventory_batch(items: Sequence[InventoryChange | Mapping[str, Any]], *,
+                           idempotency_key: str | None = None) -> Call[Batch]:
+    """Change many levels at once (POST /v1/inventory/batch, 1 to 500 items), in order,
+    each applied or refused on its own; each result says what ``update_inventory`` would
+    for that item alone (``.ok``, ``.level``, ``.problem``). An item may also be a mapping,
+    sent as it is. One Idempotency-Key covers the batch: a retry applies nothing twice."""
+    return write("/v1/inventory/batch", Batch, {"items": [
+        _change(x) if isinstance(x, InventoryChange) else dict(x) for x in items]},
+        idempotency_key)
+
+
+def _change(change: InventoryChange) -> dict[str, Any]:
+    return body(location_id=change.location_id, sku=change.sku, delta=change.delta,
+                quantity=change.quantity, reason=change.reason, note=change.note,
+                lot=change.lot,
+                expires_on=change.expires_on.isoformat() if change.expires_on else None,
+                expected_version=change.expected_version)
 
 
 def set_reorder_settings(location_id: str, sku: str, *, reorder_point: int | None = None,
@@ -227,3 +248,16 @@ def get_supplier(code: str) -> Call[Supplier]:
 
 def get_purchase_order(order_id: str) -> Call[PurchaseOrder]:
     return read(f"/v1/purchase-orders/{_p(order_id)}", PurchaseOrder)
+
+
+# -- files ----------------------------------------------------------------------------------
+
+def import_csv(kind: ImportKind, file: Upload, *, dry_run: bool = False,
+               idempotency_key: str | None = None) -> Call[ImportResult]:
+    """Import a CSV file of ``kind`` (products, locations, levels, suppliers; POST
+    /v1/imports/{kind}): a path, the file's bytes, or a binary file object. Applied whole
+    or not at all: a bad row raises ``ValidationFailed`` whose ``errors`` give each bad
+    row's ``line`` (the header is line 1). ``dry_run``: check and count only."""
+    return write(f"/v1/imports/{_p(kind)}", ImportResult, None, idempotency_key,
+                 params=query(dry_run=True if dry_run else None),
+                 content=upload_bytes(file), media_type="text/csv")

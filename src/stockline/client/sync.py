@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -12,8 +12,16 @@ from httpx_sse import connect_sse
 
 from stockline.client import listings as lists
 from stockline.client import operations as ops
-from stockline.client.calls import Call, Listing, Retry, connection, stream_timeout
+from stockline.client.calls import (
+    Call,
+    Listing,
+    ParamValue,
+    Retry,
+    connection,
+    stream_timeout,
+)
 from stockline.client.errors import Reset
+from stockline.client.export import Export, Target, export, opened
 from stockline.client.listings import Filter, event_filter
 from stockline.client.methods import call, listing
 from stockline.client.models import Event
@@ -54,7 +62,8 @@ class Client:
         while True:
             try:
                 response = self._http.request(call.method, call.path, params=call.params,
-                                              json=call.json, headers=call.headers())
+                                              json=call.json, content=call.content,
+                                              headers=call.headers())
             except httpx.TransportError as error:
                 wait = self._retry.after_error(attempt, error)
             else:
@@ -73,6 +82,40 @@ class Client:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def export_chunks(self, path: str, params: Mapping[str, ParamValue] | None = None
+                      ) -> Iterator[bytes]:
+        """The CSV export of the list route ``path`` (``"/v1/inventory"``, ...) filtered
+        by ``params`` as its JSON list is: every row of every page, as the server streams
+        it, chunk by chunk (the header row first)."""
+        return self._export(export(path, params))
+
+    def export_csv(self, path: str, params: Mapping[str, ParamValue] | None = None, *,
+                   into: Target) -> int:
+        """Write ``export_chunks(path, params)`` into a file (a path, or a binary file
+        object, left open) as it arrives; returns how many rows it holds (the header not
+        counted)."""
+        job = export(path, params)
+        with opened(into) as file:
+            for chunk in self._export(job):
+                file.write(chunk)
+        return job.rows
+
+    def _export(self, job: Export) -> Iterator[bytes]:
+        attempt = 0
+        while True:
+            try:
+                with self._http.stream("GET", job.path, params=job.params,
+                                       headers=job.headers()) as response:
+                    if response.is_success:
+                        yield from map(job.take, response.iter_bytes())
+                        return
+                    response.read()
+                    wait = job.refused(self._retry, attempt, response)
+            except httpx.TransportError as error:
+                wait = job.dropped(self._retry, attempt, error)
+            time.sleep(wait)
+            attempt += 1
 
     def newest_event_id(self) -> int:
         """The id of the newest event of the log (0 while it is empty): a stream or a log
@@ -120,6 +163,8 @@ class Client:
     return_sale = call(ops.return_sale)
     level = call(ops.level)
     update_inventory = call(ops.update_inventory)
+    update_inventory_batch = call(ops.update_inventory_batch)
+    import_csv = call(ops.import_csv)
     set_reorder_settings = call(ops.set_reorder_settings)
     transfer = call(ops.transfer)
     receive_transfer = call(ops.receive_transfer)
