@@ -131,6 +131,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     relay = Relay(database, bus, node=settings.node_name, batch=settings.relay_batch,
                   lease_seconds=settings.relay_lease_seconds,
                   poll_seconds=settings.relay_poll_interval_seconds,
+                  idle_poll_seconds=settings.relay_idle_poll_seconds,
                   linger_seconds=settings.relay_linger_ms / 1000,
                   retention=timedelta(days=settings.event_retention_days), clock=utcnow)
     deliveries = DeliveryQueue(clock=utcnow)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     bus_channel: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     event_retention_days: float = Field(default=7.0, gt=0)
     relay_poll_interval_seconds: float = Field(default=0.02, gt=0, le=10)
+    # How far the relay's poll stretches while it finds nothing (a commit in the same
+    # process wakes it at once; the poll finds the node's other workers' commits).
+    relay_idle_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     relay_lease_seconds: float = Field(default=10.0, ge=1, le=300)
     # Under load, how long the relay waits after a round for more commits to join the next.
     relay_linger_ms: float = Field(default=5.0, ge=0, le=1000)
