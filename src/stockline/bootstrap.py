@@ -145,7 +145,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                            give_up=timedelta(hours=settings.webhook_give_up_after_hours)),
         timeout_seconds=settings.webhook_timeout_seconds,
         concurrency=settings.webhook_concurrency,
-        poll_seconds=settings.webhook_poll_interval_seconds, destinations=destinations)
+        poll_seconds=settings.webhook_poll_interval_seconds,
+        idle_poll_seconds=settings.webhook_idle_poll_seconds, destinations=destinations)
     deliveries.on_queued = dispatcher.wake
     uows = uow_factory or SqlUnitOfWorkFactory(database.write)
     executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     webhook_give_up_after_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
     webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    # How far the dispatcher's poll stretches while nothing is due (deliveries queued in
+    # the same process wake it at once).
+    webhook_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     webhook_allow_private: bool = Field(default=False, description=(
         "Let webhooks go to loopback, private, link-local and other non-public addresses "
         "(tests, receivers on the operator's own network); by default only public ones"))

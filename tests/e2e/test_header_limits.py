@@ -252,5 +252,6 @@ async def test_memory_and_latency_stay_flat_under_huge_and_trickled_heads(
                                      "healthz_median_during_s": statistics.median(during),
                                      "trickled_closed_after_s": max(cut_off)})
     assert grown_mib < 64, grown_mib
-    assert statistics.median(during) < 0.5, during
+    # Flat: unbounded heads took it to 2.8 s; a loaded machine may be slow before too.
+    assert statistics.median(during) < max(0.5, 10 * statistics.median(before)), during
     assert max(cut_off) < 25, cut_off  # cut at the header timeout, not 30 s later

@@ -153,8 +153,9 @@ async def test_another_principals_latency_stays_normal_during_a_burst(
             f"{percentile(during, 0.99) * 1000:.1f} ms")
     assert counts[429] > counts[200] > 0
     assert counts[200] <= 40 + 20 * elapsed + 2  # the bucket plus its refill, no more
-    assert percentile(during, 0.5) < 0.1
-    assert percentile(during, 0.99) < 1.0
+    # Normal: as it was before the burst, within what a loaded machine adds.
+    assert percentile(during, 0.5) < max(0.1, 5 * percentile(before, 0.5))
+    assert percentile(during, 0.99) < max(1.0, 10 * percentile(before, 0.99))
 
 
 async def _latencies(client: httpx.AsyncClient, count: int) -> list[float]:
@@ -227,7 +228,7 @@ async def test_an_unreachable_redis_falls_back_to_each_process_buckets() -> None
         await limiter.close()
     # Still limited (fail open to the local buckets, not to no limit at all).
     assert [d.allowed for d in decisions if d] == [True, True, False, False]
-    assert elapsed < 1.0  # one failed attempt, then Redis is left alone for retry_seconds
+    assert elapsed < 3.0  # one failed attempt, then Redis is left alone for retry_seconds
 
 
 @pytest.mark.slow

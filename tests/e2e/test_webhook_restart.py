@@ -36,6 +36,7 @@ RETRIES = {
     "STOCKLINE_WEBHOOK_RETRY_CAP_SECONDS": "0.4",
     "STOCKLINE_WEBHOOK_GIVE_UP_AFTER_HOURS": "1",
     "STOCKLINE_WEBHOOK_POLL_INTERVAL_SECONDS": "0.05",
+    "STOCKLINE_WEBHOOK_IDLE_POLL_SECONDS": "0.2",
     "STOCKLINE_WEBHOOK_TIMEOUT_SECONDS": "2",
     # a killed server's relay lease (and with it the right to send) lapses in a second
     "STOCKLINE_RELAY_LEASE_SECONDS": "1",

@@ -75,7 +75,8 @@ async def stockline(database_url: str, var_dir: Path, *, allow_private: bool,
                         webhook_allow_private=allow_private,
                         webhook_retry_base_seconds=0.05, webhook_retry_cap_seconds=0.2,
                         webhook_give_up_after_hours=GIVE_UP_SECONDS / 3600,
-                        webhook_poll_interval_seconds=0.05, webhook_timeout_seconds=2)
+                        webhook_poll_interval_seconds=0.05, webhook_idle_poll_seconds=0.2,
+                        webhook_timeout_seconds=2)
     container = bootstrap(settings)
     await container.start(events=events, jobs=False)
     try:

@@ -205,7 +205,8 @@ async def hooks(backend: str, databases: Databases,
                         env="test", log_level="warning", var_dir=tmp_path_factory.mktemp("var"),
                         webhook_retry_base_seconds=0.05, webhook_retry_cap_seconds=0.2,
                         webhook_give_up_after_hours=GIVE_UP_SECONDS / 3600,
-                        webhook_poll_interval_seconds=0.05, webhook_timeout_seconds=2,
+                        webhook_poll_interval_seconds=0.05, webhook_idle_poll_seconds=0.2,
+                        webhook_timeout_seconds=2,
                         webhook_allow_private=True)  # the receivers are on 127.0.0.1
     container = bootstrap(settings)
     await container.start(jobs=False)
@@ -597,11 +598,11 @@ async def test_a_slow_receiver_does_not_hold_up_another_webhook(hooks: Hooks) ->
     with WebhookReceiver(delay=1.0) as slow, WebhookReceiver() as quick:
         made = [await create_webhook(client, r.url, location_ids=[store])
                 for r in (slow, quick)]
-        started = time.monotonic()
         await changes(client, store, sku, 8)
         await eventually(lambda: len(quick.delivered()) >= 8, what="the quick one served")
-        assert time.monotonic() - started < 4.0
-        assert len(slow.seen()) <= 4  # one request a second, one at a time
+        # The quick one had all eight before the slow one (a second each, one at a time)
+        # was through its eight: it never waited behind it, however loaded the machine.
+        assert len(slow.seen()) < 8
         expected = await hooks.logged(store, 8)
         await all_delivered(client, made[1]["id"], 8)
         assert_delivered_in_order(quick, made[1]["secret"], expected)

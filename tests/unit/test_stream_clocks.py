@@ -40,8 +40,9 @@ async def test_idle_subscription_answers_none_after_the_interval_and_again_after
     first = time.monotonic() - started
     assert await subscription.next(0.2) is None
     second = time.monotonic() - started - first
-    assert 0.15 <= first < 1.0, first
-    assert 0.15 <= second < 1.0, second
+    # Upper bounds far from the interval: a loaded machine runs the loop late, not wrong.
+    assert 0.15 <= first < 5.0, first
+    assert 0.15 <= second < 5.0, second
 
 
 async def test_events_taken_push_the_idle_interval_back() -> None:
@@ -58,7 +59,7 @@ async def test_events_taken_push_the_idle_interval_back() -> None:
     assert [r.id for r in got if r is not None] == [1, 2, 3, 4, 5, 6]
     started = time.monotonic()
     assert await subscription.next(0.3) is None  # now idle: a heartbeat is due
-    assert 0.2 <= time.monotonic() - started < 1.0
+    assert 0.2 <= time.monotonic() - started < 5.0
 
 
 async def test_an_event_arriving_while_waiting_wakes_at_once_and_close_ends_the_wait() -> None:
@@ -67,7 +68,7 @@ async def test_an_event_arriving_while_waiting_wakes_at_once_and_close_ends_the_
     started = time.monotonic()
     record = await subscription.next(30)
     assert record is not None and record.id == 1
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0  # woken by the event, not the 30 s interval
     asyncio.get_running_loop().call_later(0.05, subscription.close, "bye")
     with pytest.raises(SubscriptionClosed, match="bye"):
         await subscription.next(30)
@@ -100,7 +101,7 @@ async def test_a_stream_whose_client_stopped_reading_is_dropped_and_frees_its_sl
     scope = {"type": "http", "method": "GET", "path": "/v1/events/stream", "headers": []}
     started = time.monotonic()
     await asyncio.wait_for(response(scope, receive, send), timeout=5)
-    assert 0.2 <= time.monotonic() - started < 2.0
+    assert 0.2 <= time.monotonic() - started < 4.5  # within the wait_for's 5 s
     assert slot.released and hub.streams_of("key_a") == 0
     assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 

@@ -14,7 +14,6 @@ twice (its consumers drop repeats), and while the bus is down the events wait in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stockline.adapters.bus.base import EVERYTHING, EventBus, EventRecord
 from stockline.adapters.bus.nats import BusUnavailable
 from stockline.adapters.database import Database
+from stockline.adapters.idle import IdleWait
 from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.tables import events, outbox, relay_state, webhook_deliveries
 
@@ -43,9 +43,8 @@ class Relay:
                  retention: timedelta = timedelta(days=7),
                  clock: Callable[[], datetime], on_logged: Sequence[LoggedHook] = ()) -> None:
         self._db, self._bus, self.node = database, bus, node
-        self._batch, self._lease, self._poll = batch, lease_seconds, poll_seconds
-        self._idle_poll = max(idle_poll_seconds, poll_seconds)
-        self._wait = poll_seconds  # the next idle wait: grows while nothing comes
+        self._batch, self._lease = batch, lease_seconds
+        self._idle_wait = IdleWait(poll_seconds, idle_poll_seconds)
         self._linger, self._last_moved = linger_seconds, 0
         self._retention, self._clock, self._on_logged = retention, clock, list(on_logged)
         self._reader = EventQueries(database.read)
@@ -91,7 +90,7 @@ class Relay:
             if not busy:
                 await self._idle()
                 continue
-            self._wait = self._poll
+            self._idle_wait.busy()
             if self._last_moved < self._batch and self._linger > 0:
                 await asyncio.sleep(self._linger)
 
@@ -109,17 +108,8 @@ class Relay:
 
     async def _idle(self) -> None:
         """Wait for a wake-up (a commit in this process) or the next poll (commits of the
-        node's other processes). The poll stretches from ``poll_seconds`` to
-        ``idle_poll_seconds`` while rounds find nothing, and shrinks back at the first
-        work: polling every 20 ms kept an idle server at a tenth of a core."""
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
-        # that arrives once the wake-up is set but before this task ran again (a commit
-        # just before shutdown), and run() would never stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._wait):
-                await self._wake.wait()
-        self._wait = self._poll if self._wake.is_set() else min(2 * self._wait,
-                                                                self._idle_poll)
+        node's other processes)."""
+        await self._idle_wait.wait(self._wake)
         self._wake.clear()
 
     # -- the lease ------------------------------------------------------------------------

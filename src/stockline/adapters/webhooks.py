@@ -24,7 +24,6 @@ way a connection failed (that would map the network behind the server).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Callable, Collection
@@ -42,6 +41,7 @@ from stockline import __version__
 from stockline.adapters.bus.base import EventRecord
 from stockline.adapters.database import Database
 from stockline.adapters.destinations import Destinations
+from stockline.adapters.idle import IdleWait
 from stockline.adapters.repositories.webhooks import webhook_from_row
 from stockline.adapters.tables import events, webhook_attempts, webhook_deliveries, webhooks
 from stockline.domain.destinations import (
@@ -163,10 +163,11 @@ class WebhookDispatcher:
     def __init__(self, database: Database, *, leading: Callable[[], bool],
                  policy: RetryPolicy, timeout_seconds: float, concurrency: int,
                  poll_seconds: float, clock: Callable[[], datetime],
-                 destinations: Destinations,
+                 destinations: Destinations, idle_poll_seconds: float = 1.0,
                  rand: Callable[[], float] = random.random) -> None:
         self._db, self._leading, self._policy = database, leading, policy
-        self._timeout, self._concurrency, self._poll = timeout_seconds, concurrency, poll_seconds
+        self._timeout, self._concurrency = timeout_seconds, concurrency
+        self._idle_wait = IdleWait(poll_seconds, idle_poll_seconds)
         self._clock, self._rand, self._destinations = clock, rand, destinations
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -198,7 +199,8 @@ class WebhookDispatcher:
             try:
                 while not self._stopping:
                     try:
-                        await self.dispatch_due()
+                        if await self.dispatch_due():
+                            self._idle_wait.busy()
                     except Exception:
                         log.exception("webhook_round_failed")
                         await asyncio.sleep(1.0)
@@ -213,11 +215,7 @@ class WebhookDispatcher:
                 self._client = None
 
     async def _idle(self) -> None:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
-        # that arrives just as the event is set, and the loop would never stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._poll):
-                await self._wake.wait()
+        if await self._idle_wait.wait(self._wake):
             await asyncio.sleep(_SETTLE_SECONDS)
         self._wake.clear()
 
