@@ -92,14 +92,31 @@ async def receive(client: httpx.AsyncClient, location_id: str, sku: str,
 
 async def stocked(client: httpx.AsyncClient, quantity: int = 10,
                   skus: int = 1) -> tuple[str, list[str]]:
-    """A new store holding ``quantity`` units of each of ``skus`` new products."""
+    """A new store holding ``quantity`` units of each of ``skus`` new products (many of
+    them: through a products file and one batch of receipts)."""
     store = (await create_store(client))["code"]
+    if skus > 10:
+        return store, await _stocked_in_bulk(client, store, quantity, skus)
     codes = []
     for _ in range(skus):
         sku = (await create_product(client))["sku"]
         await receive(client, store, sku, quantity)
         codes.append(sku)
     return store, codes
+
+
+async def _stocked_in_bulk(client: httpx.AsyncClient, store: str, quantity: int,
+                          skus: int) -> list[str]:
+    codes = [random_sku() for _ in range(skus)]
+    rows = "".join(f"{sku},Test product,test,10.00,USD\n" for sku in codes)
+    _ok(await client.post("/v1/imports/products", headers={"Content-Type": "text/csv"},
+                          content="sku,name,category,price_amount,price_currency\n" + rows))
+    for start in range(0, skus, 500):
+        items = [{"location_id": store, "sku": sku, "delta": quantity, "reason": "receipt"}
+                 for sku in codes[start:start + 500]]
+        results = _ok(await client.post("/v1/inventory/batch", json={"items": items}))
+        assert {r["status"] for r in results["results"]} == {200}, results
+    return codes
 
 
 async def level(client: httpx.AsyncClient, location_id: str, sku: str) -> dict[str, Any]:

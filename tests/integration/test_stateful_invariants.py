@@ -88,7 +88,7 @@ from tests.factories import random_location, random_sku
 from tests.integration.invariants import picture, violations
 
 SOAK = os.environ.get("STOCKLINE_SOAK", "") not in ("", "0")
-EXAMPLES, STEPS = (300, 50) if SOAK else (25, 25)
+EXAMPLES, STEPS = (300, 50) if SOAK else (15, 25)
 
 CALLER = Caller(principal="stateful-test", actor="stateful-test")
 PRICE = Money(Decimal("10.00"), "USD")
