@@ -43,6 +43,9 @@ demo: $(RUN_STAMP)
 # loaded the machine past what timing-bound tests allow). Work stealing keeps one worker
 # from ending the run alone with the slowest tests: 4 min 52 s against 6 min 22 s.
 TEST_WORKERS ?= 4
+# Bytecode and rewritten tests are cached even where the environment says not to: every
+# worker and every live server would compile the same modules again.
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(DEV_STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 

@@ -23,7 +23,7 @@ PAGE_MS = 30_000  # for the page to render on a loaded machine
 
 
 # The page is the same whatever the database: one backend's server is enough.
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True, scope="session")
 async def test_the_docs_page_renders_the_api_in_a_browser(
         live_server: LiveServer, tmp_path: Path, backend: str) -> None:
     errors: list[str] = []
