@@ -127,6 +127,7 @@ class EventFeed:
 
     async def items(self, after: int | None, *, idle: float) -> AsyncGenerator[FeedItem, None]:
         """From ``after`` (None: from now on); ends with a Closed when cut off."""
+        await self._hub.fresh()
         subscription = self._subscribe()  # first: it buffers during the replay
         sent = self._hub.last_id  # the subscription brings every id above this one
         try:

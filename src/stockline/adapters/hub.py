@@ -158,6 +158,7 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: dict[str, int] = {}  # owner -> streams open on this node
         self.last_id = 0
+        self._stale = False  # polls skipped while nobody was subscribed
 
     @property
     def subscribers(self) -> int:
@@ -258,9 +259,28 @@ class EventHub:
                 log.warning("hub_bus_lost", bus=self._bus.name, error=str(exc))
             await asyncio.sleep(1.0)
 
+    async def fresh(self) -> None:
+        """Bring ``last_id`` up to the log's newest event when polls were skipped (nobody
+        was subscribed), so that a stream opened now starts from now. Never raises: a
+        stream that starts from an older point still gets every event after it."""
+        if not self._stale:
+            return
+        try:
+            async with self._lock:
+                _, newest = await self._reader.event_log_bounds()
+                self.last_id, self._stale = max(self.last_id, newest), False
+        except Exception as exc:
+            log.warning("hub_poll_failed", error=str(exc))
+
     async def _poll_log(self) -> None:
+        """Read the log for what the bus did not bring (the node's other processes'
+        events on the in-process bus, a message the bus lost), while anyone listens: with
+        nobody subscribed there is nobody to deliver to (``fresh`` catches up then)."""
         while True:
             await asyncio.sleep(self._poll)
+            if not self._subscribers:
+                self._stale = True
+                continue
             try:
                 await self.catch_up()
             except asyncio.CancelledError:
