@@ -51,7 +51,8 @@ test: $(DEV_STAMP)
 
 ## soak: the long versions of the fault, fuzzing and property tests (STOCKLINE_SOAK=1)
 SOAK_TESTS := tests/integration/test_stateful_invariants.py tests/e2e/test_fuzz.py \
-  tests/e2e/test_resilience.py tests/e2e/test_crash_retry.py tests/e2e/test_resource_limits.py
+  tests/e2e/test_resilience.py tests/e2e/test_crash_retry.py tests/e2e/test_resource_limits.py \
+  tests/e2e/test_event_resume.py
 soak: $(DEV_STAMP)
 	STOCKLINE_SOAK=1 $(BIN)/pytest $(SOAK_TESTS) $(PYTEST_ARGS)
 
