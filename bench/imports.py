@@ -8,6 +8,11 @@ database with ``stockline serve`` (production settings, one worker), sends the f
 unchanged). The baseline, in the same run: the same rows (products and their
 ``product.changed`` outbox rows) written to a fresh database by one raw executemany each
 (sqlite3), in one transaction, with no checks at all.
+
+Then the products come back out: ``GET /v1/products`` with ``Accept: text/csv`` (every
+row, page by page), read slowly enough to hold the server back, while the server's
+resident memory is sampled: an export streamed in constant memory keeps it near where it
+started, however large the file.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import BENCH_KEY, migrated, served
+from bench.harness import BENCH_KEY, migrated, serving
 
 console = Console()
 HEADER = "sku,name,category,price_amount,price_currency,attr.size,attr.color\n"
@@ -87,9 +92,10 @@ async def run(rows: int, workdir: Path) -> None:
     console.print(f"sqlite: {rows:,} rows, {len(data) / 1e6:.1f} MB")
     url = await migrated(f"sqlite+aiosqlite:///{workdir / 'imports.db'}")
     await migrated(f"sqlite+aiosqlite:///{workdir / 'baseline.db'}")
-    with served(url, workdir, workers=1) as base:
+    with serving(url, workdir, workers=1) as (base, pid):
         first, made = await send(base, data)
         second, again = await send(base, data)
+        exported = await export(base, pid)
     raw = baseline(str(workdir / "baseline.db"), rows)
     assert made["created"] == rows and again["unchanged"] == rows, (made, again)
     table = Table("import", "rows", "seconds", "rows/s", "baseline s", "ratio")
@@ -98,6 +104,38 @@ async def run(rows: int, workdir: Path) -> None:
                       f"{raw:.2f}", f"{raw / seconds:.2f}")
     console.print(table)
     console.print("ratio = baseline time / import time (1.0: as fast as the raw inserts)")
+    rows_out, size, seconds, before, peak = exported
+    assert rows_out == rows, rows_out
+    console.print(f"export: {rows_out:,} rows, {size / 1e6:.1f} MB in {seconds:.1f} s "
+                  f"({rows_out / seconds:,.0f} rows/s); server RSS {before / 1024:.0f} MiB "
+                  f"before, {peak / 1024:.0f} MiB at most while streaming")
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def export(base: str, pid: int) -> tuple[int, int, float, int, int]:
+    """Rows, bytes and seconds of the whole catalogue as CSV; the server's RSS (KiB)
+    before and at its highest while the answer streamed."""
+    before = peak = _rss_kib(pid)
+    size = newlines = 0
+    async with httpx.AsyncClient(base_url=base, timeout=600,
+                                 headers={"X-API-Key": BENCH_KEY}) as client:
+        started = time.perf_counter()
+        async with client.stream("GET", "/v1/products",
+                                 headers={"Accept": "text/csv"}) as response:
+            async for chunk in response.aiter_bytes(64 * 1024):
+                size, newlines = size + len(chunk), newlines + chunk.count(b"\n")
+                peak = max(peak, _rss_kib(pid))
+                await asyncio.sleep(0.002)  # a reader slower than the server
+        elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"export answered {response.status_code}")
+    return newlines - 1, size, elapsed, before, peak
 
 
 def main() -> None:
