@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,10 @@ async def _end_of(ws: ClientConnection, within: float) -> tuple[list[dict[str, A
     return seen, closed.value.rcvd.code
 
 
+def _report(text: str) -> None:
+    print(text)  # noqa: T201 - the figures are wanted in the output of `pytest -s`
+
+
 def _in(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
@@ -114,7 +119,10 @@ async def test_revoking_a_key_on_one_node_ends_its_sse_stream_on_the_other(
         async with _client(nodes.b, key["key"]) as b, \
                 open_event_stream(b, {"location_id": store}) as stream:
             assert (await a.delete(f"/v1/api-keys/{key['id']}")).status_code == 200
+            revoked = time.monotonic()
             close = await _closing(stream, DEADLINE_S)
+            _report(f"SSE closed {close.at - revoked:.2f} s after the revocation on the "
+                    f"other node (key cache {CACHE_S} s)")
             assert close.event == "close", close
             body = close.json()
             assert body["code"] == "credential_revoked" and body["last_id"] >= stream.after
@@ -130,7 +138,10 @@ async def test_revoking_a_key_on_one_node_closes_its_websocket_on_the_other(
             await ws.send(json.dumps({"action": "subscribe"}))
             assert (await _next(ws))["type"] == "subscribed"
             assert (await a.delete(f"/v1/api-keys/{key['id']}")).status_code == 200
+            revoked = time.monotonic()
             seen, code = await _end_of(ws, DEADLINE_S)
+            _report(f"WebSocket closed {time.monotonic() - revoked:.2f} s after the "
+                    f"revocation on the other node (key cache {CACHE_S} s)")
     assert code == 4401
     assert [m["code"] for m in seen if m["type"] == "error"] == ["credential_revoked"]
 
