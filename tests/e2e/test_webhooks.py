@@ -86,7 +86,10 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (killed): no request
+                    return
                 with receiver._lock:
                     n = len(receiver.requests)
                     failing = (receiver.down or n < receiver.fail_first
