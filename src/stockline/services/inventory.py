@@ -16,6 +16,7 @@ from stockline.domain.security import Permission
 from stockline.domain.values import MovementType, Reason
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
+from stockline.services.reservations import release_for_count
 from stockline.services.stock import (
     Moved,
     Record,
@@ -73,7 +74,13 @@ def permission_for(reason: Reason) -> Permission:
 
 
 async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Moved:
-    """Bring the level (or its named lot) to the counted quantity, checked under lock."""
+    """Bring the level (or its named lot) to the counted quantity, checked under lock.
+
+    A count is never refused for the holds on the level: those that no longer fit are
+    released, newest first (``release_for_count``), so ``available`` stays at 0 or more.
+    """
+    # The holds are locked before the level, in the order a release locks them.
+    holds = await uow.reservations.holding(cmd.location_id, cmd.sku)
     level = await uow.levels.get(cmd.location_id, cmd.sku, for_update=True)
     ev = cmd.expected_version
     if level is None:
@@ -93,6 +100,9 @@ async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Cont
         lots = await uow.lots.list(cmd.location_id, cmd.sku, for_update=True)
         counted = next((x.on_hand for x in lots if x.lot == cmd.lot), 0)
     difference = quantity - counted
+    excess = level.reserved - (level.on_hand + difference)
+    if excess > 0:
+        await release_for_count(uow, holds, cmd.sku, excess, ctx)
     if difference > 0:
         return await put_stock(uow, cmd.location_id, cmd.sku, difference, ctx, lot=cmd.lot,
                                expires_on=cmd.expires_on)
