@@ -100,3 +100,20 @@ async def test_count_of_one_lot_under_a_hold_releases_what_no_longer_fits(
         ("L-A", 1), ("L-B", 4)]
     assert (await assert_ledger_identity(client, store_code, sku))["on_hand"] == 5
     assert (await reconcile(client, store_code))["drift"] == []
+
+
+async def test_count_in_a_batch_releases_holds_as_a_single_count_does(
+        client: httpx.AsyncClient) -> None:
+    store, (sku,) = await stocked(client, quantity=10)
+    kept = await reserve(client, store, [hold_line(sku, 2)])
+    let_go = await reserve(client, store, [hold_line(sku, 6)])
+    answer = await client.post("/v1/inventory/batch", json={"items": [
+        {"location_id": store, "sku": sku, "quantity": 3, "reason": "count"}]})
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"]
+    assert result["status"] == 200, result
+    assert (result["body"]["on_hand"], result["body"]["reserved"]) == (3, 2)
+    assert [(await hold(client, r["id"]))["status"] for r in (kept, let_go)] == [
+        "active", "released"]
+    assert (await assert_ledger_identity(client, store, sku))["on_hand"] == 3
+    assert (await reconcile(client, store))["drift"] == []

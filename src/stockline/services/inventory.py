@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stockline.domain.commands import ReceiveStock, SetReorderSettings, UpdateInventory
+from stockline.domain.documents import Reservation
 from stockline.domain.errors import (
     InvalidInput,
     NotFound,
@@ -100,9 +101,7 @@ async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Cont
         lots = await uow.lots.list(cmd.location_id, cmd.sku, for_update=True)
         counted = next((x.on_hand for x in lots if x.lot == cmd.lot), 0)
     difference = quantity - counted
-    excess = level.reserved - (level.on_hand + difference)
-    if excess > 0:
-        await release_for_count(uow, holds, cmd.sku, excess, ctx)
+    await _release_what_no_longer_fits(uow, level, difference, holds, ctx)
     if difference > 0:
         return await put_stock(uow, cmd.location_id, cmd.sku, difference, ctx, lot=cmd.lot,
                                expires_on=cmd.expires_on)
@@ -110,6 +109,18 @@ async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Cont
         return await take_one(uow, cmd.location_id, cmd.sku, -difference, ctx, lot=cmd.lot)
     confirmed = (LotPiece(cmd.lot, 0),) if cmd.lot is not None else ()
     return Moved(level, 0, confirmed)
+
+
+async def _release_what_no_longer_fits(uow: UnitOfWork, level: Level, difference: int,
+                                       holds: list[Reservation], ctx: Context) -> None:
+    """Release the newest holds until the level's holds fit in its counted ``on_hand``."""
+    excess = level.reserved - (level.on_hand + difference)
+    if excess <= 0:
+        return
+    if excess > sum(h.quantities().get(level.sku, 0) for h in holds):
+        # A hold was made between our look and the level's lock; none can be now.
+        holds = await uow.reservations.holding(level.location_id, level.sku)
+    await release_for_count(uow, holds, level.sku, excess, ctx)
 
 
 async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Context) -> Level:
