@@ -30,8 +30,9 @@ from stockline.services.stock import (
 
 
 async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) -> Level:
-    """Change one level by a delta or to a counted quantity, never below what is reserved.
+    """Change one level by a delta (never below what is reserved) or to a counted quantity.
 
+    A count is the truth: the holds it leaves no room for are released, newest first.
     A level springs into being on its first increase; ``expected_version`` makes the
     change a compare-and-set (a level that does not exist yet is at version 0). With a
     ``lot``, the change (or the count) is of that lot. The reason names the permission
