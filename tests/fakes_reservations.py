@@ -49,8 +49,16 @@ class FakeReservations:
             return False
         self._rows()[reservation.id] = replace(stored, status=reservation.status,
                                                sale_id=reservation.sale_id,
+                                               reason=reservation.reason,
                                                updated_at=reservation.updated_at)
         return True
+
+    async def holding(self, location_id: str, sku: str) -> list[Reservation]:
+        held = [r for r in self._rows().values()
+                if r.location_id == location_id and r.status is ReservationStatus.ACTIVE
+                and any(line.sku == sku for line in r.lines)]
+        return [replace(r) for r in sorted(held, key=lambda r: (r.created_at, r.id),
+                                           reverse=True)]
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
         due = sorted((r for r in self._rows().values()

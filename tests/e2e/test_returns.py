@@ -70,7 +70,7 @@ async def test_restocked_return_is_201_and_puts_units_back_through_the_ledger(
     assert (await assert_ledger_identity(client, store, b))["on_hand"] == 9
     entries = [e for e in await ledger(client, store, a) if e["type"] == "return"]
     assert [(e["delta"], e["reason"], e["reference"], e["actor"]) for e in entries] == [
-        (2, "defective", made["id"], "admin")]
+        (2, "defective", sale["id"], "admin")]
 
     after = await sale_of(client, sale["id"])
     assert after["status"] == "partially_returned"

@@ -9,8 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stockline.domain.commands import CreateReservation, ReservationLineRequest
 from stockline.domain.errors import InsufficientStock, InvalidInput, NotFound, VersionConflict
+from stockline.domain.states import ReservationStatus
 from stockline.domain.values import MovementType, Reason
+from stockline.services.reservations import create_reservation
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.unit.support import CALLER, STORE, Shop, hold, make_container
 
@@ -145,18 +148,26 @@ async def test_count_of_a_new_level_creates_it(shop: Shop, store: str,
     assert (entry.delta, entry.balance_after) == (4, 4)
 
 
-async def test_count_below_reserved_is_refused(shop: Shop, store: str,
-                                               uows: FakeUnitOfWorkFactory) -> None:
+async def test_count_below_reserved_releases_the_newest_holds(
+        shop: Shop, store: str, uows: FakeUnitOfWorkFactory) -> None:
     await shop.receive(store, "SKU-A", 10)
-    hold(uows, store, "SKU-A", 6)
-    before = uows.committed.copy()
-    with pytest.raises(InsufficientStock) as refused:
-        await shop.update(store, "SKU-A", Reason.COUNT, quantity=5)
-    assert refused.value.lines[0].sku == "SKU-A"
-    assert refused.value.lines[0].available == 4
-    assert uows.committed == before
-    level = await shop.update(store, "SKU-A", Reason.COUNT, quantity=6)
-    assert (level.on_hand, level.reserved, level.available) == (6, 6, 0)
+    older, newer = [await shop.executor.run(create_reservation, CreateReservation(
+        location_id=store, ttl_seconds=60,
+        lines=(ReservationLineRequest(sku="SKU-A", quantity=quantity),)), shop.caller)
+        for quantity in (4, 2)]
+    level = await shop.update(store, "SKU-A", Reason.COUNT, quantity=5)
+    assert (level.on_hand, level.reserved, level.available) == (5, 4, 1)
+    stored = uows.committed.table("reservations")
+    assert (stored[older.id].status, stored[older.id].reason) == (ReservationStatus.ACTIVE,
+                                                                  None)
+    assert (stored[newer.id].status, stored[newer.id].reason) == (ReservationStatus.RELEASED,
+                                                                  "stock_count")
+    [released] = uows.events("reservation.released")
+    assert (released.data["reservation_id"], released.data["reason"]) == (newer.id,
+                                                                          "stock_count")
+    level = await shop.update(store, "SKU-A", Reason.COUNT, quantity=4)
+    assert (level.on_hand, level.reserved, level.available) == (4, 4, 0)
+    assert stored[older.id].status is ReservationStatus.ACTIVE
 
 
 async def test_count_that_lands_on_the_reorder_point_raises_low_stock(

@@ -64,8 +64,8 @@ async def test_restocked_return_puts_the_units_back_through_the_ledger(
             ) == (9, 4)
     entries = [e for e in uows.ledger(sold.location_id) if e.type is MovementType.RETURN]
     assert [(e.sku, e.delta, e.balance_after, e.reason, e.reference, e.note) for e in entries
-            ] == [("SKU-A", 2, 9, "wrong_size", made.id, "box opened"),
-                  ("SKU-B", 1, 4, "wrong_size", made.id, "box opened")]
+            ] == [("SKU-A", 2, 9, "wrong_size", sold.id, "box opened"),
+                  ("SKU-B", 1, 4, "wrong_size", sold.id, "box opened")]
     events = [e for e in uows.events() if e.id >= first_new]
     assert [(e.type, e.sku) for e in events] == [
         ("inventory.changed", "SKU-A"), ("inventory.changed", "SKU-B"), ("sale.returned", None)]

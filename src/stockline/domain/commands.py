@@ -144,6 +144,7 @@ class ReturnSale:
     restock: bool
     reason: ReturnReason
     note: str | None = None
+    location_id: str | None = None  # where the goods came back; default: the sale's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

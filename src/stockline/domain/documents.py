@@ -85,6 +85,9 @@ class Reservation:
     created_at: datetime
     updated_at: datetime
     sale_id: str | None = None
+    # Why a hold ended other than by its holder's word (``stock_count``: a count left too
+    # little on hand for it); None otherwise.
+    reason: str | None = None
 
     def quantities(self) -> dict[str, int]:
         totals: dict[str, int] = {}

@@ -205,7 +205,7 @@ class _ReservationEvent(Event):
     def data(self) -> dict[str, Any]:
         r = self.reservation
         return {"reservation_id": r.id, "status": r.status.value,
-                "expires_at": r.expires_at.isoformat(), "sale_id": r.sale_id,
+                "expires_at": r.expires_at.isoformat(), "sale_id": r.sale_id, "reason": r.reason,
                 "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in r.lines]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stockline.domain.commands import ReceiveStock, SetReorderSettings, UpdateInventory
+from stockline.domain.documents import Reservation
 from stockline.domain.errors import (
     InvalidInput,
     NotFound,
@@ -16,6 +17,7 @@ from stockline.domain.security import Permission
 from stockline.domain.values import MovementType, Reason
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
+from stockline.services.reservations import release_for_count
 from stockline.services.stock import (
     Moved,
     Record,
@@ -28,8 +30,9 @@ from stockline.services.stock import (
 
 
 async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) -> Level:
-    """Change one level by a delta or to a counted quantity, never below what is reserved.
+    """Change one level by a delta (never below what is reserved) or to a counted quantity.
 
+    A count is the truth: the holds it leaves no room for are released, newest first.
     A level springs into being on its first increase; ``expected_version`` makes the
     change a compare-and-set (a level that does not exist yet is at version 0). With a
     ``lot``, the change (or the count) is of that lot. The reason names the permission
@@ -73,7 +76,13 @@ def permission_for(reason: Reason) -> Permission:
 
 
 async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Context) -> Moved:
-    """Bring the level (or its named lot) to the counted quantity, checked under lock."""
+    """Bring the level (or its named lot) to the counted quantity, checked under lock.
+
+    A count is never refused for the holds on the level: those that no longer fit are
+    released, newest first (``release_for_count``), so ``available`` stays at 0 or more.
+    """
+    # The holds are locked before the level, in the order a release locks them.
+    holds = await uow.reservations.holding(cmd.location_id, cmd.sku)
     level = await uow.levels.get(cmd.location_id, cmd.sku, for_update=True)
     ev = cmd.expected_version
     if level is None:
@@ -93,6 +102,7 @@ async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Cont
         lots = await uow.lots.list(cmd.location_id, cmd.sku, for_update=True)
         counted = next((x.on_hand for x in lots if x.lot == cmd.lot), 0)
     difference = quantity - counted
+    await _release_what_no_longer_fits(uow, level, difference, holds, ctx)
     if difference > 0:
         return await put_stock(uow, cmd.location_id, cmd.sku, difference, ctx, lot=cmd.lot,
                                expires_on=cmd.expires_on)
@@ -100,6 +110,18 @@ async def _count(uow: UnitOfWork, cmd: UpdateInventory, quantity: int, ctx: Cont
         return await take_one(uow, cmd.location_id, cmd.sku, -difference, ctx, lot=cmd.lot)
     confirmed = (LotPiece(cmd.lot, 0),) if cmd.lot is not None else ()
     return Moved(level, 0, confirmed)
+
+
+async def _release_what_no_longer_fits(uow: UnitOfWork, level: Level, difference: int,
+                                       holds: list[Reservation], ctx: Context) -> None:
+    """Release the newest holds until the level's holds fit in its counted ``on_hand``."""
+    excess = level.reserved - (level.on_hand + difference)
+    if excess <= 0:
+        return
+    if excess > sum(h.quantities().get(level.sku, 0) for h in holds):
+        # A hold was made between our look and the level's lock; none can be now.
+        holds = await uow.reservations.holding(level.location_id, level.sku)
+    await release_for_count(uow, holds, level.sku, excess, ctx)
 
 
 async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Context) -> Level:

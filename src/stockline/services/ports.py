@@ -169,6 +169,11 @@ class ReservationRepository(Protocol):
         """
         ...
 
+    async def holding(self, location_id: str, sku: str) -> list[Reservation]:
+        """The active holds at the location with a line of ``sku``, newest first, each
+        locked for this transaction."""
+        ...
+
     async def expired(self, now: datetime, limit: int) -> list[str]:
         """Ids of active holds past their expiry, oldest first (for the sweeper).
 

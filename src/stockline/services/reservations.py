@@ -182,11 +182,38 @@ async def release_reservation(uow: UnitOfWork, cmd: ReleaseReservation,
     Committed, released, expired or past ``expires_at``: InvalidState, nothing changes.
     """
     reservation = await _locked(uow, cmd.reservation_id, "release", ctx)
+    await _release(uow, reservation, ctx)
+    return reservation
+
+
+async def release_for_count(uow: UnitOfWork, holds: list[Reservation], sku: str,
+                            excess: int, ctx: Context) -> list[Reservation]:
+    """Release ``holds`` (active, locked, newest first) until ``excess`` units of ``sku``
+    are no longer reserved: a count found less on hand than they hold, and the count is
+    the truth. Each ends ``released`` with reason ``stock_count``, as a release does
+    (its units back out of ``reserved``, its events), in the count's transaction.
+    """
+    released: list[Reservation] = []
+    for reservation in holds:
+        if excess <= 0:
+            break
+        RESERVATIONS.check(reservation.id, reservation.status, "release")
+        reservation.reason = "stock_count"
+        await _release(uow, reservation, ctx, cause="stock_count")
+        excess -= reservation.quantities().get(sku, 0)
+        released.append(reservation)
+    if excess > 0:  # reserved is the sum of live holds: these are all of them
+        raise RuntimeError(f"the holds on {sku} reserve {excess} units less than its level")
+    return released
+
+
+async def _release(uow: UnitOfWork, reservation: Reservation, ctx: Context, *,
+                   cause: str = "release") -> None:
+    """The release transition of a locked, active hold: stored, unreserved, announced."""
     await _store(uow, reservation, ReservationStatus.RELEASED, "release", ctx)
-    events = await _unreserve(uow, reservation, ctx, cause="release")
+    events = await _unreserve(uow, reservation, ctx, cause=cause)
     await uow.outbox.append([*events, ReservationReleased(occurred_at=ctx.now,
                                                           reservation=reservation)])
-    return reservation
 
 
 async def expire_reservation(uow: UnitOfWork, cmd: ExpireReservation,

@@ -51,30 +51,31 @@ async def return_sale(uow: UnitOfWork, cmd: ReturnSale, ctx: Context) -> Sale:
     The sale's row is locked first, so returns of one sale queue up and each sees those
     before it. Per SKU, never more than was sold less what is already back: otherwise
     QuantityExceeded names every line over, and nothing changes. A SKU the sale does not
-    hold is InvalidInput (no return of it could ever succeed). ``restock`` puts the units
-    back on hand at the sale's location (ledger type ``return``, the return reason as its
-    reason, the return's id as reference); without it they are written off: recorded on
-    the sale, but they never re-enter stock. The sale becomes ``returned`` once every
-    unit has come back, ``partially_returned`` until then. Only a caller that may take
-    returns at the sale's location may return against it.
+    hold is InvalidInput (no return of it could ever succeed). The goods come back at
+    ``location_id`` (a store other than the sale's, say), by default the sale's location.
+    ``restock`` puts the units back on hand there (ledger type ``return``, the return
+    reason as its reason, the original sale's id as reference); without it they are
+    written off: recorded on the sale, but they never re-enter stock. The sale becomes
+    ``returned`` once every unit has come back, ``partially_returned`` until then. The
+    caller must be allowed to take returns where the goods come back.
     """
     quantities = _quantities(cmd)
     sale = await uow.sales.get(cmd.sale_id, for_update=True)
     if sale is None:
         raise NotFound("sale", cmd.sale_id)
-    ctx.require_of(Permission.RETURNS_WRITE, "sale", sale.location_id)
+    location_id = await _return_location(uow, cmd, sale, ctx)
     _check_against(sale, quantities)
     sale_return = SaleReturn(
-        id=new_id("ret"), sale_id=sale.id, location_id=sale.location_id,
+        id=new_id("ret"), sale_id=sale.id, location_id=location_id,
         lines=tuple(ReturnLine(sku=ln.sku, quantity=ln.quantity) for ln in cmd.lines),
         restock=cmd.restock, reason=cmd.reason, note=cmd.note, actor=ctx.actor,
         created_at=ctx.now)
     restocked: list[tuple[list[LedgerEntry], list[Event]]] = []
     if cmd.restock:
         for sku in sorted(quantities):  # SKU order, as every multi-level write
-            moved = await put_stock(uow, sale.location_id, sku, quantities[sku], ctx)
+            moved = await put_stock(uow, location_id, sku, quantities[sku], ctx)
             restocked.append(record_change(moved, ctx, type=MovementType.RETURN,
-                                           reason=cmd.reason.value, reference=sale_return.id,
+                                           reason=cmd.reason.value, reference=sale.id,
                                            note=cmd.note))
     returned = replace(sale, returns=(*sale.returns, sale_return))
     returned.status = _status(returned).value
@@ -82,3 +83,14 @@ async def return_sale(uow: UnitOfWork, cmd: ReturnSale, ctx: Context) -> Sale:
     await append_records(uow, restocked,
                          SaleReturned(occurred_at=ctx.now, sale_return=sale_return))
     return returned
+
+
+async def _return_location(uow: UnitOfWork, cmd: ReturnSale, sale: Sale, ctx: Context) -> str:
+    """Where the goods come back, once the caller may take returns there and it exists."""
+    if cmd.location_id is None or cmd.location_id == sale.location_id:
+        ctx.require_of(Permission.RETURNS_WRITE, "sale", sale.location_id)
+        return sale.location_id
+    ctx.require(Permission.RETURNS_WRITE, cmd.location_id)
+    if not await uow.locations.exists(cmd.location_id):
+        raise NotFound("location", cmd.location_id)
+    return cmd.location_id

@@ -66,5 +66,6 @@ async def load_reservations(conn: AsyncConnection, rows: list[Any]) -> list[Rese
     return [Reservation(id=r.id, location_id=r.location_id, status=ReservationStatus(r.status),
                         lines=tuple(lines[r.id]), channel=Channel(r.channel),
                         expires_at=r.expires_at, external_ref=r.external_ref, actor=r.actor,
-                        created_at=r.created_at, updated_at=r.updated_at, sale_id=r.sale_id)
+                        created_at=r.created_at, updated_at=r.updated_at, sale_id=r.sale_id,
+                        reason=r.reason)
             for r in rows]

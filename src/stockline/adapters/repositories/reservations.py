@@ -12,7 +12,7 @@ from stockline.adapters.tables import reservation_lines, reservations
 from stockline.domain.documents import Reservation
 from stockline.domain.states import ReservationStatus
 
-R = reservations.c
+R, RL = reservations.c, reservation_lines.c
 
 
 class SqlReservations:
@@ -46,9 +46,21 @@ class SqlReservations:
         stmt = (reservations.update()
                 .where(R.id == reservation.id, R.status == ReservationStatus.ACTIVE.value)
                 .values(status=reservation.status.value, sale_id=reservation.sale_id,
-                        updated_at=reservation.updated_at)
+                        reason=reservation.reason, updated_at=reservation.updated_at)
                 .returning(R.id))
         return (await self._conn.execute(stmt)).first() is not None
+
+    async def holding(self, location_id: str, sku: str) -> list[Reservation]:
+        # Locked: a count takes the holds before the level, in the order a release does.
+        held = (select(RL.reservation_id).where(RL.sku == sku)
+                .where(RL.reservation_id == R.id).exists())
+        stmt = (select(reservations)
+                .where(R.location_id == location_id,
+                       R.status == ReservationStatus.ACTIVE.value, held)
+                .order_by(R.created_at.desc(), R.id.desc())
+                .with_for_update())
+        rows = list((await self._conn.execute(stmt)).all())
+        return await load_reservations(self._conn, rows)
 
     async def expired(self, now: datetime, limit: int) -> list[str]:
         # SKIP LOCKED: a hold being committed or expired elsewhere right now is left to

@@ -221,6 +221,7 @@ reservations = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("external_ref", String(100)),
     Column("sale_id", String(40)),
+    Column("reason", String(24)),
     Column("actor", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

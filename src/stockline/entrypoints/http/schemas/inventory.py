@@ -25,7 +25,9 @@ class InventoryUpdate(Body):
     location_id: CodeStr
     sku: CodeStr
     delta: Delta | None = None
-    quantity: Count | None = None
+    quantity: Count | None = Field(
+        default=None, description="The counted on_hand; holds that no longer fit are "
+        "released, newest first (reason `stock_count`)")
     reason: Reason
     note: Text500 | None = None
     lot: CodeStr | None = Field(

@@ -79,6 +79,9 @@ class ReservationOut(BaseModel):
     expires_at: datetime
     external_ref: str | None
     sale_id: str | None = Field(description="The sale it became, once committed")
+    reason: str | None = Field(default=None, description="Why it was released other than "
+                               "by its holder: `stock_count` (a count left too little on "
+                               "hand for it)")
     created_at: datetime
     updated_at: datetime
     actor: str
@@ -91,4 +94,4 @@ class ReservationOut(BaseModel):
                           for n, ln in enumerate(r.lines, start=1)],
                    channel=r.channel, expires_at=r.expires_at, external_ref=r.external_ref,
                    sale_id=r.sale_id, created_at=r.created_at, updated_at=r.updated_at,
-                   actor=r.actor)
+                   actor=r.actor, reason=r.reason)

@@ -65,16 +65,20 @@ class ReturnLineIn(Body):
 
 class SaleReturnCreate(Body):
     lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=10_000)]
-    restock: bool = Field(strict=True, description="true: the units go back on hand at the "
-                          "sale's location; false: they are written off")
+    restock: bool = Field(strict=True, description="true: the units go back on hand where "
+                          "they were returned; false: they are written off")
     reason: ReturnReason
     note: Text500 | None = None
+    location_id: CodeStr | None = Field(
+        default=None, description="where the customer brought the goods back (restocked "
+        "there); default: the sale's location")
 
     def to_command(self, sale_id: str) -> ReturnSale:
         return ReturnSale(sale_id=sale_id,
                           lines=tuple(LineQuantity(sku=ln.sku, quantity=ln.quantity)
                                       for ln in self.lines),
-                          restock=self.restock, reason=self.reason, note=self.note)
+                          restock=self.restock, reason=self.reason, note=self.note,
+                          location_id=self.location_id)
 
 
 class ReturnLineOut(BaseModel):
