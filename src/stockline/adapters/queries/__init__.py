@@ -5,7 +5,6 @@ from stockline.adapters.queries.base import Page, decode_cursor, encode_cursor
 from stockline.adapters.queries.core import CoreQueries
 from stockline.adapters.queries.customers import CustomerQueries
 from stockline.adapters.queries.events import EventQueries
-from stockline.adapters.queries.history import HistoryQueries, LevelAsOf
 from stockline.adapters.queries.keys import KeyQueries
 from stockline.adapters.queries.purchasing import PurchasingQueries
 from stockline.adapters.queries.reports import ReportQueries
@@ -16,8 +15,8 @@ from stockline.adapters.queries.webhooks import WebhookQueries
 
 class Queries(CoreQueries, TransferQueries, ReservationQueries, PurchasingQueries,
               EventQueries, WebhookQueries, KeyQueries, AuditQueries, CustomerQueries,
-              ReportQueries, HistoryQueries):
+              ReportQueries):
     """Every read the API makes, over the read engine."""
 
 
-__all__ = ["LevelAsOf", "Page", "Queries", "decode_cursor", "encode_cursor"]
+__all__ = ["Page", "Queries", "decode_cursor", "encode_cursor"]

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from stockline.adapters.queries import LevelAsOf
 from stockline.domain.commands import SetReorderSettings, UpdateInventory
 from stockline.domain.lots import Lot, fefo_order
 from stockline.domain.model import LedgerEntry, Level
@@ -123,24 +122,3 @@ class MovementOut(BaseModel):
                    balance_after=e.balance_after, type=e.type, reason=e.reason,
                    reference=e.reference, actor=e.actor, note=e.note,
                    occurred_at=e.occurred_at, recorded_at=e.recorded_at)
-
-
-class LevelAsOfOut(BaseModel):
-    """A level as it was at ``as_of``, read back from the ledger. Only ``on_hand`` is kept
-    there; what the ledger does not record is null, not guessed."""
-
-    location_id: str
-    sku: str
-    as_of: datetime = Field(description="The instant asked for, in UTC")
-    on_hand: int = Field(description="balance_after of the last ledger entry recorded at or "
-                                     "before as_of; 0 when there was none")
-    last_movement_id: int | None = Field(description="That ledger entry; null when none")
-    last_movement_at: datetime | None = Field(description="When that entry was recorded")
-    reserved: None = Field(default=None, description="Not kept in the ledger: always null")
-    available: None = Field(default=None, description="Not kept in the ledger: always null")
-    in_transit: None = Field(default=None, description="Not kept in the ledger: always null")
-
-    @classmethod
-    def of(cls, lv: LevelAsOf) -> LevelAsOfOut:
-        return cls(location_id=lv.location_id, sku=lv.sku, as_of=lv.as_of, on_hand=lv.on_hand,
-                   last_movement_id=lv.last_movement_id, last_movement_at=lv.last_movement_at)
