@@ -41,8 +41,8 @@ demo: $(RUN_STAMP)
 # In TEST_WORKERS processes (pytest-xdist): each has its own databases and live servers, and
 # most of a test's time is spent waiting on sockets, so four share two cores well (six
 # loaded the machine past what timing-bound tests allow). Work stealing keeps one worker
-# from ending the run alone with the slowest tests. 3,822 tests: 5 min 42 s with CI=true
-# on this 2-core machine, about 615 CPU seconds (the cores are nearly always busy).
+# from ending the run alone with the slowest tests. 3,841 tests: 5 min 7 s with CI=true
+# on this 2-core machine, about 540 CPU seconds (the cores are nearly always busy).
 TEST_WORKERS ?= 4
 # Bytecode and rewritten tests are cached even where the environment says not to: every
 # worker and every live server would compile the same modules again.
