@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test soak lint bench bench-scale demo migrate clean
+.PHONY: run test soak lint bench bench-scale demo migrate proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,23 @@ demo: $(RUN_STAMP)
 # In TEST_WORKERS processes (pytest-xdist): each has its own databases and live servers, and
 # most of a test's time is spent waiting on sockets, so four share two cores well (six
 # loaded the machine past what timing-bound tests allow). Work stealing keeps one worker
-# from ending the run alone with the slowest tests. 3,841 tests: 5 min 7 s with CI=true
-# on this 2-core machine, about 540 CPU seconds (the cores are nearly always busy).
+# from ending the run alone with the slowest tests. 3,841 tests took 5 min 7 s with CI=true
+# on this 2-core machine on an idle day, about 540 CPU seconds; on a slower day the same
+# 3,841 took 9 min 44 s, and 4,518 10 min 56 s (the cores are always busy); 4,875 (with
+# GraphQL, gRPC and the dashboard in a browser) 10 min 2 s on an otherwise idle machine.
+# Measured again on a shared machine (other suites' load average 3-12), with
+# `/usr/bin/time -v` (user+sys of pytest, its workers, their servers and tools): 4,875
+# took 7 min 5 s and 745 CPU seconds (353 in the workers, 338 in the servers and tools);
+# after each test database became a copy of a migrated template, a starting server's
+# readiness probes shared one HTTP client, and the crash/retry, stateful and rollup tests
+# kept their long versions for `make soak`, 4,873 took 7 min 55 s under more load and
+# 683 CPU seconds (298 + 337). What is left is about half the workers' (some 60 ms a
+# test) and half the servers' (some 2 CPU seconds a start, 1-3 % of a core each while it
+# idles): the wall time follows the machine's other load more than the suite. With the
+# nginx failover, RabbitMQ bus, metrics and dashboard-session tests, 5,181 took 7 min 36 s
+# on an otherwise idle machine (2026-12-04), 694 + 90 CPU seconds: over the 6 minutes
+# wanted, since two cores give at most 120 CPU seconds a minute; with the hold sweeper
+# reading before it writes, 7 min 22 s and 755 CPU seconds.
 TEST_WORKERS ?= 4
 # Bytecode and rewritten tests are cached even where the environment says not to: every
 # worker and every live server would compile the same modules again.
@@ -53,9 +68,14 @@ test: $(DEV_STAMP)
 ## soak: the long versions of the fault, fuzzing and property tests (STOCKLINE_SOAK=1)
 SOAK_TESTS := tests/integration/test_stateful_invariants.py tests/e2e/test_fuzz.py \
   tests/e2e/test_resilience.py tests/e2e/test_crash_retry.py tests/e2e/test_resource_limits.py \
-  tests/e2e/test_event_resume.py
+  tests/e2e/test_event_resume.py tests/integration/test_sales_rollup.py tests/e2e/test_rate_limits.py
 soak: $(DEV_STAMP)
 	STOCKLINE_SOAK=1 $(BIN)/pytest $(SOAK_TESTS) $(PYTEST_ARGS)
+
+## proto: regenerate the gRPC code (src/stockline/entrypoints/grpc/v1) from proto/stockline/v1;
+# the generated code is committed (make run needs no protoc), and a test fails when it is stale.
+proto: $(DEV_STAMP)
+	$(BIN)/python proto/generate.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench

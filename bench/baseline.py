@@ -24,9 +24,10 @@ from bench.harness import HOT, Dataset, Measured, location, sku
 _UPDATE = ("UPDATE inventory_levels SET on_hand = on_hand - 1, version = version + 1, "
            "updated_at = {now} WHERE location_id = {p1} AND sku = {p2} "
            "AND on_hand - reserved >= 1 RETURNING on_hand")
-_SALE = ("INSERT INTO sales (id, location_id, status, channel, payment_status, currency, "
-         "total_amount, units, actor, occurred_at, created_at) VALUES "
-         "({p1}, {p2}, 'completed', 'pos', 'paid', 'USD', 100000, 1, 'bench', {now}, {now})")
+_SALE = ("INSERT INTO sales (id, location_id, status, channel, payment_status, "
+         "fulfillment_status, currency, total_amount, units, actor, occurred_at, created_at) "
+         "VALUES ({p1}, {p2}, 'completed', 'pos', 'paid', 'delivered', 'USD', 100000, 1, "
+         "'bench', {now}, {now})")
 _LINE = ("INSERT INTO sale_lines (sale_id, line_no, sku, quantity, unit_price_amount) "
          "VALUES ({p1}, 1, {p2}, 1, 100000)")
 _LEDGER = ("INSERT INTO stock_movements (location_id, sku, delta, balance_after, type, reason, "

@@ -176,6 +176,7 @@ def serving(url: str, workdir: Path, *, workers: int,
            "STOCKLINE_LOG_LEVEL": "warning", "STOCKLINE_ENV": "production",
            "STOCKLINE_TOKEN_SECRET": "bench-token-secret-" + "x" * 32,
            "STOCKLINE_IDEMPOTENCY_SECRET": "bench-idempotency-" + "fedcba9876543210" * 2,
+           "STOCKLINE_SESSION_SECRET": "bench-session-" + "0123456789abcdef" * 2,
            # the limiter stays in the path, with a budget no run reaches
            "STOCKLINE_RATE_LIMITS": '{"admin": 1000000}', "STOCKLINE_VAR_DIR": str(workdir),
            **(extra_env or {})}

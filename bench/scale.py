@@ -38,6 +38,7 @@ from bench.harness import BENCH_KEY, POSTGRES_URL, Dataset, location, migrated, 
 from bench.loadgen import run_wrk
 from stockline.adapters.database import open_database
 from stockline.adapters.queries import Queries
+from stockline.domain.values import SalesGroup
 
 console = Console(width=150)
 BIG_TABLES = ("inventory_levels", "stock_movements", "sales", "sale_lines", "events")
@@ -174,7 +175,8 @@ async def plans(url: str, data: Dataset) -> list[tuple[str, str, bool]]:
                                                         cursor=None)),
         ("sales in a month", lambda: q.sales(**month, location_id=None, sku=None,
                                              channel=None, limit=50, cursor=None)),
-        ("sales report, 30 days", lambda: q.sales_by_day(**month, location_id=None)),
+        ("sales report, 30 days", lambda: q.sales_report(
+            **month, groups=(SalesGroup.DAY, SalesGroup.LOCATION), location_id=None)),
         ("products", lambda: q.products(category=None, q=None, attributes={}, limit=500,
                                         cursor=None)),
     ]

@@ -40,11 +40,12 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def screenshot(page: Page, directory: Path, name: str) -> Path:
-    """What the window shows, as ``directory/name.png`` (and a copy in
-    STOCKLINE_TEST_SHOTS_DIR)."""
+async def screenshot(page: Page, directory: Path, name: str, *,
+                     full_page: bool = False) -> Path:
+    """What the window shows (``full_page``: the whole page), as ``directory/name.png``
+    (and a copy in STOCKLINE_TEST_SHOTS_DIR)."""
     path = directory / f"{name}.png"
-    await page.screenshot(path=path)
+    await page.screenshot(path=path, full_page=full_page)
     if SHOTS_DIR:
         await asyncio.to_thread(_copy, path, Path(SHOTS_DIR))
     return path

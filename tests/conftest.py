@@ -9,8 +9,11 @@ missing PostgreSQL fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,10 +35,29 @@ ADMIN_KEY = "test-admin-key"
 POSTGRES_URL = os.environ.get("STOCKLINE_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+SOAK = os.environ.get("STOCKLINE_SOAK", "") not in ("", "0")
 # Every app and server of the suite (in-process, or started with this environment) keeps
 # small pools: four xdist workers, each with its own apps and live servers, must fit in
 # PostgreSQL's default 100 connections (16 a pool, they ran out of them).
 os.environ.setdefault("STOCKLINE_DB_POOL_SIZE", "4")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``backend_agnostic`` runs on SQLite alone, unless STOCKLINE_SOAK=1
+    (``make soak``): its subject is no part of the database, and a second server on
+    PostgreSQL would prove nothing more for seconds of CPU."""
+    if SOAK:
+        return
+    dropped = [item for item in items if item.get_closest_marker("backend_agnostic")
+               and _backend_of(item) == "postgres"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
+def _backend_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("backend")
 
 
 def _plain(url: str) -> str:
@@ -52,33 +74,67 @@ async def _postgres_reachable() -> str | None:
 
 
 class Databases:
-    """Fresh, migrated databases for this session, dropped at its end."""
+    """Fresh, migrated databases for this session, dropped at its end.
+
+    The migrations run once a backend in each worker, into a template; every database
+    handed out is a copy of it (SQLite: the file copied; PostgreSQL: CREATE DATABASE ...
+    TEMPLATE), the same schema and rows the migrations leave, for a fraction of the cost
+    (tests/integration/test_migrations.py runs the migrations themselves)."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._tmp = tmp_path_factory
         self._postgres: list[str] = []
+        self._templates: dict[str, str] = {}
 
     async def new(self, backend: str) -> str:
+        if backend == "postgres":
+            await self._require_postgres()
+        template = self._templates.get(backend)
+        if template is None:
+            template = self._templates[backend] = await self._migrated(backend)
         if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{self._tmp.mktemp('sqlite') / 'stockline.db'}"
-        else:
-            problem = await _postgres_reachable()
-            if problem is not None:
-                message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
-                if IN_CI:
-                    pytest.fail(message + " (required under CI)")
-                pytest.skip(message)
-            name = f"stockline_t_{uuid.uuid4().hex[:12]}"
-            admin = await asyncpg.connect(_plain(POSTGRES_URL))
-            try:
-                await admin.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await admin.close()
-            self._postgres.append(name)
-            url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name
-                                             ).render_as_string(hide_password=False)
-        await migrate(url)
-        return url
+            path = self._tmp.mktemp("sqlite") / "stockline.db"
+            shutil.copyfile(template, path)
+            return f"sqlite+aiosqlite:///{path}"
+        name = await self._create(f'TEMPLATE "{template}"')
+        return self._postgres_url(name)
+
+    async def _migrated(self, backend: str) -> str:
+        """A template: a SQLite file's path or a PostgreSQL database's name."""
+        if backend == "sqlite":
+            path = self._tmp.mktemp("sqlite-template") / "stockline.db"
+            await migrate(f"sqlite+aiosqlite:///{path}")
+            with contextlib.closing(sqlite3.connect(path)) as conn:
+                # the write-ahead log folded into the file, which alone is copied
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return str(path)
+        name = await self._create("")
+        await migrate(self._postgres_url(name))
+        return name
+
+    @staticmethod
+    async def _require_postgres() -> None:
+        problem = await _postgres_reachable()
+        if problem is not None:
+            message = f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}"
+            if IN_CI:
+                pytest.fail(message + " (required under CI)")
+            pytest.skip(message)
+
+    async def _create(self, template: str) -> str:
+        name = f"stockline_t_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(_plain(POSTGRES_URL))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}" {template}')
+        finally:
+            await admin.close()
+        self._postgres.append(name)
+        return name
+
+    @staticmethod
+    def _postgres_url(name: str) -> str:
+        return make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name
+                                          ).render_as_string(hide_password=False)
 
     async def drop_all(self) -> None:
         if not self._postgres:
@@ -176,6 +232,7 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
     env = {**os.environ, "STOCKLINE_DATABASE_URL": database_url,
            "STOCKLINE_ADMIN_KEY": ADMIN_KEY, "STOCKLINE_LOG_LEVEL": "warning",
            "STOCKLINE_VAR_DIR": str(var_dir), "STOCKLINE_AUTH_FAILURE_LIMIT": "100000",
+           "STOCKLINE_GRPC_PORT": "0",  # a test that speaks gRPC gives its own port
            **(extra_env or {})}
     log_path = var_dir / f"server-{port}.log"
     log = log_path.open("wb")
@@ -183,20 +240,30 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
         [sys.executable, "-m", "stockline.entrypoints.cli", "serve", "--port", str(port),
          "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"{scheme}://127.0.0.1:{port}"
-    # a minute: a loaded machine (the whole suite on two cores) can take half of it
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1,
-                         verify=scheme == "http").status_code == 200:
-                return LiveServer(base_url, ADMIN_KEY, process, log_path)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    if _ready(process, f"{base_url}/readyz", log_path, verify=scheme == "http"):
+        return LiveServer(base_url, ADMIN_KEY, process, log_path)
     process.kill()
     raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+
+
+def _ready(process: subprocess.Popen[bytes], readyz: str, log_path: Path, *,
+           verify: bool) -> bool:
+    """Whether ``readyz`` answers 200 within a minute (a loaded machine, the whole suite
+    on two cores, can take half of it). One client for every probe: ``httpx.get`` makes
+    a client, and with it a TLS context, each time (some 25 ms of CPU a probe, ten probes
+    a second for as long as a server takes to start)."""
+    deadline = time.monotonic() + 60
+    with httpx.Client(timeout=1, verify=verify) as probe:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+            try:
+                if probe.get(readyz).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    return False
 
 
 def stop_server(server: LiveServer) -> None:

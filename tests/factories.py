@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aio_pika
 import httpx
 import nats
 import pytest
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS as AMQP_ERRORS
 from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 from redis import asyncio as aioredis
@@ -22,6 +24,7 @@ from redis.exceptions import RedisError
 from typer.testing import CliRunner
 
 from stockline.adapters.bus.nats import NatsBus
+from stockline.adapters.bus.rabbitmq import RabbitBus
 from stockline.adapters.bus.redis import RedisBus
 from stockline.adapters.database import open_database
 from stockline.adapters.migrate import upgrade
@@ -534,7 +537,9 @@ async def sale_to_streams(writer: httpx.AsyncClient, store: str, sku: str,
 # -- event buses ------------------------------------------------------------------------------
 
 BROKERS = {"nats": os.environ.get("STOCKLINE_TEST_NATS_URL", "nats://127.0.0.1:4222"),
-           "redis": os.environ.get("STOCKLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")}
+           "redis": os.environ.get("STOCKLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+           "rabbitmq": os.environ.get("STOCKLINE_TEST_RABBITMQ_URL",
+                                      "amqp://guest:guest@127.0.0.1:5672/")}
 
 
 async def _unreachable(url: str) -> str | None:
@@ -548,6 +553,9 @@ async def _unreachable(url: str) -> str | None:
                 await client.jetstream(timeout=2).account_info()  # JetStream enabled
             finally:
                 await client.close()
+        elif url.startswith("amqp"):
+            connection = await asyncio.wait_for(aio_pika.connect(url, timeout=2), 5)
+            await connection.close()
         else:
             redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
             try:
@@ -556,7 +564,7 @@ async def _unreachable(url: str) -> str | None:
                 await redis.aclose()
     except TimeoutError:
         return "no answer within 5 s"
-    except (OSError, NatsError, RedisError) as exc:
+    except (OSError, NatsError, RedisError, *AMQP_ERRORS) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -571,7 +579,8 @@ async def require_broker(url: str) -> None:
 
 
 async def forget_channel(url: str, channel: str) -> None:
-    """Remove what a test's channel left in the broker (the NATS stream, the Redis key)."""
+    """Remove what a test's channel left in the broker (the NATS stream, the Redis key,
+    the RabbitMQ stream queue)."""
     if url.startswith("nats"):
         client = await asyncio.wait_for(nats.connect(url, connect_timeout=2,
                                                      allow_reconnect=False), 5)
@@ -581,6 +590,15 @@ async def forget_channel(url: str, channel: str) -> None:
             pass
         finally:
             await client.close()
+    elif url.startswith("amqp"):
+        connection = await asyncio.wait_for(aio_pika.connect(url, timeout=2), 5)
+        try:
+            amqp = await connection.channel()
+            # Not only when unused or empty: a test's stream has both readers and events.
+            await amqp.queue_delete(RabbitBus(url, channel=channel).queue, if_unused=False,
+                                    if_empty=False)
+        finally:
+            await connection.close()
     else:
         redis = aioredis.from_url(url)
         try:

@@ -35,12 +35,14 @@ import orjson
 from stockline.domain.events import Event
 from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
+from stockline.domain.values import LocationStatus, ProductStatus
 from stockline.services.ports import (
     ERASED,
     IdempotencyClaim,
     IdempotencyRecord,
-    StoredResponse,
+    StoredAnswer,
 )
+from tests.fakes_counting import FakeCounting
 from tests.fakes_customers import FakeCustomers
 from tests.fakes_keys import FakeApiKeys
 from tests.fakes_purchasing import FakePurchaseOrders, FakeSuppliers
@@ -67,7 +69,7 @@ class OutboxRecord:
 class _IdempotencyRow:
     fingerprint: str
     created_at: datetime
-    response: StoredResponse | None = None
+    response: StoredAnswer | None = None
     subject: str | None = None
 
 
@@ -105,7 +107,7 @@ class FakeProducts:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
-    async def get(self, sku: str) -> Product | None:
+    async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
         product = self._uow.store.products.get(sku)
         return _product_copy(product) if product else None
 
@@ -128,14 +130,28 @@ class FakeProducts:
     async def existing(self, skus: Sequence[str]) -> set[str]:
         return {sku for sku in skus if sku in self._uow.store.products}
 
+    async def statuses(self, skus: Sequence[str]) -> dict[str, ProductStatus]:
+        products = self._uow.store.products
+        return {sku: products[sku].status for sku in skus if sku in products}
+
 
 class FakeLocations:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
-    async def get(self, code: str) -> Location | None:
+    async def get(self, code: str, *, for_update: bool = False) -> Location | None:
         location = self._uow.store.locations.get(code)
         return replace(location) if location else None
+
+    async def update(self, location: Location) -> None:
+        locations = self._uow.store.locations
+        if location.code in locations:
+            before = locations[location.code]
+            locations[location.code] = replace(location, type=before.type,
+                                               created_at=before.created_at)
+
+    async def on_hand_units(self, code: str) -> int:
+        return sum(lv.on_hand for (loc, _), lv in self._uow.store.levels.items() if loc == code)
 
     async def add(self, location: Location) -> bool:
         locations = self._uow.store.locations
@@ -185,6 +201,20 @@ class FakeLevels:
                         ) -> dict[tuple[str, str], Level]:
         levels = self._levels()
         return {key: replace(levels[key]) for key in sorted(set(keys)) if key in levels}
+
+    async def lock_for_sale(self, keys: Sequence[tuple[str, str]]
+                            ) -> tuple[dict[tuple[str, str], Level], dict[str, LocationStatus]]:
+        found = await self.lock_many(keys)
+        return found, {loc: self._uow.store.locations[loc].status for loc, _ in found}
+
+    async def change_for_sale(self, location_id: str, sku: str, *, now: datetime,
+                              quantity: int, from_reserved: bool = False
+                              ) -> tuple[Level, LocationStatus] | None:
+        level = await self.change(location_id, sku, now=now, on_hand=-quantity,
+                                  reserved=-quantity if from_reserved else 0)
+        if level is None:
+            return None
+        return level, self._uow.store.locations[location_id].status
 
     async def save_many(self, levels: Sequence[Level]) -> None:
         for level in levels:
@@ -341,6 +371,16 @@ class FakeSales:
         store.sales[sale.id] = replace(sale, returns=(*sale.returns, sale_return),
                                        status=status)
 
+    async def set_statuses(self, *, before: Sale, after: Sale) -> bool:
+        store = self._uow.store
+        sale = store.sales.get(after.id)
+        if sale is None or (sale.payment_status, sale.fulfillment_status) != (
+                before.payment_status, before.fulfillment_status):
+            return False
+        store.sales[sale.id] = replace(sale, payment_status=after.payment_status,
+                                       fulfillment_status=after.fulfillment_status)
+        return True
+
 
 class FakeOutbox:
     def __init__(self, uow: FakeUnitOfWork) -> None:
@@ -378,10 +418,10 @@ class FakeIdempotency:
         for k in mine:
             response = rows[k].response
             rows[k] = replace(rows[k], fingerprint=ERASED, subject=None, response=(
-                StoredResponse(response.status, b"") if response is not None else None))
+                StoredAnswer(response.outcome, b"") if response is not None else None))
         return len(mine)
 
-    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredAnswer]]) -> None:
         for principal, key, response in answers:
             await self.complete(principal, key, response)
 
@@ -391,12 +431,12 @@ class FakeIdempotency:
             return None
         return IdempotencyRecord(row.fingerprint, row.response)
 
-    async def complete(self, principal: str, key: str, response: StoredResponse) -> None:
+    async def complete(self, principal: str, key: str, response: StoredAnswer) -> None:
         rows = self._uow.store.idempotency
         if (principal, key) in rows:
             rows[(principal, key)] = replace(
                 rows[(principal, key)],
-                response=StoredResponse(response.status, response.for_replay))
+                response=StoredAnswer(response.outcome, response.for_replay))
 
 
 class FakeUnitOfWork:
@@ -420,6 +460,7 @@ class FakeUnitOfWork:
         self.api_keys = FakeApiKeys(self)
         self.customers = FakeCustomers(self)
         self.idempotency = FakeIdempotency(self)
+        self.counting = FakeCounting(self)
 
     @property
     def store(self) -> FakeStore:

@@ -46,9 +46,16 @@ class FakeSuppliers:
         self._rows()[supplier.code] = _supplier_copy(supplier)
         return True
 
-    async def get(self, code: str) -> Supplier | None:
+    async def get(self, code: str, *, for_update: bool = False) -> Supplier | None:
         supplier = self._rows().get(code)
         return _supplier_copy(supplier) if supplier else None
+
+    async def update(self, supplier: Supplier) -> None:
+        if supplier.code in self._rows():
+            before = self._rows()[supplier.code]
+            self._rows()[supplier.code] = replace(_supplier_copy(supplier),
+                                                  products=before.products,
+                                                  created_at=before.created_at)
 
 
 class FakePurchaseOrders:

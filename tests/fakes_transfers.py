@@ -2,9 +2,10 @@
 
 Transfers live in ``uow.store.table("transfers")`` by id, as deep copies: stored values
 are replaced, never mutated, and callers get copies. The constraints of the tables hold:
-known locations, positive line quantities, received + cancelled within a line's quantity,
-received + returned within a lot's; lots come back in the order storage reads them
-(``travel_order``). An update of a missing transfer changes nothing, as UPDATE ... WHERE.
+known locations, positive line quantities, received + cancelled (+ lost) within a
+line's quantity, received + returned (+ lost) within a lot's; lots come back in the order
+storage reads them (``travel_order``). An update of a missing transfer changes nothing,
+as UPDATE ... WHERE.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 from typing import Any
 
 from stockline.domain.documents import Transfer
-from stockline.services.transfers import travel_order
+from stockline.services.transit import travel_order
 
 
 class IntegrityError(Exception):
@@ -39,12 +40,18 @@ class FakeTransfers:
             if (line.received_quantity < 0 or line.cancelled_quantity < 0
                     or line.received_quantity + line.cancelled_quantity > line.quantity):
                 raise IntegrityError("CHECK constraint failed: transfer_lines.within_quantity")
+            if line.lost_quantity < 0 or line.in_transit < 0:
+                raise IntegrityError(
+                    "CHECK constraint failed: transfer_lines.settled_within_quantity")
             if len({lot.lot for lot in line.lots}) != len(line.lots):
                 raise IntegrityError("UNIQUE constraint failed: transfer_line_lots")
             for lot in line.lots:
                 if lot.received_quantity + lot.returned_quantity > lot.quantity:
                     raise IntegrityError(
                         "CHECK constraint failed: transfer_line_lots.within_quantity")
+                if lot.lost_quantity < 0 or lot.in_transit < 0:
+                    raise IntegrityError(
+                        "CHECK constraint failed: transfer_line_lots.settled_within_quantity")
         stored = copy.deepcopy(transfer)
         for line in stored.lines:
             line.lots = travel_order(line.lots)
@@ -63,10 +70,12 @@ class FakeTransfers:
         stored = self._rows().get(transfer.id)
         if stored is None:
             return
-        # Only what the SQL adapter writes: status, timestamps, received/cancelled/returned.
+        # Only what the SQL adapter writes: status, timestamps, the remainder decision,
+        # received/cancelled/returned/lost.
         changed = copy.deepcopy(stored)
         changed.status, changed.updated_at = transfer.status, transfer.updated_at
         changed.received_at, changed.cancelled_at = transfer.received_at, transfer.cancelled_at
+        changed.closed_at, changed.remainder = transfer.closed_at, transfer.remainder
         given = {line.line_no: line for line in transfer.lines}
         for line in changed.lines:
             new = given.get(line.line_no)
@@ -74,9 +83,11 @@ class FakeTransfers:
                 continue
             line.received_quantity = new.received_quantity
             line.cancelled_quantity = new.cancelled_quantity
+            line.lost_quantity = new.lost_quantity
             new_lots = {lot.lot: lot for lot in new.lots}
             for lot in line.lots:
                 if lot.lot in new_lots:
                     lot.received_quantity = new_lots[lot.lot].received_quantity
                     lot.returned_quantity = new_lots[lot.lot].returned_quantity
+                    lot.lost_quantity = new_lots[lot.lot].lost_quantity
         self._rows()[transfer.id] = self._check(changed)

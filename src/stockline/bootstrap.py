@@ -8,6 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 
@@ -21,10 +22,14 @@ from stockline.adapters.destinations import Destinations
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
+from stockline.adapters.nodes import NodeRegistry
 from stockline.adapters.queries import Queries
 from stockline.adapters.queries.hot import HotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
+from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
+from stockline.adapters.rollup import fold_waiting
+from stockline.adapters.sessions import Sessions, SessionSigner, SessionStore
 from stockline.adapters.tickets import TicketStore
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
@@ -38,6 +43,7 @@ from stockline.services.executor import Executor, utcnow
 from stockline.services.idempotency import RequestDigests
 from stockline.services.ports import UnitOfWorkFactory
 from stockline.services.sales_batch import record_sales
+from stockline.services.writes import WriteService
 
 log = structlog.get_logger("stockline")
 
@@ -47,6 +53,7 @@ class Container:
     settings: Settings
     database: Database
     executor: Executor
+    writes: WriteService  # the one write path every entrypoint calls (services.writes)
     queries: Queries
     hot: HotReads
     bus: EventBus
@@ -59,7 +66,11 @@ class Container:
     limiter: RateLimiter
     auth_failures: FailureBudget
     tickets: TicketStore
+    sessions: Sessions
+    nodes: NodeRegistry
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
+    uows: UnitOfWorkFactory | None = None  # the writes' units of work (metrics hook in)
+    reconcile: ScheduledReconcile | None = None  # when STOCKLINE_RECONCILE_INTERVAL_SECONDS
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: list[str] = field(default_factory=list)
@@ -94,6 +105,7 @@ class Container:
             await self.sales.close()  # what is queued is answered before the pools close
         for job in self.background:
             await job.stop()
+        await self._leave()
         await self._stop_event_tasks()
         if "events" in self._started:
             await self.hub.close()
@@ -102,6 +114,13 @@ class Container:
         await self.audit.close()  # flushes what is still queued
         await self.hot.close()
         await self.database.dispose()
+
+    async def _leave(self) -> None:
+        """Take this process off the node list (the others prune it in a while anyway)."""
+        try:
+            await self.nodes.leave()
+        except Exception as exc:  # the database is gone: the row goes stale and is pruned
+            log.warning("node_leave_failed", node=self.nodes.name, error=str(exc))
 
     async def _stop_event_tasks(self) -> None:
         """The relay and the webhook dispatcher finish the round (and the delivery
@@ -164,14 +183,27 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     limiter = RateLimiter(per_role=settings.rate_limits,
                           burst_seconds=settings.rate_limit_burst_seconds,
                           own_limit=keys.limit_of, enabled=settings.rate_limit_enabled,
-                          redis_url=settings.redis_url, prefix=settings.rate_limit_prefix)
+                          redis_url=settings.redis_url, prefix=settings.rate_limit_prefix,
+                          timeout_seconds=settings.redis_timeout_seconds)
 
     async def purge() -> int:
         return await purge_idempotency_keys(database.write, now=utcnow(), retention=retention)
 
     async def expire_reservations() -> int:
+        # Every second in every process: look first, so that nothing due costs a read,
+        # not a write transaction.
+        if not await queries.holds_due(utcnow()):
+            return 0
         return await reservations.sweep_expired(executor)
 
+    async def fold_sales() -> int:
+        return await fold_waiting(database.write, batch=settings.rollup_batch,
+                                  batches=settings.rollup_batches)
+
+    registry = NodeRegistry(database.read, database.write, name=settings.node_name,
+                            clock=utcnow)
+    sessions = Sessions(session_signer(settings),
+                        SessionStore(database.read, database.write, clock=utcnow))
     grouped = None
     if settings.sale_batch_enabled:
         grouped = GroupCommit(uows, executor,
@@ -181,29 +213,55 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               lane_of=sales.lane_of, on_commit=relay.wake)
 
     hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
+    writes = WriteService(executor, {sales.record_sale: grouped} if grouped else None)
+    scheduled = (ScheduledReconcile(
+        database.read, interval=timedelta(seconds=settings.reconcile_interval_seconds),
+        leading=lambda: relay.leading, clock=utcnow)
+        if settings.reconcile_interval_seconds else None)
+    jobs = [Periodic("purge-idempotency-keys", purge, interval=900),
+            Periodic("purge-sessions", sessions.store.purge, interval=900),
+            Periodic("node-heartbeat", registry.beat, interval=registry.every),
+            Periodic("expire-reservations", expire_reservations,
+                     interval=settings.reservation_sweep_interval_seconds),
+            Periodic("fold-sales-rollup", fold_sales, interval=settings.rollup_interval_seconds)]
+    if scheduled is not None:
+        jobs.append(Periodic("reconcile", scheduled, interval=scheduled.look_seconds))
     return Container(settings=settings, database=database, executor=executor,
-                     queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
+                     writes=writes, queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
                      destinations=destinations,
                      audit=AuditTrail(database.write,
                                       burst_seconds=settings.audit_burst_seconds),
-                     limiter=limiter, sales=grouped,
+                     limiter=limiter, sales=grouped, uows=uows,
                      tickets=TicketStore(database.write, clock=utcnow),
+                     sessions=sessions, nodes=registry,
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),
-                     background=[Periodic("purge-idempotency-keys", purge, interval=900),
-                                 Periodic("expire-reservations", expire_reservations,
-                                          interval=settings.reservation_sweep_interval_seconds)])
+                     reconcile=scheduled, background=jobs)
 
 
 def idempotency_digests(settings: Settings) -> RequestDigests:
-    """Keyed with STOCKLINE_IDEMPOTENCY_SECRET, else with the secret kept in var_dir: made
-    by the first process to start, read by every other (it must outlive restarts, or a
-    retry after one would no longer match its record)."""
+    """Keyed with STOCKLINE_IDEMPOTENCY_SECRET, else with the secret kept in var_dir (it
+    must outlive restarts, or a retry after one would no longer match its record)."""
     if settings.idempotency_secret is not None:
         return RequestDigests(settings.idempotency_secret.get_secret_value().encode())
-    path = settings.var_dir / "idempotency_secret"
+    return RequestDigests(kept_secret(settings.var_dir / "idempotency_secret"))
+
+
+def session_signer(settings: Settings) -> SessionSigner:
+    """Signed with STOCKLINE_SESSION_SECRET, else with the secret kept in var_dir (so that
+    sessions outlive restarts and every worker accepts them)."""
+    secret = (settings.session_secret.get_secret_value().encode()
+              if settings.session_secret is not None
+              else kept_secret(settings.var_dir / "session_secret"))
+    return SessionSigner(secret, ttl=timedelta(seconds=settings.session_ttl_seconds),
+                         clock=utcnow)
+
+
+def kept_secret(path: Path) -> bytes:
+    """The random secret kept at ``path``: made by the first process to start, read by
+    every other."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         made = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -216,7 +274,7 @@ def idempotency_digests(settings: Settings) -> RequestDigests:
             pass
         finally:
             made.unlink()
-    return RequestDigests(path.read_text().strip().encode())
+    return path.read_text().strip().encode()
 
 
 def token_issuer(settings: Settings) -> TokenIssuer | None:

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from stockline.adapters.bus.factory import unknown_bus
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/stockline.db"
 # An origin as a browser sends it: scheme, host and port only (no path, no trailing slash).
 _ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # gRPC (package stockline.v1) on this port of the same host, served by every worker
+    # process (SO_REUSEPORT); 0 serves none.
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
     # Longer than a client's or load balancer's idle timeout, so the server is never the
     # side that closes a connection a client is about to reuse.
     keep_alive_seconds: int = Field(default=65, ge=1, le=3600)
@@ -64,6 +69,9 @@ class Settings(BaseSettings):
     sale_batch_window_ms: float = Field(default=2.0, ge=0, le=100)
     sale_batch_max: int = Field(default=64, ge=1, le=1000)
     sale_batch_lanes: int = Field(default=2, ge=1, le=16)
+    # Replenishment orders a low level up to its sales over the supplier's lead time plus
+    # this many days (domain.replenishment).
+    replenishment_cover_days: int = Field(default=14, ge=0, le=365)
     # The hottest routes (a sale, one level) answer their plain case without FastAPI's
     # dependency solving; false sends every request through the declared route alone.
     lean_routes: bool = True
@@ -73,12 +81,30 @@ class Settings(BaseSettings):
         "(HMAC-SHA256), 16+ characters; every node must share it (required, 32+, in "
         "production). Unset: a random one is made once and kept in "
         "var_dir/idempotency_secret (shared by one node's workers)")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs the dashboard's session cookies (HMAC-SHA256), "
+        "16+ characters; every node must share it (required, 32+, in production). Unset: "
+        "a random one is made once and kept in var_dir/session_secret (shared by one "
+        "node's workers)")
+    session_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     reservation_max_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     reservation_sweep_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The sales report's rollup: how often waiting sales are folded into it, how many a
+    # fold transaction takes (on SQLite sales wait while one runs), and how many folds a
+    # round makes at most.
+    rollup_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
+    rollup_batch: int = Field(default=1_000, ge=1, le=1_000_000)
+    rollup_batches: int = Field(default=20, ge=1, le=10_000)
+    # Operations: the relay's leader reconciles every level this often and exports the
+    # result as metrics (0: never; or run `stockline reconcile --textfile` from a timer).
+    reconcile_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 86_400)
+    # /metrics reads its database numbers (outbox, webhooks, low levels) at most this often.
+    metrics_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # Events: the outbox relay, the bus between API nodes, streams to clients.
-    bus_url: str | None = None  # nats://..., redis://..., or in-process when unset
+    # nats://..., redis://..., amqp://... (RabbitMQ), or in-process when unset
+    bus_url: str | None = None
     bus_channel: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     event_retention_days: float = Field(default=7.0, gt=0)
     relay_poll_interval_seconds: float = Field(default=0.02, gt=0, le=10)
@@ -92,18 +118,27 @@ class Settings(BaseSettings):
     hub_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     stream_queue_size: int = Field(default=10_000, ge=10, le=1_000_000)
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
-    node_name: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # The relay's lease holder and the node list's name of this process (100 characters).
+    node_name: str = Field(default_factory=lambda: f"{socket.gethostname()[:80]}-{os.getpid()}",
+                           min_length=1, max_length=100)
 
     @field_validator("database_url")
     @classmethod
     def _driver(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("idempotency_secret")
+    @field_validator("bus_url")
+    @classmethod
+    def _bus(cls, value: str | None) -> str | None:
+        if problem := unknown_bus(value):
+            raise ValueError(problem)
+        return value or None
+
+    @field_validator("idempotency_secret", "session_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("STOCKLINE_IDEMPOTENCY_SECRET needs at least 16 characters")
+            raise ValueError("the secret needs at least 16 characters")
         return value
 
     @property
@@ -144,6 +179,9 @@ class Settings(BaseSettings):
 
     # Rate limits: a token bucket per principal, shared between processes through Redis.
     redis_url: str | None = None
+    redis_timeout_seconds: float = Field(
+        default=0.25, gt=0, le=30, description="How long a rate-limit check waits for Redis "
+        "before this process limits on its own buckets for a while")
     rate_limit_enabled: bool = True
     rate_limits: dict[str, float] = Field(default_factory=lambda: {
         "admin": 2000.0, "manager": 1000.0, "warehouse_staff": 300.0, "store_staff": 300.0,
@@ -207,6 +245,12 @@ class Settings(BaseSettings):
                 or len(self.idempotency_secret.get_secret_value()) < 32):
             problems.append("STOCKLINE_IDEMPOTENCY_SECRET must be set to at least 32 "
                             "characters (the same on every node)")
+        # Every node must sign the dashboard's session cookies alike, or a browser signed
+        # in on one node would be signed out by the next: a secret made in var_dir is not.
+        if self.session_secret is None or len(self.session_secret.get_secret_value()) < 32:
+            problems.append("STOCKLINE_SESSION_SECRET must be set to at least 32 characters "
+                            "(the same on every node: it signs the dashboard's session "
+                            "cookies)")
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
             problems.append("STOCKLINE_SSL_CERTFILE and STOCKLINE_SSL_KEYFILE go together")
         problems += _weak_secrets(self)
@@ -225,7 +269,8 @@ def _weak_secrets(settings: Settings) -> list[str]:
     problems = []
     named = (("STOCKLINE_ADMIN_KEY", settings.admin_key),
              ("STOCKLINE_TOKEN_SECRET", settings.token_secret),
-             ("STOCKLINE_IDEMPOTENCY_SECRET", settings.idempotency_secret))
+             ("STOCKLINE_IDEMPOTENCY_SECRET", settings.idempotency_secret),
+             ("STOCKLINE_SESSION_SECRET", settings.session_secret))
     for name, secret in named:
         value = secret.get_secret_value() if secret is not None else ""
         if len(value) >= 32 and (len(set(value)) < 8 or

@@ -1,6 +1,7 @@
-"""Throwaway services to break on purpose: a PostgreSQL cluster and a NATS server of the
-test's own (the machine's are shared with other suites and must never be stopped), and a
-client that keeps selling through an outage and counts what it was answered."""
+"""Throwaway services to break on purpose: a PostgreSQL cluster, a NATS server and a
+RabbitMQ node of the test's own (the machine's are shared with other suites and must never
+be stopped), and a client that keeps selling through an outage and counts what it was
+answered."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -138,6 +140,87 @@ class ThrowawayNats:
 @contextlib.contextmanager
 def throwaway_nats() -> Iterator[ThrowawayNats]:
     server = ThrowawayNats()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+class ThrowawayRabbitMQ:
+    """A RabbitMQ node on a free port, with a node name, a data dir and an Erlang cookie of
+    its own; stopped with SIGTERM (a clean shutdown) and started again on the same data."""
+
+    # The server itself: Debian's /usr/sbin wrapper would switch to the rabbitmq user,
+    # who may not write in the temp dir.
+    SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+    def __init__(self) -> None:
+        if not self.SERVER.exists():
+            _missing("no rabbitmq-server on this machine")
+        self.dir = Path(tempfile.mkdtemp(prefix="stockline-rabbitmq-"))
+        self.port = free_port()
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
+        (self.dir / "rabbitmq-env.conf").write_text("")  # not the machine's node settings
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        self._env = {
+            **os.environ, "HOME": str(self.dir),
+            "RABBITMQ_NODENAME": f"stockline-test-{self.port}@localhost",
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_CONF_ENV_FILE": str(self.dir / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": str(self.dir / "plugins"),
+            "RABBITMQ_PID_FILE": str(self.dir / "pid")}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        log = (self.dir / "out").open("ab")
+        # A session of its own: stop() signals the script and the Erlang VM it started.
+        self.process = subprocess.Popen([str(self.SERVER)], env=self._env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90  # an Erlang VM boots slowly on a loaded machine
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if _speaks_amqp(self.port):
+                return
+            time.sleep(0.2)
+        output = (self.dir / "out").read_text(errors="replace")
+        raise RuntimeError(f"rabbitmq-server did not start: {output[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+        self.process = None
+
+    def destroy(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _speaks_amqp(port: int) -> bool:
+    """Whether the broker answers an AMQP 0-9-1 protocol header (with Connection.Start)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"AMQP\x00\x00\x09\x01")
+            return sock.recv(1)[:1] == b"\x01"  # a method frame
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def throwaway_rabbitmq() -> Iterator[ThrowawayRabbitMQ]:
+    server = ThrowawayRabbitMQ()
     try:
         server.start()
         yield server

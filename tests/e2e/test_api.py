@@ -109,17 +109,18 @@ async def test_list_products_by_category(client: httpx.AsyncClient) -> None:
     assert [p["sku"] for p in found] == wanted
 
 
-async def test_q_finds_sku_or_name_in_any_case(client: httpx.AsyncClient) -> None:
+async def test_q_finds_words_of_sku_or_name_in_any_case(client: httpx.AsyncClient) -> None:
     token = random_code("Q").replace("-", "")
     by_sku = await create_product(client, sku=f"{token}-1", name="Plain")
     by_name = await create_product(client, name=f"Shoe {token.lower()} edition")
     await create_product(client, name="Unrelated")
-    for q in (token.lower(), token.upper(), token[2:].capitalize()):
+    for q in (token.lower(), token.upper(), token[:6].capitalize()):
         found = await collect(client, "/v1/products", {"q": q})
         assert sorted(p["sku"] for p in found) == sorted([by_sku["sku"], by_name["sku"]]), q
 
 
-async def test_q_takes_percent_and_underscore_literally(client: httpx.AsyncClient) -> None:
+async def test_q_takes_percent_and_underscore_as_word_separators(
+        client: httpx.AsyncClient) -> None:
     category = random_code("CAT")
     cotton = await create_product(client, category=category, name="100% cotton")
     await create_product(client, category=category, name="1000 threads")
@@ -247,7 +248,7 @@ async def test_never_stocked_level_answers_zeros_at_version_0(client: httpx.Asyn
     assert await level(client, store, sku) == {
         "location_id": store, "sku": sku, "on_hand": 0, "reserved": 0, "available": 0,
         "in_transit": 0, "incoming": 0, "reorder_point": None, "reorder_quantity": None,
-        "safety_stock": None, "version": 0, "updated_at": None}
+        "safety_stock": None, "version": 0, "updated_at": None, "as_of": None}
     assert await collect(client, "/v1/inventory", {"location_id": store}) == []
 
 

@@ -39,6 +39,7 @@ BUDGET = 5
 FORGED = "sk_0123456789ab_FORGEDSECRETVALUE"
 
 REDIS_URL = test_rate_limits.REDIS_URL
+LOADED_MACHINE = test_rate_limits.LOADED_MACHINE
 redis_prefix = test_rate_limits.redis_prefix  # the fixture: a Redis key prefix of its own
 
 Connect = Callable[[str, str | None], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -221,7 +222,8 @@ async def _entries_within(container: Container, address: str, since: datetime,
 
 async def test_processes_sharing_redis_share_one_failure_budget(redis_prefix: str) -> None:
     limiters = [RateLimiter(per_role={}, burst_seconds=1.0, own_limit=lambda _: None,
-                            redis_url=REDIS_URL, prefix=redis_prefix) for _ in range(2)]
+                            redis_url=REDIS_URL, prefix=redis_prefix,
+                            timeout_seconds=LOADED_MACHINE) for _ in range(2)]
     budgets = [FailureBudget(limiter, limit=BUDGET, per_minute=1) for limiter in limiters]
     address = new_address()
     for limiter in limiters:

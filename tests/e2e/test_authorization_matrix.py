@@ -358,9 +358,19 @@ async def _(w: World, loc: str) -> Req:
     return _get("/v1/sales", location_id=loc, limit=20)
 
 
+@case("stock cover", "GET", "/v1/reports/stock-cover", P.SALES_READ, items=at)
+async def _(w: World, loc: str) -> Req:
+    return _get("/v1/reports/stock-cover", location_id=loc, limit=20)
+
+
 @case("one sale", "GET", "/v1/sales/{sale_id}", P.SALES_READ)
 async def _(w: World, loc: str) -> Req:
     return _get(f"/v1/sales/{w.sales[loc]}")
+
+
+@case("a sale's payment, as it is", "PATCH", "/v1/sales/{sale_id}", P.SALES_WRITE)
+async def _(w: World, loc: str) -> Req:
+    return Req("PATCH", f"/v1/sales/{w.sales[loc]}", {"payment_status": "paid"})
 
 
 @case("a return", "POST", "/v1/sales/{sale_id}/returns", P.RETURNS_WRITE, ok=201)

@@ -58,6 +58,24 @@ def api(live_server: LiveServer) -> Iterator[Client]:
         yield client
 
 
+def test_a_location_keeps_its_time_zone(api: Client) -> None:
+    store = random_location()
+    made = api.create_location(store, "Store", time_zone="America/New_York")
+    assert made.time_zone == api.get_location(store).time_zone == "America/New_York"
+
+
+def test_a_level_is_read_as_it_was(api: Client) -> None:
+    store, sku = stocked(api, 10)
+    before = datetime.now(UTC)
+    api.update_inventory(store, sku, delta=-4, reason="damage")
+    then = api.level(store, sku, as_of=before)
+    assert (then.on_hand, then.version, then.lots) == (10, None, None)
+    assert then.as_of is not None
+    assert api.level(store, sku).on_hand == 6
+    listed = list(api.inventory(location_id=store, as_of=before))
+    assert [(lv.sku, lv.on_hand) for lv in listed] == [(sku, 10)]
+
+
 def test_sell_count_move_and_hold_stock(api: Client) -> None:
     store, sku = stocked(api, 10)
     warehouse = random_location()
@@ -90,6 +108,24 @@ def test_sell_count_move_and_hold_stock(api: Client) -> None:
     returned = api.return_sale(sale.id, [Line(sku, 1)], restock=True, reason="changed_mind")
     assert returned.sale_status == "partially_returned"
     assert api.level(store, sku).on_hand == 7 - 3 - 2 + 1
+
+
+def test_a_short_shipment_is_closed_with_the_rest_lost_or_returned(api: Client) -> None:
+    store, sku = stocked(api, 10)
+    warehouse = random_location()
+    api.create_location(warehouse, "Depot", kind="warehouse", capacity=1000)
+    short = api.transfer(store, warehouse, [Line(sku, 4)])
+    api.receive_transfer(short.id, [Line(sku, 1)])
+    lost = api.close_transfer(short.id, "lost", note="crate missing")
+    assert (lost.status, lost.remainder, lost.closed_at is not None) == ("closed", "lost", True)
+    assert [(ln.received_quantity, ln.lost_quantity, ln.in_transit) for ln in lost.lines] == [
+        (1, 3, 0)]
+    back = api.transfer(store, warehouse, [Line(sku, 2)])
+    returned = api.close_transfer(back.id, "return")
+    assert [(ln.cancelled_quantity, ln.lost_quantity) for ln in returned.lines] == [(2, 0)]
+    assert (api.level(store, sku).on_hand, api.level(warehouse, sku).on_hand) == (6, 1)
+    with pytest.raises(InvalidState):
+        api.close_transfer(back.id, "lost")
 
 
 def test_lists_are_followed_across_pages(api: Client) -> None:

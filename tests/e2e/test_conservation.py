@@ -1,12 +1,14 @@
 """Stock is conserved while transfers, sales and returns race, on SQLite and PostgreSQL.
 
 The acceptance test of transfers: five locations, a few SKUs with received stock (one of
-them in lots), then 50 workers ship, receive (all or part) and cancel random transfers
-among the five locations through the live server (real sockets), while other workers
-sell and restock-return sales at the same time. Afterwards, read back from the API:
+them in lots), then 50 workers ship, receive (all or part), cancel and close short (the
+rest lost or sent back) random transfers among the five locations through the live
+server (real sockets), while other workers sell and restock-return sales at the same
+time. Afterwards, read back from the API:
 
 - per SKU, the sum over locations of on_hand + in_transit equals receipts - sales +
-  restocked returns (stock on its way is counted once: at its destination);
+  restocked returns - units lost in transit (stock on its way is counted once: at its
+  destination; a loss is on its transfer's line and a ``transfer_lost`` ledger row);
 - every level's ledger identity holds (on_hand is the sum of its deltas, balance_after
   the running sum), available >= 0, a lotted level's lots add up to its on_hand;
 - each level's in_transit equals what the open transfers carry to it, and each
@@ -43,6 +45,7 @@ from tests.factories import (
     moves,
     receive,
 )
+from tests.transfer_checks import check_transfer
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +60,7 @@ ALLOWED: dict[str, set[tuple[int, str | None]]] = {
     "ship": {(201, None), (409, "insufficient_stock")},
     "receive": {(200, None), (409, "invalid_state"), (409, "quantity_exceeded")},
     "cancel": {(200, None), (409, "invalid_state")},
+    "close": {(200, None), (409, "invalid_state")},
     "sale": {(201, None), (409, "insufficient_stock")},
     "return": {(201, None)},
 }
@@ -182,7 +186,7 @@ async def _transfer_worker(client: httpx.AsyncClient, world: World, tally: Tally
                 tally.open.append(response.json()["id"])
             continue
         transfer_id = rng.choice(tally.open)  # other workers may be at the same one
-        if roll < 0.85:
+        if roll < 0.8:
             body: dict[str, Any] = {}
             if rng.random() < 0.5:  # part of it: sometimes more than is left (409)
                 sent = tally.shipped[transfer_id]
@@ -190,9 +194,13 @@ async def _transfer_worker(client: httpx.AsyncClient, world: World, tally: Tally
                                          if rng.random() < 0.7] or [next(iter(sent.items()))])}
             response = await tally.post(client, f"{TRANSFERS}/{transfer_id}/receive", body)
             done = tally.note("receive", response) and response.json()["status"] == "received"
-        else:
+        elif roll < 0.9:
             response = await tally.post(client, f"{TRANSFERS}/{transfer_id}/cancel", {})
             done = tally.note("cancel", response)
+        else:
+            response = await tally.post(client, f"{TRANSFERS}/{transfer_id}/close", {
+                "remainder": rng.choice(["lost", "return"])})
+            done = tally.note("close", response)
         if done and transfer_id in tally.open:
             tally.open.remove(transfer_id)
 
@@ -246,37 +254,6 @@ async def _all_transfers(client: httpx.AsyncClient, world: World) -> dict[str, d
         for transfer in await collect(client, TRANSFERS, {"from_location_id": location}):
             found[transfer["id"]] = transfer
     return found
-
-
-def _check_transfer(transfer: dict[str, Any], sent: dict[str, int],
-                    entries: list[dict[str, Any]]) -> None:
-    """Its lines are what was shipped, its status fits them, its ledger entries match."""
-    assert {ln["sku"]: ln["quantity"] for ln in transfer["lines"]} == sent, transfer
-    status = transfer["status"]
-    received = sum(ln["received_quantity"] for ln in transfer["lines"])
-    cancelled = sum(ln["cancelled_quantity"] for ln in transfer["lines"])
-    in_transit = sum(ln["in_transit"] for ln in transfer["lines"])
-    assert {"in_transit": received == cancelled == 0 and in_transit > 0,
-            "partially_received": received > 0 and in_transit > 0 and cancelled == 0,
-            "received": in_transit == 0 and cancelled == 0,
-            "cancelled": received == 0 and in_transit == 0}[status], transfer
-    mine = [e for e in entries if e["reference"] == transfer["id"]]
-    for ln in transfer["lines"]:
-        assert ln["in_transit"] == (ln["quantity"] - ln["received_quantity"]
-                                    - ln["cancelled_quantity"]) >= 0, transfer
-
-        def moved(kind: str, location: str, sku: str = ln["sku"]) -> int:
-            return sum(e["delta"] for e in mine if e["type"] == kind
-                       and e["location_id"] == location and e["sku"] == sku)
-
-        assert moved("transfer_out", transfer["from_location_id"]) == -ln["quantity"], transfer
-        assert moved("transfer_in", transfer["to_location_id"]) == ln["received_quantity"]
-        assert moved("transfer_cancel", transfer["from_location_id"]) == (
-            ln["cancelled_quantity"])
-        if ln["lots"]:
-            assert sum(x["quantity"] for x in ln["lots"]) == ln["quantity"], transfer
-            assert sum(x["received_quantity"] for x in ln["lots"]) == ln["received_quantity"]
-            assert sum(x["returned_quantity"] for x in ln["lots"]) == ln["cancelled_quantity"]
 
 
 async def _read_levels(client: httpx.AsyncClient, world: World
@@ -336,6 +313,7 @@ async def test_stock_is_conserved_while_transfers_sales_and_returns_race(
             f"{figure('ship')} transfers shipped "
             f"({tally.answers[('ship', 409, 'insufficient_stock')]} refused short), "
             f"{figure('receive')} receipts, {figure('cancel')} cancelled, "
+            f"{figure('close')} closed short, "
             f"{figure('sale')} sales ({sum(tally.sold.values())} units), "
             + (f"{figure('return')} restocking returns ({sum(tally.restocked.values())} units)"
                if returns else "returns left out (no POST /v1/sales/{id}/returns)")
@@ -346,20 +324,22 @@ async def test_stock_is_conserved_while_transfers_sales_and_returns_race(
             f"; {tally.retries} retries under the same Idempotency-Key")
     assert figure("ship") >= 100 and figure("receive") >= 30 and figure("cancel") >= 10, (
         tally.answers)
-    assert figure("sale") >= 50, tally.answers
+    assert figure("close") >= 5 and figure("sale") >= 50, tally.answers
 
     # The transfers the API lists are exactly those shipped, each consistent with the ledger.
     assert set(transfers) == set(tally.shipped)
     for transfer_id, transfer in transfers.items():
-        _check_transfer(transfer, tally.shipped[transfer_id], entries)
-    assert statuses["received"] + statuses["cancelled"] < len(transfers), (
+        check_transfer(transfer, tally.shipped[transfer_id], entries)
+    assert statuses["received"] + statuses["cancelled"] + statuses["closed"] < len(transfers), (
         "every transfer closed: in_transit is not being checked")
 
     # Each level's in_transit is what open transfers carry to it.
     carried: Counter[tuple[str, str]] = Counter()
+    lost: Counter[str] = Counter()  # written off in transit by closes
     for transfer in transfers.values():
         for ln in transfer["lines"]:
             carried[(transfer["to_location_id"], ln["sku"])] += ln["in_transit"]
+            lost[ln["sku"]] += ln["lost_quantity"]
     for key, current in levels.items():
         assert current["in_transit"] == carried[key], (key, current, carried[key])
 
@@ -376,13 +356,14 @@ async def test_stock_is_conserved_while_transfers_sales_and_returns_race(
         assert by_type.get("return", Counter())[sku] == tally.restocked[sku], sku
         total = sum(levels[(loc, sku)]["on_hand"] + levels[(loc, sku)]["in_transit"]
                     for loc in world.locations)
-        expected = world.received[sku] - tally.sold[sku] + tally.restocked[sku]
+        expected = world.received[sku] - tally.sold[sku] + tally.restocked[sku] - lost[sku]
         assert total == expected, (sku, total, expected)
     units_in_transit = sum(carried.values())
-    _report(f"[{backend}] per SKU on_hand + in_transit == receipts - sales + restocked: "
-            + ", ".join(f"{world.received[s] - tally.sold[s] + tally.restocked[s]}"
+    _report(f"[{backend}] per SKU on_hand + in_transit == receipts - sales + restocked - "
+            "lost in transit: "
+            + ", ".join(f"{world.received[s] - tally.sold[s] + tally.restocked[s] - lost[s]}"
                         for s in world.skus)
-            + f"; {units_in_transit} units still in transit")
+            + f"; {units_in_transit} units still in transit, {sum(lost.values())} lost")
 
     if backend == "postgres":
         await asyncio.sleep(1.5)  # backends flush their statistics about once a second

@@ -40,7 +40,7 @@ from tests.factories import (
 CSV = {"Accept": "text/csv"}
 LEVEL_COLUMNS = ["location_id", "sku", "on_hand", "reserved", "available", "in_transit",
                  "incoming", "reorder_point", "reorder_quantity", "safety_stock", "version",
-                 "updated_at"]
+                 "updated_at", "as_of"]
 
 
 def table(response: httpx.Response) -> tuple[list[str], list[dict[str, str]]]:
@@ -146,9 +146,17 @@ async def test_a_sales_report_export_has_its_rows(client: httpx.AsyncClient) -> 
     answer = await client.get("/v1/reports/sales", params=window, headers=CSV)
     header, rows = table(answer)
     assert answer.headers["content-disposition"] == 'attachment; filename="reports-sales.csv"'
-    assert header == ["day", "location_id", "sales", "units", "total_amount", "total_currency"]
-    assert rows == [{"day": day.date().isoformat(), "location_id": store, "sales": "2",
-                     "units": "3", "total_amount": "12.00", "total_currency": "USD"}]
+    # A column for every group the report can sum by: empty where it does not (here
+    # the default, day and location).
+    assert header == ["hour", "day", "week", "month", "location_id", "region", "channel",
+                      "sku", "category", "sales", "units", "net_units", "gross_amount",
+                      "gross_currency", "net_amount", "net_currency", "total_amount",
+                      "total_currency"]
+    money = {f"{name}_{part}": value for name in ("gross", "net", "total")
+             for part, value in (("amount", "12.00"), ("currency", "USD"))}
+    assert rows == [{**dict.fromkeys(header, ""), "day": day.date().isoformat(),
+                     "location_id": store, "sales": "2", "units": "3", "net_units": "3",
+                     **money}]
 
 
 async def test_an_empty_export_is_its_header_row(client: httpx.AsyncClient) -> None:
@@ -158,7 +166,7 @@ async def test_an_empty_export_is_its_header_row(client: httpx.AsyncClient) -> N
     assert answer.text == ",".join(LEVEL_COLUMNS) + "\r\n"
     window = {"from": "2001-01-01T00:00:00Z", "to": "2001-01-02T00:00:00Z"}
     header, rows = table(await client.get("/v1/reports/sales", params=window, headers=CSV))
-    assert (len(header), rows) == (6, [])
+    assert (len(header), rows) == (18, [])
 
 
 async def test_a_key_limited_to_some_locations_exports_only_theirs(

@@ -143,6 +143,7 @@ async def test_locations_and_suppliers_import_and_update(client: httpx.AsyncClie
     assert [(e["line"], e["field"]) for e in problem["errors"]] == [(2, "type")]
 
     code = random_code("SUP")
+    await _time_zones_import(client, store)
     suppliers = ("code,name,lead_time_days,contact.email\n"
                  f"{code},Acme,7,orders@acme.test\n")
     assert _ok(await _import(client, "suppliers", suppliers))["created"] == 1
@@ -155,6 +156,21 @@ async def test_locations_and_suppliers_import_and_update(client: httpx.AsyncClie
                                        f"code,name,lead_time_days\n{code},Acme,-1\n"),
                          422, "validation_error")
     assert [(e["line"], e["field"]) for e in bad["errors"]] == [(2, "lead_time_days")]
+
+
+async def _time_zones_import(client: httpx.AsyncClient, store: str) -> None:
+    """A store's time zone (the days of its sales report) comes in a column of its own; an
+    unknown zone is refused on its line, an empty cell clears it."""
+    zoned = f"type,code,name,time_zone\nstore,{store},Store,Europe/Paris\n"
+    assert _ok(await _import(client, "locations", zoned))["updated"] == 1
+    assert (await client.get(f"/v1/retail-locations/{store}")).json()["time_zone"] == (
+        "Europe/Paris")
+    bad = assert_problem(await _import(client, "locations", zoned.replace(
+        "Europe/Paris", "Mars/Olympus")), 422, "validation_error")
+    assert [(e["line"], e["field"]) for e in bad["errors"]] == [(2, "time_zone")]
+    cleared = f"type,code,name,time_zone\nstore,{store},Store,\n"
+    assert _ok(await _import(client, "locations", cleared))["updated"] == 1
+    assert (await client.get(f"/v1/retail-locations/{store}")).json()["time_zone"] is None
 
 
 async def test_levels_are_counts_with_ledger_entries_and_a_second_import_adds_none(

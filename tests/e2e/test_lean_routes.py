@@ -9,6 +9,7 @@ client reads. Both backends.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -102,11 +103,14 @@ async def test_one_level_is_answered_by_the_lean_handler_as_the_route_answers_it
 
 
 @pytest.mark.parametrize("case", ["never stocked", "unknown location", "unknown sku",
-                                  "bad code", "lotted", "no key", "foreign location"])
+                                  "bad code", "lotted", "no key", "foreign location",
+                                  "as of", "as of a date", "as of the future", "bad as of",
+                                  "misspelt as of", "as of, foreign location"])
 async def test_every_other_level_request_gets_the_declared_routes_answer(
         client: httpx.AsyncClient, full: httpx.AsyncClient, database_url: str,
         case: str) -> None:
     store, (sku,) = await stocked(client, quantity=3)
+    now = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%f}Z"
     other_store = (await create_store(client))["code"]
     new_sku = (await create_product(client))["sku"]
     key: str | None = ADMIN_KEY
@@ -116,7 +120,14 @@ async def test_every_other_level_request_gets_the_declared_routes_answer(
            "bad code": f"/v1/inventory/{store}/no%20spaces",
            "lotted": f"/v1/inventory/{other_store}/{sku}",
            "no key": f"/v1/inventory/{store}/{sku}",
-           "foreign location": f"/v1/inventory/{other_store}/{sku}"}[case]
+           "foreign location": f"/v1/inventory/{other_store}/{sku}",
+           "as of": f"/v1/inventory/{store}/{sku}?as_of={now}",
+           "as of a date": f"/v1/inventory/{store}/{sku}?as_of=2024-01-01",
+           "as of the future": f"/v1/inventory/{store}/{sku}?as_of=2999-01-01",
+           "bad as of": f"/v1/inventory/{store}/{sku}?as_of=2024-01-01T10:00:00",
+           "misspelt as of": f"/v1/inventory/{store}/{sku}?asof=2024-01-01",
+           "as of, foreign location": f"/v1/inventory/{other_store}/{sku}?as_of={now}",
+           }[case]
     if case == "lotted":
         assert (await client.post("/v1/inventory/update", json={
             "location_id": other_store, "sku": sku, "delta": 4, "reason": "receipt",
@@ -126,10 +137,18 @@ async def test_every_other_level_request_gets_the_declared_routes_answer(
     if case == "foreign location":
         # a partner sees the availability of its own locations only
         key = (await insert_api_key(database_url, "partner", location_ids=[store])).key
+    if case == "as of, foreign location":
+        # store staff see today's stock everywhere, the past where they read the ledger
+        key = (await insert_api_key(database_url, "store_staff", location_ids=[store])).key
     lean_answer, full_answer = await both(client, full, "GET", url, key)
-    assert comparable(lean_answer) == comparable(full_answer)
+    # "now" is a moment later for the second request
+    volatile = ("as_of",) if case == "as of the future" else ()
+    assert comparable(lean_answer, volatile=volatile) == comparable(full_answer,
+                                                                   volatile=volatile)
     expected = {"never stocked": 200, "unknown location": 404, "unknown sku": 404,
-                "bad code": 422, "lotted": 200, "no key": 401, "foreign location": 403}
+                "bad code": 422, "lotted": 200, "no key": 401, "foreign location": 403,
+                "as of": 200, "as of a date": 200, "as of the future": 200,
+                "bad as of": 422, "misspelt as of": 422, "as of, foreign location": 403}
     assert lean_answer.status_code == expected[case], lean_answer.text
 
 

@@ -1,11 +1,12 @@
 """Two API nodes, one database, one bus: a sale on either reaches the streams of both.
 
 Two ``stockline serve`` processes on different ports share one PostgreSQL database and
-(a) NATS JetStream, (b) Redis Streams (the machine's brokers at 127.0.0.1). Each test gets
-its own channel, so runs never hear each other's events, and removes it afterwards. The
-hubs' fallback poll of the event log is slowed to 30 s: within the test's waits, only the
-bus can carry an event from the relay's node to the other. Under CI=true a broker that
-cannot be reached fails the test; elsewhere the test is skipped with the reason.
+(a) NATS JetStream, (b) Redis Streams, (c) a RabbitMQ stream queue (the machine's brokers at
+127.0.0.1). Each test gets its own channel, so runs never hear each other's events, and
+removes it afterwards. The hubs' fallback poll of the event log is slowed to 30 s: within
+the test's waits, only the bus can carry an event from the relay's node to the other.
+Under CI=true a broker that cannot be reached fails the test; elsewhere the test is
+skipped with the reason.
 """
 
 from __future__ import annotations

@@ -147,6 +147,16 @@ async def _a_transfer_line_changed(client: httpx.AsyncClient, store: str,
             .values(quantity=8)]
 
 
+async def _a_transfer_loss_changed(client: httpx.AsyncClient, store: str,
+                                   sku: str) -> list[Any]:
+    """An open transfer whose line says 2 were lost, which nothing took out of transit."""
+    warehouse = (await create_warehouse(client))["code"]
+    await receive(client, warehouse, sku, 10)
+    shipped = await ship_transfer(client, warehouse, store, (sku, 6))
+    return [update(transfer_lines).where(transfer_lines.c.transfer_id == shipped["id"])
+            .values(lost_quantity=2)]
+
+
 async def _a_lot_changed(client: httpx.AsyncClient, store: str, sku: str) -> list[Any]:
     await lotted_receipt(client, store, sku, "L-1", 10)
     c = inventory_lots.c
@@ -168,6 +178,7 @@ CASES: dict[str, tuple[Breaker, list[tuple[str, int | None, int | None]]]] = {
                 [("on_hand_ledger", 10, 17), ("ledger_balance", 10, 17)]),
     "reservation": (_a_reservation_line_deleted, [("reserved_reservations", 0, 3)]),
     "transfer": (_a_transfer_line_changed, [("in_transit_transfers", 8, 6)]),
+    "transfer loss": (_a_transfer_loss_changed, [("in_transit_transfers", 4, 6)]),
     "lot": (_a_lot_changed, [("lots_total", 9, 10)]),
     "order": (_an_order_line_changed, [("incoming_orders", 6, 10)]),
     "event": (_level_column_raised("version", 5), [("event_missing", 6, 1)]),

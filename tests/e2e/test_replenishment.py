@@ -2,10 +2,11 @@
 order does not cover, how much it needs, and where that should come from.
 
 The rules (``stockline.domain.replenishment``): quantity = the shortfall
-``reorder_point + safety_stock + 1 - (available + in_transit + incoming)``, rounded up to
-a multiple of ``reorder_quantity`` when one is set; source = a transfer from the location
-with the most surplus if it covers the quantity, else the cheapest supplier with a known
-lead time, else a partial transfer, else none.
+``max(reorder_point + safety_stock + 1, safety_stock + ceil(daily_velocity * (lead time +
+cover days))) - (available + in_transit + incoming)``, rounded up to a multiple of
+``reorder_quantity`` when one is set; source = a transfer from the nearest location (same
+region, then distance, then the most surplus) whose surplus covers the quantity, else the
+cheapest supplier with a known lead time, else a partial transfer, else none.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ async def test_the_cheapest_supplier_with_a_known_lead_time_is_suggested(
     assert suggestion == {
         "location_id": store, "sku": sku, "available": 2, "reorder_point": 5,
         "reorder_quantity": None, "safety_stock": None, "on_order": 0, "quantity": 4,
+        "daily_velocity": 0.0,
         "source": {"type": "supplier", "id": cheap, "unit_cost": price("4.00"),
                    "lead_time_days": 10, "surplus": None}}
 
@@ -92,8 +94,10 @@ async def test_equal_costs_go_to_the_shorter_lead_time(client: httpx.AsyncClient
 
 async def test_a_transfer_from_the_location_with_the_most_surplus_beats_a_supplier(
         client: httpx.AsyncClient) -> None:
+    # Nothing says which is nearest (other regions, no coordinates): the most surplus wins.
     sku, store = await _product(client), await _store(client)
-    big, small, busy = await _warehouse(client), await _warehouse(client), await _store(client)
+    busy = str((await create_store(client, region="elsewhere"))["code"])
+    big, small = await _warehouse(client), await _warehouse(client)
     await _stock(client, store, sku, 0, reorder_point=4)                 # needs 5
     await _stock(client, big, sku, 40, reorder_point=10, safety_stock=5)  # surplus 25
     await _stock(client, small, sku, 12)                                  # surplus 12

@@ -2,7 +2,8 @@
 the bus goes away, the server itself is asked to stop.
 
 Each test runs real ``stockline serve`` processes against services of its own (a throwaway
-PostgreSQL cluster, a throwaway NATS server: the machine's are shared and never stopped).
+PostgreSQL cluster, a throwaway NATS server or RabbitMQ node: the machine's are shared and
+never stopped).
 Fast by default; STOCKLINE_SOAK=1 makes the outages and the load longer.
 """
 
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,12 +26,15 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from stockline.adapters.bus import EventRecord
+from stockline.adapters.bus import EventBus, EventRecord
 from stockline.adapters.bus.nats import BusUnavailable, NatsBus
+from stockline.adapters.bus.rabbitmq import RabbitBus
 from tests.conftest import ADMIN_KEY, Databases, start_server, stop_server
 from tests.e2e.outages import (
     SOAK,
     Tally,
+    ThrowawayNats,
+    ThrowawayRabbitMQ,
     api,
     report,
     retried_then_read,
@@ -38,6 +42,7 @@ from tests.e2e.outages import (
     sell_until_answered,
     throwaway_nats,
     throwaway_postgres,
+    throwaway_rabbitmq,
 )
 from tests.factories import (
     assert_ledger_identity,
@@ -71,6 +76,7 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_res
                 refs: list[str] = []
                 stop = asyncio.Event()
                 readyz: list[int] = []
+                reads: list[int] = []
 
                 async def seller() -> None:
                     while not stop.is_set():
@@ -87,6 +93,8 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_res
                 down_at = time.monotonic()
                 while time.monotonic() - down_at < PG_OUTAGE_SECONDS:
                     readyz.append((await client.get("/readyz")).status_code)
+                    for path in (f"/v1/inventory/{store}/{sku}", "/v1/sales"):  # reads too
+                        reads.append((await client.get(path)).status_code)
                     await asyncio.sleep(0.2)
                 in_outage = dict(tally.statuses)
                 await asyncio.to_thread(pg.start)
@@ -127,6 +135,7 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_res
                       f"slowest answer {tally.slowest:.2f} s; found {len(sales)} sales, "
                       f"{len(by_ref) - len(set(by_ref))} duplicates")
                 assert 500 not in tally.statuses, tally.statuses
+                assert 503 in reads and 500 not in reads, reads
                 assert tally.statuses[503] > 0, tally.statuses
                 assert not tally.bad_503, tally.bad_503[:3]
                 assert tally.slowest < 12, tally.slowest
@@ -143,19 +152,27 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_res
 
 BUS_OUTAGE_SECONDS = 10.0 if SOAK else 4.0
 
+# The brokers a test can stop and start again, and the bus for each.
+Broker = ThrowawayNats | ThrowawayRabbitMQ
+THROWAWAY_BROKERS: dict[str, tuple[Callable[[], contextlib.AbstractContextManager[Broker]],
+                                   Callable[..., EventBus]]] = {
+    "nats": (throwaway_nats, NatsBus), "rabbitmq": (throwaway_rabbitmq, RabbitBus)}
 
+
+@pytest.mark.parametrize("broker", sorted(THROWAWAY_BROKERS))
 async def test_bus_outage_blocks_no_write_and_loses_no_event(
-        databases: Databases, tmp_path: Path) -> None:
-    """Proves: with NATS JetStream down (a throwaway server, stopped for a while) sales on
-    node A still commit promptly, and once NATS is back, a subscriber on node B's stream
-    (which hears A's events only through the bus: its poll of the log is slowed to 30 s)
-    gets every event, ids contiguous, none lost, none twice, with no new sale needed to
-    push them out."""
+        broker: str, databases: Databases, tmp_path: Path) -> None:
+    """Proves: with the broker (NATS JetStream, RabbitMQ) down (a throwaway server, stopped
+    for a while) sales on node A still commit promptly, and once it is back, a subscriber
+    on node B's stream (which hears A's events only through the bus: its poll of the log is
+    slowed to 30 s) gets every event, ids contiguous, none lost, none twice, with no new
+    sale needed to push them out."""
     url = await databases.new("postgres")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with throwaway_nats() as nats_server:
-        env = bus_env(nats_server.url, f"t{uuid.uuid4().hex[:16]}")
+    throwaway, _ = THROWAWAY_BROKERS[broker]
+    with throwaway() as server:
+        env = bus_env(server.url, f"t{uuid.uuid4().hex[:16]}")
         node_a = start_server(url, tmp_path / "a", extra_env=env)
         try:
             node_b = start_server(url, tmp_path / "b", extra_env=env)
@@ -176,12 +193,12 @@ async def test_bus_outage_blocks_no_write_and_loses_no_event(
                                 await asyncio.sleep(0.02)
 
                         await sell_for(0.5)
-                        await asyncio.to_thread(nats_server.stop)
+                        await asyncio.to_thread(server.stop)
                         await sell_for(BUS_OUTAGE_SECONDS)
                         # The relay kept moving committed events into the log meanwhile.
                         in_log = len(await wait_for_log(writer, len(refs), within=2,
                                                         types="sale.recorded"))
-                        await asyncio.to_thread(nats_server.start)
+                        await asyncio.to_thread(server.start)
                         back = time.monotonic()
                         newest = max(e["id"] for e in await wait_for_log(writer, 0))
                         got: list[int] = []
@@ -193,7 +210,7 @@ async def test_bus_outage_blocks_no_write_and_loses_no_event(
                 report(f"\nbus outage ({BUS_OUTAGE_SECONDS} s): {len(refs)} sales "
                        f"{dict(tally.statuses)}, slowest {tally.slowest:.2f} s; node B's "
                        f"stream got {len(got)} events ({stream.after + 1}..{newest}), "
-                       f"caught up {caught_up:.1f} s after NATS returned; {in_log} sales "
+                       f"caught up {caught_up:.1f} s after {broker} returned; {in_log} sales "
                        f"logged while it was down")
                 assert tally.statuses == {201: len(refs)}, tally.statuses
                 assert tally.slowest < 2.0, tally.slowest
@@ -269,24 +286,27 @@ async def test_sigterm_finishes_in_flight_sales_closes_streams_and_exits_zero(
             server.process.wait()
 
 
-async def test_nats_publish_fails_fast_while_the_broker_is_down() -> None:
-    """Proves (regression): while NATS is down, publishing raises BusUnavailable at once
-    instead of waiting out the JetStream ack timeout (5 s), which held up every relay round
-    and with it the event log; once NATS is back, publishing works again."""
-    with throwaway_nats() as nats_server:
-        bus = NatsBus(nats_server.url, channel=f"t{uuid.uuid4().hex[:16]}")
+@pytest.mark.parametrize("broker", sorted(THROWAWAY_BROKERS))
+async def test_publish_fails_fast_while_the_broker_is_down(broker: str) -> None:
+    """Proves (regression): while the broker is down, publishing raises BusUnavailable at
+    once instead of waiting out an acknowledgement timeout (JetStream's: 5 s), which held
+    up every relay round and with it the event log; once it is back, publishing works
+    again."""
+    throwaway, bus_for = THROWAWAY_BROKERS[broker]
+    with throwaway() as server:
+        bus = bus_for(server.url, channel=f"t{uuid.uuid4().hex[:16]}")
         await bus.start()
         try:
             record = EventRecord(id=1, type="product.changed", occurred_at=datetime.now(UTC),
                                  location_id=None, sku="X", data={})
             await bus.publish([record])
-            await asyncio.to_thread(nats_server.stop)
+            await asyncio.to_thread(server.stop)
             await asyncio.sleep(0.2)
             started = time.monotonic()
             with pytest.raises(BusUnavailable):
                 await bus.publish([record])
             assert time.monotonic() - started < 1.0
-            await asyncio.to_thread(nats_server.start)
+            await asyncio.to_thread(server.start)
             deadline = time.monotonic() + 10
             while True:
                 try:

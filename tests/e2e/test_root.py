@@ -16,7 +16,8 @@ async def test_the_root_answers_an_index_without_a_key(client: httpx.AsyncClient
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["name"] == "Stockline" and body["version"]
-    assert body["links"] == {"docs": "/docs", "openapi": "/openapi.json"}  # no dashboard yet
+    assert body["links"] == {"docs": "/docs", "openapi": "/openapi.json",
+                             "dashboard": "/dashboard"}
     for path in body["links"].values():
         assert (await without_credentials(client, "GET", path)).status_code == 200, path
 

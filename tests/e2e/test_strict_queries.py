@@ -47,17 +47,17 @@ async def test_a_filter_the_inventory_list_does_not_have_is_refused_by_name(
         client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/inventory", params={"category": "footwear"})
     message = _unknown(assert_problem(response, 422, "validation_error"), "category")
-    for declared in ("sku", "location_id", "location_type", "below_reorder_point", "limit",
-                     "cursor"):
+    for declared in ("sku", "location_id", "location_type", "below_reorder_point", "as_of",
+                     "limit", "cursor"):
         assert declared in message
 
 
-async def test_as_of_on_a_route_without_it_is_refused(client: httpx.AsyncClient) -> None:
+async def test_a_misspelt_as_of_on_one_level_is_refused(client: httpx.AsyncClient) -> None:
     store, (sku,) = await stocked(client, quantity=3)
-    response = await client.get(f"/v1/inventory/{store}/{sku}",
-                                params={"as_of": "2026-11-01T00:00:00Z"})
-    message = _unknown(assert_problem(response, 422, "validation_error"), "as_of")
-    assert message.endswith("takes: no query parameters")
+    for path in (f"/v1/inventory/{store}/{sku}", "/v1/reports/inventory-value"):
+        response = await client.get(path, params={"asof": "2026-11-01T00:00:00Z"})
+        message = _unknown(assert_problem(response, 422, "validation_error"), "asof")
+        assert "as_of" in message.split("takes:")[-1]
 
 
 async def test_each_unknown_parameter_is_named_beside_declared_ones(

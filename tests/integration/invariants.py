@@ -72,8 +72,8 @@ CHECKS: dict[str, str] = {
         SELECT l.location_id, l.sku, l.in_transit, COALESCE(c.carried, 0) AS carried
         FROM inventory_levels l
         LEFT JOIN (SELECT t.to_location_id AS location_id, tl.sku,
-                          SUM(tl.quantity - tl.received_quantity - tl.cancelled_quantity)
-                              AS carried
+                          SUM(tl.quantity - tl.received_quantity - tl.cancelled_quantity
+                              - tl.lost_quantity) AS carried
                    FROM transfers t JOIN transfer_lines tl ON tl.transfer_id = t.id
                    WHERE t.status IN ('in_transit', 'partially_received')
                    GROUP BY t.to_location_id, tl.sku) c
@@ -81,25 +81,27 @@ CHECKS: dict[str, str] = {
         WHERE l.location_id IN :locs AND l.in_transit <> COALESCE(c.carried, 0)""",
     "transfer lines add up to their status": """
         SELECT t.id, t.status, tl.sku, tl.quantity, tl.received_quantity,
-               tl.cancelled_quantity
+               tl.cancelled_quantity, tl.lost_quantity
         FROM transfers t JOIN transfer_lines tl ON tl.transfer_id = t.id
         WHERE (t.from_location_id IN :locs OR t.to_location_id IN :locs) AND (
-              tl.received_quantity < 0 OR tl.cancelled_quantity < 0
-              OR tl.received_quantity + tl.cancelled_quantity > tl.quantity
-              OR (t.status IN ('received', 'cancelled')
-                  AND tl.received_quantity + tl.cancelled_quantity <> tl.quantity)
-              OR (t.status = 'in_transit' AND tl.received_quantity <> 0)
-              OR (t.status = 'cancelled' AND tl.received_quantity <> 0))""",
+              tl.received_quantity < 0 OR tl.cancelled_quantity < 0 OR tl.lost_quantity < 0
+              OR tl.received_quantity + tl.cancelled_quantity + tl.lost_quantity > tl.quantity
+              OR (t.status IN ('received', 'cancelled', 'closed')
+                  AND tl.received_quantity + tl.cancelled_quantity + tl.lost_quantity
+                      <> tl.quantity)
+              OR (t.status <> 'closed' AND tl.lost_quantity <> 0)
+              OR (t.status = 'in_transit' AND tl.received_quantity <> 0))""",
     "a transfer line's lots add up to the line": """
         SELECT tl.transfer_id, tl.sku FROM transfer_lines tl
         JOIN transfers t ON t.id = tl.transfer_id
         JOIN (SELECT transfer_id, line_no, SUM(quantity) AS q,
-                     SUM(received_quantity) AS rq, SUM(returned_quantity) AS cq
+                     SUM(received_quantity) AS rq, SUM(returned_quantity) AS cq,
+                     SUM(lost_quantity) AS lq
               FROM transfer_line_lots GROUP BY transfer_id, line_no) x
           ON x.transfer_id = tl.transfer_id AND x.line_no = tl.line_no
         WHERE (t.from_location_id IN :locs OR t.to_location_id IN :locs)
           AND (x.q <> tl.quantity OR x.rq <> tl.received_quantity
-               OR x.cq <> tl.cancelled_quantity)""",
+               OR x.cq <> tl.cancelled_quantity OR x.lq <> tl.lost_quantity)""",
     # a lotted level's on_hand is the sum of its lots
     "lotted on_hand == sum of lots": """
         SELECT l.location_id, l.sku, l.on_hand, COALESCE(SUM(x.on_hand), 0) AS lots

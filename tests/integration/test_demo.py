@@ -47,8 +47,9 @@ from stockline.entrypoints.demo import (
     load_plan,
     stores,
 )
+from stockline.entrypoints.demo.aftercare import PlannedCheck
 from stockline.entrypoints.http.app import create_app
-from tests.factories import migrate
+from tests.factories import migrate, run_cli
 
 SMALL = DemoSize(stores_per_region=1, skus=60, days=4, sales_per_store_day=5,
                  replenished_skus=10)
@@ -242,16 +243,35 @@ def _sold(plan: DemoPlan) -> Counter[tuple[str, str]]:
     return sold
 
 
+def _aftercare(plan: DemoPlan) -> Counter[tuple[str, str]]:
+    """What the returns restocked and the counts found (or lost), by level."""
+    sold_at = {s.external_ref: s.location_id for s in plan.sales}
+    moved: Counter[tuple[str, str]] = Counter()
+    for back in plan.returns:
+        for ln in back.lines:
+            moved[(sold_at[back.sale_ref], ln.sku)] += ln.quantity if back.restock else 0
+    for check in _counted(plan):
+        assert check.sku is not None
+        moved[(check.location_id, check.sku)] += check.difference
+    return moved
+
+
+def _counted(plan: DemoPlan) -> list[PlannedCheck]:
+    return [c for c in plan.checks if c.counted_at is not None]
+
+
 def _expected(plan: DemoPlan) -> dict[str, int]:
     levels = sum(map(len, plan.stock.values()))
     return {
         "products": len(plan.products), "locations": len(plan.locations),
         "inventory_levels": levels,
-        # a receipt per level, and per sale one entry for each SKU it took
-        "stock_movements": levels + sum(len({ln.sku for ln in s.lines}) for s in plan.sales),
+        # a receipt per level, per sale one entry for each SKU it took, one per restocked
+        # return (of one line) and one per count
+        "stock_movements": levels + sum(len({ln.sku for ln in s.lines}) for s in plan.sales)
+        + sum(r.restock for r in plan.returns) + len(_counted(plan)),
         "sales": len(plan.sales), "sale_lines": sum(len(s.lines) for s in plan.sales),
         "on_hand": sum(q for by in plan.stock.values() for q in by.values())
-        - sum(_sold(plan).values()),
+        - sum(_sold(plan).values()) + sum(_aftercare(plan).values()),
         "reorder_points": sum(map(len, plan.settings.values())),
     }
 
@@ -306,10 +326,12 @@ async def test_ledger_identity_holds_for_every_demo_level(loaded: Loaded) -> Non
     sold = _sold(loaded.plan)
     sample = random.Random(7).sample(sorted(loaded.plan.settings["DC-EAST"]), 3)
     sample = [("DC-EAST", sku) for sku in sample] + random.Random(7).sample(sorted(sold), 10)
+    moved = _aftercare(loaded.plan)
+    sample += sorted(moved)[:10]
     for location_id, sku in sample:
         await _assert_running_balance(container, location_id, sku,
-                                      loaded.plan.stock[location_id][sku] - sold[(location_id,
-                                                                                  sku)])
+                                      loaded.plan.stock[location_id][sku]
+                                      - sold[(location_id, sku)] + moved[(location_id, sku)])
 
 
 async def _assert_running_balance(container: Container, location_id: str, sku: str,
@@ -333,6 +355,9 @@ async def test_second_load_changes_nothing(loaded: Loaded) -> None:
     assert again.stock.present == 9 * SMALL.skus
     assert again.settings.present == 9 * SMALL.replenished_skus
     assert again.sales.present == len(loaded.plan.sales)
+    assert again.returns.present == len(loaded.plan.returns)
+    assert again.feedback.present == len(loaded.plan.checks)
+    assert again.counts.present == len(_counted(loaded.plan))
     assert await _counts(loaded.container) == before
 
 
@@ -346,10 +371,11 @@ async def test_a_load_after_an_interrupted_one_adds_only_what_is_missing(
     async with fresh_container(settings, tmp_path) as container:
         # a first run that stopped part-way: every product and location, half of one
         # warehouse's stock, and (after all the stock) a few of the sales
-        await load_plan(container, replace(plan, stock={dc: half}, settings={}, sales=[]))
+        await load_plan(container, replace(plan, stock={dc: half}, settings={}, sales=[],
+                                           returns=[], checks=[]))
         partial = replace(plan, stock={k: v for k, v in plan.stock.items() if k != dc},
                           settings={k: v for k, v in plan.settings.items() if k != dc},
-                          sales=first_sales)
+                          sales=first_sales, returns=[], checks=plan.checks[:3])
         await load_plan(container, partial)
         report = await load_demo(container, size=SMALL, now=now)
         assert report.products.present == SMALL.skus and report.products.created == 0
@@ -357,6 +383,8 @@ async def test_a_load_after_an_interrupted_one_adds_only_what_is_missing(
             8 * SMALL.skus + len(half), SMALL.skus - len(half))
         assert report.settings.present == 8 * SMALL.replenished_skus
         assert (report.sales.present, report.sales.created) == (5, len(plan.sales) - 5)
+        assert report.returns.created == len(plan.returns)
+        assert (report.feedback.present, report.feedback.created) == (3, len(plan.checks) - 3)
         counts = await _counts(container)
         assert {k: counts[k] for k in _expected(plan)} == _expected(plan)
         for sku, units in plan.stock[dc].items():  # received once, not twice
@@ -402,3 +430,34 @@ async def test_the_demo_data_reads_back_through_every_list_of_the_api(loaded: Lo
             assert hours["mon"] == "05:00-23:00" and hours["utc_offset"].endswith(":00")
     finally:
         await container.close()
+
+
+async def test_the_demo_has_returns_reports_and_counts_with_found_and_lost_units(
+        loaded: Loaded) -> None:
+    plan, report, queries = loaded.plan, loaded.report, loaded.container.queries
+    assert report.returns.created == len(plan.returns) > 0
+    assert {r.restock for r in plan.returns} == {True, False}
+    assert report.feedback.created == len(plan.checks)
+    assert report.counts.created == len(_counted(plan)) > 0
+    sales_by_ref = await queries.sale_ids(SALE_REF_PREFIX)
+    assert {sales_by_ref[r.sale_ref][1] for r in plan.returns} <= {"returned",
+                                                                   "partially_returned"}
+    start, end = loaded.now - timedelta(days=60), loaded.now
+    done = await queries.counted_between(start=start, end=end, location_id=None)
+    assert sorted(t.difference or 0 for t in done) == sorted(
+        c.difference for c in _counted(plan))
+    assert any(t.difference and t.difference > 0 for t in done)
+    assert any(t.difference and t.difference < 0 for t in done)
+    assert all(t.completed_at is not None and t.opened_at < t.completed_at < loaded.now
+               for t in done)
+    still_open = await queries.count_tasks(location_id=None, sku=None, status="open",
+                                           limit=500, cursor=None)
+    assert len(still_open.items) == sum(c.kind == "discrepancy" and c.counted_at is None
+                                        for c in plan.checks) > 0
+    said = await queries.located_feedback_between(start=start, end=end, location_id=None)
+    assert {f.kind for f in said} == {"discrepancy", "sync_delay"}
+
+
+def test_reconcile_finds_no_drift_after_the_demo(loaded: Loaded) -> None:
+    code, out, err = run_cli(loaded.container.settings.database_url, "reconcile")
+    assert code == 0, (out, err)

@@ -16,7 +16,7 @@ async def _key(container: Container, age: timedelta, now: datetime) -> str:
     key = uuid.uuid4().hex
     async with container.database.write.begin() as conn:
         await conn.execute(insert(idempotency_keys).values(
-            principal="housekeeping-test", key=key, fingerprint="f" * 64, status_code=201,
+            principal="housekeeping-test", key=key, fingerprint="f" * 64, outcome="ok",
             response_body=b"{}", created_at=now - age))
     return key
 

@@ -24,10 +24,10 @@ from stockline.domain.errors import (
 )
 from stockline.domain.model import Level, Location, Product, Sale
 from stockline.domain.values import LocationType, Money, Reason
-from stockline.entrypoints.http.errors import domain_problem
 from stockline.services import catalog, inventory, locations, sales
+from stockline.services.answers import refusal
 from stockline.services.executor import Caller, Executor
-from stockline.services.ports import StoredResponse
+from stockline.services.ports import OK, StoredAnswer
 from tests.fakes import FakeUnitOfWorkFactory
 
 CALLER = Caller(principal="key_unit", actor="unit-tester")
@@ -101,22 +101,19 @@ def sale(location_id: str, *lines: Line, **fields: Any) -> RecordSale:
 
 
 class JsonAnswers:
-    """A Responder like the HTTP layer's: the result as JSON, a refusal as the HTTP layer's
-    own problem (its one registry of codes)."""
+    """A Responder like the write service's: the result as JSON, a refusal as its code and
+    document (services.answers)."""
 
-    def __init__(self, status: int = 201) -> None:
-        self.status = status
-
-    def ok(self, result: Any) -> StoredResponse:
+    def ok(self, result: Any) -> StoredAnswer:
         is_row = dataclasses.is_dataclass(result) and not isinstance(result, type)
         body = dataclasses.asdict(result) if is_row else result
-        return StoredResponse(self.status, orjson.dumps(body, default=str))
+        return StoredAnswer(OK, orjson.dumps(body, default=str))
 
-    def error(self, error: DomainError) -> StoredResponse:
-        return StoredResponse(*domain_problem(error))
+    def error(self, error: DomainError) -> StoredAnswer:
+        return refusal(error)
 
 
-def body(response: StoredResponse) -> Any:
+def body(response: StoredAnswer) -> Any:
     return orjson.loads(response.body)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import String
 
 from stockline.adapters.authentication import EXTERNAL_PREFIX, SUBJECT_MAX_LENGTH
 from stockline.adapters.tables import metadata
+from stockline.domain.counting import CountTaskReason, CountTaskStatus
 from stockline.domain.security import PRINCIPAL_TEXT_MAX_LENGTH, Role
 from stockline.domain.states import PurchaseOrderStatus, ReservationStatus, TransferStatus
 from stockline.domain.values import LocationType, MovementType, SaleStatus
@@ -38,6 +39,9 @@ LEVEL_KEYS = ("inventory_levels.location_id", "inventory_levels.sku",
               "stock_movements.location_id", "stock_movements.sku", "outbox.location_id",
               "outbox.sku", "events.location_id", "events.sku")
 ACTORS = tuple(f"{t.name}.actor" for t in metadata.sorted_tables if "actor" in t.c)
+# Where a discrepancy's level goes: its count task, and the events it raises.
+COUNT_LEVEL_KEYS = ("count_tasks.location_id", "count_tasks.sku", "outbox.location_id",
+                    "outbox.sku", "events.location_id", "events.sku")
 NOT_TEXT = ()  # a filter, or kept in a JSON column (no length), or parsed into a number
 
 # Each text field of a request body, and the text columns it is written to.
@@ -46,6 +50,11 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "ApiKeyCreate.role": ("api_keys.role",),
     "ApiKeyCreate.location_ids": NOT_TEXT,
     "ContactIn.name": NOT_TEXT, "ContactIn.email": NOT_TEXT, "ContactIn.phone": NOT_TEXT,
+    "CountTaskComplete.note": ("stock_movements.note",),
+    "FeedbackCreate.kind": ("feedback.kind",),
+    "FeedbackCreate.location_id": ("feedback.location_id", *COUNT_LEVEL_KEYS),
+    "FeedbackCreate.sku": ("feedback.sku", *COUNT_LEVEL_KEYS),
+    "FeedbackCreate.note": ("feedback.note",),
     "CustomerIn.ref": ("customers.ref", "sales.customer_ref"),
     "CustomerIn.contact": ("customers.contact",),
     "InventoryUpdate.location_id": LEVEL_KEYS,
@@ -60,6 +69,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "ProductCreate.category": ("products.category",),
     "ProductUpdate.name": ("products.name",),
     "ProductUpdate.category": ("products.category",),
+    "ProductUpdate.status": ("products.status",),
     "PurchaseLineIn.sku": ("purchase_order_lines.sku",),
     "PurchaseOrderCreate.supplier_id": ("purchase_orders.supplier_code",),
     "PurchaseOrderCreate.location_id": ("purchase_orders.location_id",),
@@ -77,11 +87,19 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "RetailLocationCreate.name": ("locations.name",),
     "RetailLocationCreate.address": ("locations.address",),
     "RetailLocationCreate.region": ("locations.region",),
+    "RetailLocationCreate.time_zone": ("locations.time_zone",),
+    "RetailLocationUpdate.name": ("locations.name",),
+    "RetailLocationUpdate.time_zone": ("locations.time_zone",),
+    "RetailLocationUpdate.address": ("locations.address",),
+    "RetailLocationUpdate.region": ("locations.region",),
+    "RetailLocationUpdate.status": ("locations.status",),
     "ReturnLineIn.sku": ("sale_return_lines.sku",),
     "SaleCreate.location_id": ("sales.location_id",),
     "SaleCreate.channel": ("sales.channel",),
     "SaleCreate.payment_status": ("sales.payment_status",),
     "SaleCreate.external_ref": SALE_REFS,
+    "SaleUpdate.payment_status": ("sales.payment_status",),
+    "SaleUpdate.fulfillment_status": ("sales.fulfillment_status",),
     "SaleLineIn.sku": ("sale_lines.sku",),
     "SaleReturnCreate.reason": ("sale_returns.reason", "stock_movements.reason"),
     "SaleReturnCreate.note": ("sale_returns.note",),
@@ -93,8 +111,12 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "SubscribeMessage.types": NOT_TEXT,
     "SupplierCreate.code": ("suppliers.code", "supplier_products.supplier_code"),
     "SupplierCreate.name": ("suppliers.name",),
+    "SupplierUpdate.name": ("suppliers.name",),
+    "SupplierUpdate.status": ("suppliers.status",),
     "SupplierProductIn.sku": ("supplier_products.sku",),
     "TransferCancel.note": ("stock_movements.note",),
+    "TransferClose.note": ("stock_movements.note",),  # a loss's note clipped to the column
+    "TransferClose.remainder": ("transfers.remainder",),
     "TransferCreate.from_location_id": ("transfers.from_location_id",),
     "TransferCreate.to_location_id": ("transfers.to_location_id",),
     "TransferCreate.note": ("transfers.note", "stock_movements.note"),
@@ -104,6 +126,11 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "WarehouseCreate.code": ("locations.code",),
     "WarehouseCreate.name": ("locations.name",),
     "WarehouseCreate.address": ("locations.address",),
+    "WarehouseCreate.time_zone": ("locations.time_zone",),
+    "WarehouseUpdate.name": ("locations.name",),
+    "WarehouseUpdate.time_zone": ("locations.time_zone",),
+    "WarehouseUpdate.address": ("locations.address",),
+    "WarehouseUpdate.status": ("locations.status",),
     "WebhookCreate.url": ("webhooks.url",),
     "WebhookCreate.event_types": NOT_TEXT,
     "WebhookCreate.location_ids": NOT_TEXT,
@@ -124,10 +151,23 @@ IDS = ("api_keys.id", "purchase_orders.id", "purchase_order_lines.purchase_order
        "reservations.id", "reservation_lines.reservation_id", "reservations.sale_id",
        "sales.id", "sale_lines.sale_id", "sale_returns.id", "sale_return_lines.return_id",
        "sale_returns.sale_id", "transfers.id", "transfer_lines.transfer_id",
-       "transfer_line_lots.transfer_id", "webhooks.id", "webhook_deliveries.webhook_id")
+       "transfer_line_lots.transfer_id", "webhooks.id", "webhook_deliveries.webhook_id",
+       "count_tasks.id", "count_tasks.reference", "feedback.id", "feedback.count_task_id")
 CLIPPED = "clipped to its column where it is written"
 # The text columns no request field writes, and the most Stockline itself puts there: a
 # bound it keeps (checked below), or why the value always fits.
+# Each text key of the report's rollup and the columns it is copied from (a zone: a
+# location's time zone, or '', or '*'; a month: YYYY-MM).
+_ROLLUP_KEYS = {"location_id": ("sales.location_id",), "channel": ("sales.channel",),
+                "currency": ("sales.currency",), "sku": ("sale_lines.sku",
+                                                         "sale_return_lines.sku"),
+                "category": ("products.category",), "zone": ("locations.time_zone",)}
+ROLLUP_SOURCES: dict[str, tuple[str, ...]] = {
+    f"{t.name}.{c.name}": _ROLLUP_KEYS[c.name]
+    for t in metadata.sorted_tables if t.name.startswith("rollup_")
+    for c in t.c if isinstance(c.type, String) and c.name in _ROLLUP_KEYS}
+ROLLUP_SOURCES.update({"rollup_sku_months.month": (), "rollup_return_sku_months.month": ()})
+
 SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     # beside a key's name (above): an external token's subject
     **dict.fromkeys(ACTORS, SUBJECT_MAX_LENGTH),
@@ -144,6 +184,10 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "reservations.status": ReservationStatus,
     "reservations.reason": "'stock_count', the one reason Stockline gives",
     "purchase_orders.status": PurchaseOrderStatus,
+    "count_tasks.status": CountTaskStatus,
+    "count_tasks.reason": CountTaskReason,
+    "count_tasks.opened_by": SUBJECT_MAX_LENGTH,  # an actor, as ACTORS
+    "count_tasks.completed_by": SUBJECT_MAX_LENGTH,
     "webhooks.status": WebhookStatus,
     "webhook_deliveries.status": DeliveryStatus,
     "outbox.type": EventType,
@@ -156,10 +200,15 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "stream_tickets.principal_name": PRINCIPAL_TEXT_MAX_LENGTH,
     "stream_tickets.role": Role,
     "stream_tickets.digest": "a SHA-256 in hex",
+    # a dashboard session: the key it signed in with, and its nonce's digest
+    "dashboard_sessions.principal_id": len(EXTERNAL_PREFIX) + SUBJECT_MAX_LENGTH,
+    "dashboard_sessions.digest": "a SHA-256 in hex",
+    "nodes.name": "the node's name (settings, not requests: 100 characters at most)",
     "api_keys.prefix": "the random prefix of a new key",
     "api_keys.secret_hash": "a SHA-256 in hex",
     "idempotency_keys.fingerprint": "an HMAC-SHA256 in hex",
     "idempotency_keys.subject": "an HMAC-SHA256 in hex",
+    "idempotency_keys.outcome": "'ok' or a refusal code (domain.refusals.CODES)",
     "relay_state.name": "'relay'",
     "relay_state.holder": "the node's name (settings, not requests)",
     "sales.customer_ref": ID,  # once erased: a pseudonym
@@ -170,7 +219,17 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "transfer_line_lots.lot": "a lot of the origin, as inventory_lots",
     **{f"audit_log.{c.name}": CLIPPED for c in metadata.tables["audit_log"].c
        if isinstance(c.type, String)},
+    # the report's rollup: keys copied from the sales tables (ROLLUP_SOURCES, below)
+    **{column: f"a copy of {', '.join(sources) or 'a month, YYYY-MM'}"
+       for column, sources in ROLLUP_SOURCES.items()},
 }
+
+
+def test_the_rollup_s_keys_hold_what_they_copy() -> None:
+    columns = column_lengths()
+    short = {c: (columns[c], s) for c, sources in ROLLUP_SOURCES.items() for s in sources
+             if columns[c] < columns[s]}
+    assert not short, short
 
 
 def _request_models() -> dict[str, type[Body]]:

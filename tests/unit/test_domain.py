@@ -21,6 +21,7 @@ from stockline.domain.values import (
     AMOUNT_SCALE,
     MAX_AMOUNT,
     Channel,
+    FulfillmentStatus,
     Money,
     PaymentStatus,
     Reason,
@@ -251,7 +252,8 @@ def test_reorder_point_counts_available_not_on_hand() -> None:
 
 def a_sale() -> Sale:
     return Sale(id="sale_01", location_id="STORE-1", currency="USD", channel=Channel.POS,
-                payment_status=PaymentStatus.PAID, external_ref="pos-77", actor="clerk",
+                payment_status=PaymentStatus.PAID, fulfillment_status=FulfillmentStatus.DELIVERED,
+                external_ref="pos-77", actor="clerk",
                 occurred_at=NOW, created_at=NOW,
                 lines=(SaleLine(sku="SKU-A", quantity=2, unit_price=Money.parse("19.99", "USD")),
                        SaleLine(sku="SKU-B", quantity=1, unit_price=Money.parse("0.0150", "USD"))))
@@ -312,7 +314,7 @@ def test_product_changed_carries_the_product(price: Money | None) -> None:
         "created": False, "name": "Pegasus", "category": "shoes",
         "attributes": {"size": 42, "color": "black"},
         "price": None if price is None else {"amount": "89.90", "currency": "EUR"},
-        "version": 2,
+        "status": "active", "version": 2,
     }
 
 

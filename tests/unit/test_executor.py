@@ -93,12 +93,12 @@ async def test_run_gives_the_actor_to_the_use_case(executor: Executor, store: st
 async def test_respond_without_a_key_answers_and_keeps_nothing(
         executor: Executor, store: str, uows: FakeUnitOfWorkFactory) -> None:
     answer = await executor.respond(inventory.update_inventory, receipt(store, "SKU-A", 3),
-                                    CALLER, JsonAnswers(200))
-    assert (answer.status, answer.replayed) == (200, False)
+                                    CALLER, JsonAnswers())
+    assert (answer.outcome, answer.replayed) == ("ok", False)
     assert body(answer)["on_hand"] == 3
     refusal = await executor.respond(sales.record_sale, sale(store, ("SKU-A", 9)), CALLER,
                                      JsonAnswers())
-    assert (refusal.status, body(refusal)["code"]) == (409, "insufficient_stock")
+    assert (refusal.outcome, body(refusal)["code"]) == ("insufficient_stock",) * 2
     assert uows.idempotency_keys() == set()
     assert on_hand(uows, store, "SKU-A") == 3
 
@@ -111,8 +111,8 @@ async def test_replay_returns_the_stored_answer_and_does_not_run_twice(
     command = sale(store, ("SKU-A", 3))
     first = await executor.respond(record, command, CALLER, JsonAnswers(), claim)
     again = await executor.respond(record, command, CALLER, JsonAnswers(), claim)
-    assert (first.status, first.replayed) == (201, False)
-    assert (again.status, again.body, again.replayed) == (first.status, first.body, True)
+    assert (first.outcome, first.replayed) == ("ok", False)
+    assert (again.outcome, again.body, again.replayed) == (first.outcome, first.body, True)
     assert record.calls == 1
     assert len(uows.sales) == 1
     assert on_hand(uows, store, "SKU-A") == 7
@@ -128,8 +128,8 @@ async def test_key_reused_with_another_request_is_refused_and_runs_nothing(
     before = uows.committed.copy()
     reused = await executor.respond(record, sale(store, ("SKU-A", 2)), CALLER, JsonAnswers(),
                                     IdempotencyClaim("order-1", "fp-2"))
-    assert (reused.status, body(reused)["code"], reused.replayed) == (
-        422, "idempotency_key_reused", False)
+    assert (reused.outcome, body(reused)["code"], reused.replayed) == (
+        "idempotency_key_reused", "idempotency_key_reused", False)
     assert "order-1" in body(reused)["detail"]
     assert record.calls == 1
     assert uows.committed == before
@@ -142,12 +142,12 @@ async def test_refusal_is_stored_and_replayed_too(executor: Executor, shop: Shop
     claim = IdempotencyClaim("order-2", "fp")
     command = sale(store, ("SKU-A", 1), ("SKU-B", 1))  # SKU-B is short
     first = await executor.respond(record, command, CALLER, JsonAnswers(), claim)
-    assert (first.status, body(first)["code"]) == (409, "insufficient_stock")
+    assert (first.outcome, body(first)["code"]) == ("insufficient_stock",) * 2
     assert (CALLER.principal, "order-2") in uows.idempotency_keys()
     assert on_hand(uows, store, "SKU-A") == 2  # the line that fitted was rolled back
     await shop.receive(store, "SKU-B", 5)  # the stock arrives; the key keeps its answer
     again = await executor.respond(record, command, CALLER, JsonAnswers(), claim)
-    assert (again.status, again.body, again.replayed) == (409, first.body, True)
+    assert (again.outcome, again.body, again.replayed) == ("insufficient_stock", first.body, True)
     assert record.calls == 1
     assert uows.sales == []
     assert (on_hand(uows, store, "SKU-A"), on_hand(uows, store, "SKU-B")) == (2, 5)
@@ -164,7 +164,7 @@ async def test_crash_under_a_key_commits_nothing_and_frees_the_key(
     assert uows.idempotency_keys() == set()
     retried = await executor.respond(inventory.update_inventory, receipt(store, "SKU-A", 4),
                                      CALLER, JsonAnswers(), claim)
-    assert (retried.status, retried.replayed) == (201, False)
+    assert (retried.outcome, retried.replayed) == ("ok", False)
     assert on_hand(uows, store, "SKU-A") == 4
 
 
@@ -189,7 +189,7 @@ async def test_concurrent_requests_with_one_key_apply_once(
     answers = await asyncio.gather(*(executor.respond(record, command, CALLER, JsonAnswers(),
                                                       claim) for _ in range(8)))
     assert record.calls == 1
-    assert {(a.status, a.body) for a in answers} == {(201, answers[0].body)}
+    assert {(a.outcome, a.body) for a in answers} == {("ok", answers[0].body)}
     assert sorted(a.replayed for a in answers) == [False] + [True] * 7
     assert on_hand(uows, store, "SKU-A") == 9
 

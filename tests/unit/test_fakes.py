@@ -9,7 +9,7 @@ import pytest
 
 from stockline.domain.model import Level, Location, Product
 from stockline.domain.values import LocationType
-from stockline.services.ports import StoredResponse, UnitOfWork
+from stockline.services.ports import StoredAnswer, UnitOfWork
 from tests.fakes import FakeUnitOfWorkFactory, IntegrityError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -137,10 +137,10 @@ async def test_idempotency_claim_is_once_per_caller_and_key() -> None:
         assert not await uow.idempotency.claim("p", "k", "other", NOW)
         assert await uow.idempotency.claim("q", "k", "fp", NOW)
         assert await uow.idempotency.get("p", "k") is None  # claimed, not completed
-        await uow.idempotency.complete("p", "k", StoredResponse(201, b"{}", replayed=True))
+        await uow.idempotency.complete("p", "k", StoredAnswer("ok", b"{}", replayed=True))
         record = await uow.idempotency.get("p", "k")
         assert record is not None
-        assert (record.fingerprint, record.response) == ("fp", StoredResponse(201, b"{}"))
+        assert (record.fingerprint, record.answer) == ("fp", StoredAnswer("ok", b"{}"))
     async with uows() as uow:  # nothing was committed: the key is free again
         assert await uow.idempotency.claim("p", "k", "fp", NOW)
 

@@ -402,16 +402,21 @@ async def test_any_sequence_of_changes_keeps_on_hand_equal_to_the_ledger(
         await shop.location(STORE)
         await shop.product("SKU-A")
         applied = versions = 0
+        holds: list[int] = []  # the live holds' units, oldest first
         for kind, n in changes:
             level = uows.level(STORE, "SKU-A")
             if kind == "hold":
-                if level is not None:
-                    hold(uows, STORE, "SKU-A", min(n, level.on_hand))
+                if level is not None and 0 < n <= level.available:
+                    await container.executor.run(create_reservation, CreateReservation(
+                        location_id=STORE, ttl_seconds=600,
+                        lines=(ReservationLineRequest(sku="SKU-A", quantity=n),)), CALLER)
+                    holds.append(n)
+                    versions += 1
                 continue
             available = level.available if level else 0
-            # Refused exactly when the change would take available below zero.
-            should_refuse = ((kind in ("damage", "sale") and n > available)
-                             or (kind == "count" and level is not None and n < level.reserved))
+            # Refused exactly when the change would take available below zero; a count is
+            # never refused (it releases the holds that no longer fit).
+            should_refuse = kind in ("damage", "sale") and n > available
             refusal: InsufficientStock | None = None
             try:
                 if kind == "receipt":
@@ -434,6 +439,10 @@ async def test_any_sequence_of_changes_keeps_on_hand_equal_to_the_ledger(
                 # A count that finds what the books say is recorded but changes no level.
                 confirms = kind == "count" and level is not None and level.on_hand == n
                 versions += 0 if confirms else 1
+                if kind == "count":  # the newest holds that no longer fit are released
+                    while sum(holds) > n:
+                        holds.pop()
+                        versions += 1
             level = uows.level(STORE, "SKU-A")
             entries = uows.ledger(STORE, "SKU-A")
             running = 0

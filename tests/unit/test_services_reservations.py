@@ -463,6 +463,6 @@ async def test_a_replayed_hold_and_commit_apply_once(
     sold, resold = [await executor.respond(reservations.commit_reservation, commit_cmd, CALLER,
                                            answers, IdempotencyClaim("commit-1", "f2"))
                     for _ in range(2)]
-    assert (sold.status, resold.replayed, body(resold)) == (201, True, body(sold))
+    assert (sold.outcome, resold.replayed, body(resold)) == ("ok", True, body(sold))
     assert len(uows.sales) == 1
     assert figures(uows, stocked, "SKU-A") == (7, 0, 7)

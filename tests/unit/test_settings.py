@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from stockline.bootstrap import session_signer
 from stockline.config import Settings
+from stockline.domain.security import Principal, Role
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,8 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
 
 def production(**fields: Any) -> Settings:
     given: dict[str, Any] = {"admin_key": strong(), "token_secret": strong(),
-                             "idempotency_secret": strong(), **fields}
+                             "idempotency_secret": strong(), "session_secret": strong(),
+                             **fields}
     return Settings(env="production", **{k: v for k, v in given.items() if v is not None})
 
 
@@ -91,7 +94,7 @@ def test_production_accepts_an_rsa_key_file_instead_of_a_token_secret(tmp_path: 
     pem = tmp_path / "signing.pem"
     pem.write_text("PEM")
     settings = Settings(env="production", admin_key=strong(), token_private_key_file=pem,
-                        idempotency_secret=strong())
+                        idempotency_secret=strong(), session_secret=strong())
     assert settings.token_secret is None
 
 
@@ -157,6 +160,17 @@ def test_serve_in_production_with_weak_settings_exits_with_the_reasons(tmp_path:
     assert not (tmp_path / "never.db").exists()
 
 
+def test_serve_in_production_without_a_session_secret_exits_with_the_reason(
+        tmp_path: Path) -> None:
+    done = serve(tmp_path, STOCKLINE_ENV="production", STOCKLINE_ADMIN_KEY=strong(),
+                 STOCKLINE_TOKEN_SECRET=strong(), STOCKLINE_IDEMPOTENCY_SECRET=strong())
+    assert done.returncode == 2, done
+    output = " ".join((done.stdout + done.stderr).split())
+    assert "STOCKLINE_SESSION_SECRET must be set to at least 32 characters" in output
+    assert "ADMIN_KEY" not in output and "Traceback" not in output
+    assert not (tmp_path / "var" / "session_secret").exists()
+
+
 def test_serve_with_half_a_tls_pair_exits_with_the_reason(tmp_path: Path,
                                                           tls_files: tuple[Path, Path]) -> None:
     done = serve(tmp_path, STOCKLINE_SSL_CERTFILE=str(tls_files[0]))
@@ -173,3 +187,32 @@ def test_serve_with_an_unusable_certificate_exits_with_the_reason(
     assert done.returncode == 2, done
     output = " ".join((done.stdout + done.stderr).split())
     assert "cannot load the certificate" in output and "Traceback" not in output
+
+
+def test_production_refuses_a_weak_or_shared_session_secret() -> None:
+    shared = strong()
+    assert "STOCKLINE_SESSION_SECRET must differ" in refused(idempotency_secret=shared,
+                                                             session_secret=shared)
+    assert "STOCKLINE_SESSION_SECRET is too easy" in refused(session_secret="a" * 40)
+    assert production(session_secret=strong()).session_secret is not None
+
+
+def test_production_refuses_a_missing_or_short_session_secret() -> None:
+    for given in (None, strong()[:31]):
+        message = refused(session_secret=given)
+        assert "STOCKLINE_SESSION_SECRET must be set to at least 32 characters" in message
+        assert "the same on every node" in message
+
+
+def test_development_makes_its_own_session_secret(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    assert settings.session_secret is None
+    one, two = session_signer(settings), session_signer(settings)
+    value, _ = one.issue(Principal(id="k", name="k", role=Role.MANAGER))
+    assert two.open(value) is not None  # every worker of the node reads the same secret
+    assert (tmp_path / "session_secret").stat().st_mode & 0o077 == 0
+
+
+def test_a_session_secret_needs_16_characters() -> None:
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(session_secret="short")

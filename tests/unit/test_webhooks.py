@@ -47,9 +47,12 @@ BODY = b'{"id":42,"type":"sale.recorded","occurred_at":"2026-11-01T12:00:00Z"}'
 
 # The types API.md lists in its Events section.
 API_TYPES = {"inventory.changed", "inventory.low_stock", "sale.recorded", "sale.returned",
-             "transfer.shipped", "transfer.received", "transfer.cancelled",
+             "sale.updated", "transfer.shipped", "transfer.received", "transfer.cancelled",
+             "transfer.closed",
              "reservation.created", "reservation.committed", "reservation.released",
-             "reservation.expired", "product.changed"}
+             "reservation.expired", "product.changed", "location.updated",
+             "supplier.updated", "count_task.opened",
+             "count_task.completed", "feedback.received"}
 
 
 def webhook(**fields: object) -> Webhook:

@@ -42,6 +42,7 @@ class FailureBudget:
         if decision.allowed and decision.remaining >= held:
             return None
         self.release(address)
+        self._limiter.on_refused("failed_credentials", "none")
         # Out only because of the checks under way: they settle within moments.
         return decision if not decision.allowed else replace(decision, allowed=False,
                                                              retry_after=1)

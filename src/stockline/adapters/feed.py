@@ -103,6 +103,28 @@ def reset_for(after: int, pruned_through: int, last_id: int) -> Reset | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A page of the event log: ``more`` when events follow it, ``reset`` when its start
+    could not be resumed exactly (the page starts after ``reset.resumes_after``)."""
+
+    records: list[EventRecord]
+    more: bool
+    reset: Reset | None
+
+
+async def log_page(log_reader: EventQueries, wanted: EventFilter, start: int | None,
+                   limit: int) -> LogPage:
+    """The events after ``start`` (None: from the oldest kept) that ``wanted`` matches,
+    resuming as a stream does when ``start`` was pruned or is ahead of the log."""
+    reset = None
+    if start is not None:
+        reset = reset_for(start, *await log_reader.event_log_bounds())
+    position = (start or 0) if reset is None else reset.resumes_after
+    records = await log_reader.events_after(position, wanted, limit + 1)
+    return LogPage(records[:limit], len(records) > limit, reset)
+
+
 class EventFeed:
     """One client's events: replay after its point, then live; each id once, in order."""
 

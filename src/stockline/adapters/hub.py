@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 
 import structlog
 
@@ -43,14 +44,15 @@ class TooManyStreams(Exception):
 class StreamSlot:
     """One open stream of an owner; ``release`` (idempotent) when the stream ends."""
 
-    def __init__(self, hub: EventHub, owner: str) -> None:
-        self._hub, self.owner = hub, owner
+    def __init__(self, hub: EventHub, owner: str, protocol: str) -> None:
+        self._hub, self.owner, self.protocol = hub, owner, protocol
         self.released = False
 
     def release(self) -> None:
         if not self.released:
             self.released = True
             self._hub._release(self.owner)
+            self._hub.on_streams(self.protocol, -1)
 
 
 class Subscription:
@@ -159,6 +161,8 @@ class EventHub:
         self._streams: dict[str, int] = {}  # owner -> streams open on this node
         self.last_id = 0
         self._stale = False  # polls skipped while nobody was subscribed
+        # Told (protocol, +1 or -1) as streams open and end (metrics).
+        self.on_streams: Callable[[str, int], None] = lambda protocol, change: None
 
     @property
     def subscribers(self) -> int:
@@ -179,17 +183,19 @@ class EventHub:
         for subscription in list(self._subscribers):
             subscription.close(SHUTDOWN)
 
-    def open_stream(self, owner: str, limit: int) -> StreamSlot:
+    def open_stream(self, owner: str, limit: int, protocol: str = "sse") -> StreamSlot:
         """A slot for one more stream of ``owner``; TooManyStreams when it has ``limit``.
 
         Counted apart from subscriptions: a stream keeps its slot while it replays, and
         across the fresh subscriptions it takes after an overflow or a resubscribe.
+        ``protocol`` (sse, websocket, graphql, grpc) names the stream for ``on_streams``.
         """
         open_now = self._streams.get(owner, 0)
         if open_now >= limit:
             raise TooManyStreams(owner, limit)
         self._streams[owner] = open_now + 1
-        return StreamSlot(self, owner)
+        self.on_streams(protocol, 1)
+        return StreamSlot(self, owner, protocol)
 
     def streams_of(self, owner: str) -> int:
         return self._streams.get(owner, 0)

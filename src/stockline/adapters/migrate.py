@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import stockline
 
@@ -30,5 +30,23 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await _foreign_keys(conn, "OFF")
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+        finally:
+            if sqlite:
+                await _foreign_keys(conn, "ON")
+
+
+async def _foreign_keys(conn: AsyncConnection, state: str) -> None:
+    """SQLite changes a table by copying it and dropping the old one, which a row of another
+    table referencing it forbids while foreign keys are on; the pragma only takes effect
+    outside a transaction, so it is sent on the driver's connection before one begins (the
+    migration checks every reference before it commits: migrations/env.py)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    await driver.execute(f"PRAGMA foreign_keys={state}")

@@ -164,6 +164,9 @@ class RateLimiter:
         self._redis_down_until = 0.0
         self._warned_at = -math.inf
         self._quotas: dict[float, Quota] = {}
+        # Told (which limit, the role) of each refusal: "principal" (a principal's bucket),
+        # "failed_credentials" (an address's budget of refused credentials) (metrics).
+        self.on_refused: Callable[[str, str], None] = lambda limit, role: None
 
     @property
     def shared(self) -> bool:
@@ -210,8 +213,13 @@ class RateLimiter:
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
             else:
-                return Decision.of(quota, allowed, tokens)
-        return Decision.of(quota, *self.local.take(principal_id, quota))
+                return self._decided(Decision.of(quota, allowed, tokens), role)
+        return self._decided(Decision.of(quota, *self.local.take(principal_id, quota)), role)
+
+    def _decided(self, decision: Decision, role: str) -> Decision:
+        if not decision.allowed:
+            self.on_refused("principal", role)
+        return decision
 
     async def _take_shared(self, principal_id: str, quota: Quota) -> tuple[bool, float]:
         assert self._script is not None

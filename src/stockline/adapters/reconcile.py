@@ -15,7 +15,9 @@ What the checks prove, for every level checked:
   ``active`` reservations (committed, released and expired ones hold nothing).
 - ``in_transit_transfers``: ``in_transit`` is the sum over lines of transfers to the level's
   location still ``in_transit`` or ``partially_received`` of ``quantity - received -
-  cancelled``.
+  cancelled - lost`` (a closed or cancelled transfer carries nothing: what a close wrote
+  off left ``in_transit`` with it, and its ``transfer_lost`` ledger rows change no
+  ``on_hand``, so ``on_hand_ledger`` holds through a loss).
 - ``lots_total``: a lotted level's ``on_hand`` is the sum of its lots' ``on_hand``.
 - ``incoming_orders``: ``incoming`` is the sum over lines of ``ordered`` or
   ``partially_received`` purchase orders for the location of ``quantity - received``.
@@ -41,7 +43,6 @@ from sqlalchemy import (
     Select,
     and_,
     cast,
-    exists,
     func,
     or_,
     select,
@@ -189,7 +190,8 @@ class Reconciler:
         t, tl = transfers.c, transfer_lines.c
         live = [TransferStatus.IN_TRANSIT.value, TransferStatus.PARTIALLY_RECEIVED.value]
         carried = (select(t.to_location_id.label("location_id"), tl.sku,
-                          func.sum(tl.quantity - tl.received_quantity - tl.cancelled_quantity)
+                          func.sum(tl.quantity - tl.received_quantity - tl.cancelled_quantity
+                                   - tl.lost_quantity)
                           .label("total"))
                    .select_from(transfers.join(transfer_lines, tl.transfer_id == t.id))
                    .where(t.status.in_(live), _within(t.to_location_id, chunk))
@@ -221,17 +223,24 @@ class Reconciler:
                   .group_by(e.location_id, e.sku).subquery("newest"))
         event = events.alias("event")
         version = self._payload_version(event.c.payload)
-        waiting = exists().where(outbox.c.location_id == L.location_id, outbox.c.sku == L.sku)
+        # Levels with events still in the outbox are left to a later run. Grouped once per
+        # chunk and joined: a subquery per level scanned the whole outbox for each (minutes
+        # on a freshly loaded database whose relay has not yet run).
+        o = outbox.c
+        waiting = (select(o.location_id, o.sku).where(_within(o.location_id, chunk))
+                   .group_by(o.location_id, o.sku).subquery("waiting"))
         joined = (inventory_levels
                   .outerjoin(newest, and_(newest.c.location_id == L.location_id,
                                           newest.c.sku == L.sku))
-                  .outerjoin(event, event.c.id == newest.c.last_id))
+                  .outerjoin(event, event.c.id == newest.c.last_id)
+                  .outerjoin(waiting, and_(waiting.c.location_id == L.location_id,
+                                           waiting.c.sku == L.sku)))
         stale = and_(newest.c.last_id.is_not(None), version != L.version)
         missing = and_(newest.c.last_id.is_(None), L.version > 1)
         return (select(L.location_id, L.sku, L.version.label("expected"),
                        version.label("actual"))
                 .select_from(joined)
-                .where(_within(L.location_id, chunk), ~waiting,
+                .where(_within(L.location_id, chunk), waiting.c.location_id.is_(None),
                        or_(stale, missing) if never_pruned else stale))
 
     def _payload_version(self, payload: ColumnElement[str]) -> ColumnElement[int]:

@@ -54,6 +54,8 @@ class Relay:
         self._next_prune: datetime | None = None
         self._bus_down_logged = False
         self._stopping = False
+        # Told after each round that ran to its end whether this relay leads (metrics).
+        self.on_round: Callable[[bool], None] = lambda leading: None
 
     def add_hook(self, hook: LoggedHook) -> None:
         self._on_logged.append(hook)
@@ -87,6 +89,8 @@ class Relay:
                 log.exception("relay_round_failed", node=self.node)
                 busy = False
                 await asyncio.sleep(1.0)
+            else:
+                self.on_round(self.leading)
             if not busy:
                 await self._idle()
                 continue

@@ -10,10 +10,13 @@ from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleLine
 from stockline.domain.values import (
     Channel,
+    FulfillmentStatus,
+    LocationStatus,
     LocationType,
     Money,
     MovementType,
     PaymentStatus,
+    ProductStatus,
 )
 
 
@@ -40,7 +43,8 @@ def product_from_row(row: Row[Any]) -> Product:
     return Product(sku=row.sku, name=row.name, category=row.category,
                    attributes=attributes,
                    price=money_or_none(row.price_amount, row.price_currency),
-                   version=row.version, created_at=row.created_at, updated_at=row.updated_at)
+                   status=ProductStatus(row.status), version=row.version,
+                   created_at=row.created_at, updated_at=row.updated_at)
 
 
 def product_values(product: Product) -> dict[str, Any]:
@@ -49,8 +53,8 @@ def product_values(product: Product) -> dict[str, Any]:
         "attributes": dict(product.attributes),
         "price_amount": product.price.units if product.price else None,
         "price_currency": product.price.currency if product.price else None,
-        "version": product.version, "created_at": product.created_at,
-        "updated_at": product.updated_at,
+        "status": product.status.value, "version": product.version,
+        "created_at": product.created_at, "updated_at": product.updated_at,
     }
 
 
@@ -58,7 +62,20 @@ def location_from_row(row: Row[Any]) -> Location:
     return Location(code=row.code, type=LocationType(row.type), name=row.name,
                     region=row.region, address=row.address, latitude=row.latitude,
                     longitude=row.longitude, capacity=row.capacity,
-                    operating_hours=row.operating_hours, created_at=row.created_at)
+                    operating_hours=row.operating_hours, status=LocationStatus(row.status),
+                    time_zone=row.time_zone,
+                    created_at=row.created_at)
+
+
+def location_values(location: Location) -> dict[str, Any]:
+    return {
+        "code": location.code, "type": location.type.value, "name": location.name,
+        "region": location.region, "address": location.address,
+        "latitude": location.latitude, "longitude": location.longitude,
+        "capacity": location.capacity, "operating_hours": location.operating_hours,
+        "status": location.status.value, "time_zone": location.time_zone,
+        "created_at": location.created_at,
+    }
 
 
 def level_from_row(row: Row[Any]) -> Level:
@@ -97,6 +114,7 @@ def sale_values(sale: Sale) -> dict[str, Any]:
     return {
         "id": sale.id, "location_id": sale.location_id, "status": sale.status,
         "channel": sale.channel.value, "payment_status": sale.payment_status.value,
+        "fulfillment_status": sale.fulfillment_status.value,
         "external_ref": sale.external_ref, "currency": sale.currency,
         "total_amount": sale.total.units, "units": sale.units, "actor": sale.actor,
         "occurred_at": sale.occurred_at, "created_at": sale.created_at,
@@ -106,6 +124,7 @@ def sale_values(sale: Sale) -> dict[str, Any]:
 def sale_from_rows(row: Row[Any], lines: list[Row[Any]]) -> Sale:
     return Sale(id=row.id, location_id=row.location_id, status=row.status,
                 channel=Channel(row.channel), payment_status=PaymentStatus(row.payment_status),
+                fulfillment_status=FulfillmentStatus(row.fulfillment_status),
                 external_ref=row.external_ref, currency=row.currency, actor=row.actor,
                 occurred_at=row.occurred_at, created_at=row.created_at,
                 lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockline.adapters.driver_errors import translate
 from stockline.adapters.repositories import (
     SqlApiKeys,
     SqlCustomers,
@@ -26,28 +27,13 @@ from stockline.adapters.repositories import (
     SqlTransfers,
     SqlWebhooks,
 )
+from stockline.adapters.repositories.counting import SqlCounting
 from stockline.adapters.repositories.imports import SqlImports
-from stockline.services.executor import StorageUnavailable, TransientStorageError
+from stockline.domain.events import Event
+from stockline.services.executor import StorageUnavailable
 
-# SQLSTATEs after which the same transaction may simply be tried again.
-_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
-_UNAVAILABLE_SQLSTATES_PREFIXES = ("08", "53", "57")
-
-
-def translate(error: DBAPIError) -> Exception:
-    """Map a driver error to what the services understand; anything else stays a bug."""
-    orig = error.orig
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return TransientStorageError(str(orig))
-    if error.connection_invalidated or (
-            sqlstate and sqlstate.startswith(_UNAVAILABLE_SQLSTATES_PREFIXES)):
-        return StorageUnavailable(str(orig))
-    message = str(orig).lower()
-    if any(s in message for s in ("database is locked", "disk is full", "disk i/o error",
-                                  "unable to open database", "connection", "database or disk")):
-        return StorageUnavailable(str(orig))
-    return error
+# Told what a transaction wrote to the outbox, once it has committed (metrics count them).
+Committed = Callable[[Sequence[Event]], None]
 
 
 class SqlUnitOfWork:
@@ -67,10 +53,12 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     idempotency: SqlIdempotency
     imports: SqlImports
+    counting: SqlCounting
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None) -> None:
+        self._engine, self._on_committed = engine, on_committed
         self._conn: AsyncConnection | None = None
+        self._events: list[Event] = []  # appended to the outbox in this transaction
 
     async def __aenter__(self) -> SqlUnitOfWork:
         try:
@@ -92,7 +80,7 @@ class SqlUnitOfWork:
         self.levels = SqlLevels(conn)
         self.lots = SqlLots(conn)
         self.ledger = SqlLedger(conn)
-        self.sales = SqlSales(conn)
+        self.sales = SqlSales(conn, self._events)
         self.transfers = SqlTransfers(conn)
         self.reservations = SqlReservations(conn)
         self.suppliers = SqlSuppliers(conn)
@@ -100,9 +88,10 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(conn)
         self.api_keys = SqlApiKeys(conn)
         self.customers = SqlCustomers(conn)
-        self.outbox = SqlOutbox(conn)
+        self.outbox = SqlOutbox(conn, self._events)
         self.idempotency = SqlIdempotency(conn)
         self.imports = SqlImports(conn)
+        self.counting = SqlCounting(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -124,21 +113,34 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self._conn is not None
         await self._conn.commit()
+        committed = list(self._events)
+        self._events.clear()  # the repositories keep appending to this same list
+        if self._on_committed is not None and committed:
+            self._on_committed(committed)
 
     async def rollback(self) -> None:
         assert self._conn is not None
         await self._conn.rollback()
+        self._events.clear()
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         assert self._conn is not None
-        async with self._conn.begin_nested():
-            yield
+        kept = len(self._events)
+        try:
+            async with self._conn.begin_nested():
+                yield
+        except BaseException:
+            del self._events[kept:]  # rolled back with the savepoint
+            raise
 
 
 class SqlUnitOfWorkFactory:
+    """``on_committed``: told each committed transaction's events (set by the app)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self.on_committed: Committed | None = None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+        return SqlUnitOfWork(self._engine, self.on_committed)

@@ -163,6 +163,7 @@ class AsyncClient:
 
     record_sale = async_call(ops.record_sale)
     get_sale = async_call(ops.get_sale)
+    update_sale = async_call(ops.update_sale)
     return_sale = async_call(ops.return_sale)
     level = async_call(ops.level)
     update_inventory = async_call(ops.update_inventory)
@@ -172,6 +173,7 @@ class AsyncClient:
     transfer = async_call(ops.transfer)
     receive_transfer = async_call(ops.receive_transfer)
     cancel_transfer = async_call(ops.cancel_transfer)
+    close_transfer = async_call(ops.close_transfer)
     get_transfer = async_call(ops.get_transfer)
     reserve = async_call(ops.reserve)
     commit_reservation = async_call(ops.commit_reservation)
@@ -182,7 +184,9 @@ class AsyncClient:
     get_product = async_call(ops.get_product)
     create_location = async_call(ops.create_location)
     get_location = async_call(ops.get_location)
+    update_location = async_call(ops.update_location)
     get_supplier = async_call(ops.get_supplier)
+    update_supplier = async_call(ops.update_supplier)
     get_purchase_order = async_call(ops.get_purchase_order)
 
     products = async_listing(lists.products)

@@ -112,6 +112,23 @@ class QuantityExceeded(Conflict):
                 for x in _records(self.body.get("lines"))]
 
 
+class LocationClosed(Conflict):
+    """The location is closed: no new sales, holds, receipts or inbound transfers there."""
+
+    @property
+    def location_id(self) -> str | None:
+        return _text(self.body.get("location_id"))
+
+
+class ProductDiscontinued(Conflict):
+    """The products named in ``skus`` are discontinued: no more receipts or orders."""
+
+    @property
+    def skus(self) -> list[str]:
+        found = self.body.get("skus")
+        return [str(x) for x in found] if isinstance(found, list) else []
+
+
 class IdempotencyKeyInUse(Conflict):
     """A request with the same Idempotency-Key is still being processed."""
 
@@ -195,6 +212,7 @@ _BY_CODE: dict[str, type[StocklineError]] = {
     "already_exists": AlreadyExists, "invalid_state": InvalidState,
     "version_conflict": VersionConflict, "insufficient_stock": InsufficientStock,
     "quantity_exceeded": QuantityExceeded, "idempotency_key_in_use": IdempotencyKeyInUse,
+    "location_closed": LocationClosed, "product_discontinued": ProductDiscontinued,
     "validation_error": ValidationFailed, "idempotency_key_reused": IdempotencyKeyReused,
     "rate_limited": RateLimited, "service_unavailable": Unavailable,
 }

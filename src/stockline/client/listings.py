@@ -27,38 +27,43 @@ Filter = str | Sequence[str] | None
 
 
 def products(*, category: str | None = None, q: str | None = None,
-             attributes: Mapping[str, str] | None = None, page_size: int = 100
-             ) -> Listing[Product]:
-    """The catalog, filtered by category, text (``q``) and attribute values."""
+             attributes: Mapping[str, str] | None = None, status: str | None = None,
+             page_size: int = 100) -> Listing[Product]:
+    """The catalog, filtered by category, text (``q``), status and attribute values."""
     attrs = tuple((f"attr.{name}", value) for name, value in (attributes or {}).items())
-    return Listing("/v1/products", Product, query(category=category, q=q) + attrs, page_size)
+    return Listing("/v1/products", Product, query(category=category, q=q, status=status)
+                   + attrs, page_size)
 
 
-def warehouses(*, page_size: int = 100) -> Listing[Location]:
-    return Listing("/v1/warehouses", Location, (), page_size)
+def warehouses(*, status: str | None = None, page_size: int = 100) -> Listing[Location]:
+    return Listing("/v1/warehouses", Location, query(status=status), page_size)
 
 
-def retail_locations(*, region: str | None = None, page_size: int = 100) -> Listing[Location]:
-    """Stores, optionally of one region."""
-    return Listing("/v1/retail-locations", Location, query(region=region), page_size)
+def retail_locations(*, region: str | None = None, status: str | None = None,
+                     page_size: int = 100) -> Listing[Location]:
+    """Stores, optionally of one region or status."""
+    return Listing("/v1/retail-locations", Location, query(region=region, status=status),
+                   page_size)
 
 
 def inventory(*, sku: str | None = None, location_id: str | None = None,
               location_type: str | None = None, below_reorder_point: bool | None = None,
-              page_size: int = 100) -> Listing[Level]:
-    """Levels, filtered."""
+              as_of: datetime | None = None, page_size: int = 100) -> Listing[Level]:
+    """Levels, filtered; with ``as_of``, as they were then (see ``level``)."""
     return Listing("/v1/inventory", Level, query(
         sku=sku, location_id=location_id, location_type=location_type,
-        below_reorder_point=below_reorder_point), page_size)
+        below_reorder_point=below_reorder_point, as_of=as_of), page_size)
 
 
 def sales(*, start: datetime | None = None, end: datetime | None = None,
           location_id: str | None = None, sku: str | None = None, channel: str | None = None,
-          customer_ref: str | None = None, page_size: int = 100) -> Listing[Sale]:
+          customer_ref: str | None = None, payment_status: str | None = None,
+          fulfillment_status: str | None = None, page_size: int = 100) -> Listing[Sale]:
     """Sales, newest first; ``start`` inclusive, ``end`` exclusive (``occurred_at``)."""
     return Listing("/v1/sales", Sale, query(
         **{"from": start, "to": end}, location_id=location_id, sku=sku, channel=channel,
-        customer_ref=customer_ref), page_size)
+        customer_ref=customer_ref, payment_status=payment_status,
+        fulfillment_status=fulfillment_status), page_size)
 
 
 def movements(*, location_id: str | None = None, sku: str | None = None,
@@ -84,8 +89,9 @@ def reservations(*, status: str | None = None, location_id: str | None = None,
                    query(status=status, location_id=location_id), page_size)
 
 
-def suppliers(*, page_size: int = 100) -> Listing[Supplier]:
-    return Listing("/v1/suppliers", Supplier, (), page_size)
+def suppliers(*, sku: str | None = None, status: str | None = None,
+              page_size: int = 100) -> Listing[Supplier]:
+    return Listing("/v1/suppliers", Supplier, query(sku=sku, status=status), page_size)
 
 
 def purchase_orders(*, status: str | None = None, supplier_id: str | None = None,

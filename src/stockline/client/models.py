@@ -75,13 +75,15 @@ class Level:
     reserved: int
     available: int
     in_transit: int = 0
-    incoming: int = 0
+    # None only in an answer ``as_of`` an instant: nothing records these over time.
+    incoming: int | None = 0
     reorder_point: int | None = None
     reorder_quantity: int | None = None
     safety_stock: int | None = None
-    version: int = 0
+    version: int | None = 0
     updated_at: datetime | None = None
-    lots: list[Lot] = field(default_factory=list)
+    lots: list[Lot] | None = field(default_factory=list)
+    as_of: datetime | None = None  # the instant of an answer ``as_of`` one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +127,7 @@ class Sale:
     units: int = 0
     channel: str = "pos"
     payment_status: str = "paid"
+    fulfillment_status: str = "delivered"
     external_ref: str | None = None
     actor: str = ""
     occurred_at: datetime | None = None
@@ -157,6 +160,7 @@ class TransferLine:
     quantity: int
     received_quantity: int = 0
     cancelled_quantity: int = 0
+    lost_quantity: int = 0
     in_transit: int = 0
 
 
@@ -173,6 +177,8 @@ class Transfer:
     updated_at: datetime | None = None
     received_at: datetime | None = None
     cancelled_at: datetime | None = None
+    closed_at: datetime | None = None
+    remainder: str | None = None  # closed: "lost" or "return"
     actor: str = ""
 
 
@@ -208,6 +214,7 @@ class Product:
     category: str
     attributes: dict[str, str | int | float | bool] = field(default_factory=dict)
     price: Money | None = None
+    status: str = "active"  # or "discontinued": no more receipts or purchase orders
     version: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -226,6 +233,10 @@ class Location:
     longitude: float | None = None
     capacity: int | None = None
     operating_hours: dict[str, str] | None = None
+    time_zone: str | None = None  # IANA name; the sales report's days for it
+    status: str = "active"  # or "closed": no new sales, receipts or inbound transfers
+    on_hand_units: int = 0  # the units it holds, to set beside its capacity
+    capacity_used: float | None = None  # on_hand_units / capacity
     created_at: datetime | None = None
 
 
@@ -242,6 +253,7 @@ class Supplier:
     lead_time_days: int | None = None
     products: list[SupplierProduct] = field(default_factory=list)
     contact: dict[str, str | None] | None = None
+    status: str = "active"  # or "closed": no new purchase orders
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

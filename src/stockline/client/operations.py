@@ -56,13 +56,22 @@ def create_product(sku: str, name: str, category: str, *, attributes: Attributes
 
 def update_product(sku: str, *, name: str | None = None, category: str | None = None,
                    attributes: Mapping[str, str | int | float | bool | None] | None = None,
-                   price: Money | None = None, idempotency_key: str | None = None
+                   price: Money | None = None, status: str | None = None,
+                   expected_version: int | None = None, idempotency_key: str | None = None
                    ) -> Call[Product]:
-    """Change what is given (PATCH /v1/products/{sku}); an attribute set to None is removed."""
+    """Change what is given (PATCH /v1/products/{sku}); an attribute set to None is removed.
+    ``status``: ``active`` or ``discontinued``; ``expected_version``: refused with
+    ``VersionConflict`` when the product moved on."""
     return write(f"/v1/products/{_p(sku)}", Product, body(
         name=name, category=category,
         attributes=dict(attributes) if attributes is not None else None,
-        price=_money(price)), idempotency_key, method="PATCH")
+        price=_money(price), status=status, expected_version=expected_version),
+        idempotency_key, method="PATCH")
+
+
+def _patch(clear: Sequence[str], **values: Any) -> dict[str, Any]:
+    """A PATCH body: the values given, and null for each field named in ``clear``."""
+    return {**body(**values), **dict.fromkeys(clear)}
 
 
 def get_product(sku: str) -> Call[Product]:
@@ -71,6 +80,7 @@ def get_product(sku: str) -> Call[Product]:
 
 
 LocationKind = Literal["warehouse", "retail"]
+Remainder = Literal["lost", "return"]
 _LOCATION_PATHS: dict[str, str] = {"warehouse": "/v1/warehouses",
                                    "retail": "/v1/retail-locations"}
 
@@ -80,14 +90,33 @@ def create_location(code: str, name: str, *, kind: LocationKind = "retail",
                     latitude: float | None = None, longitude: float | None = None,
                     capacity: int | None = None,
                     operating_hours: Mapping[str, str] | None = None,
+                    time_zone: str | None = None,
                     idempotency_key: str | None = None) -> Call[Location]:
     """Create a store (``kind="retail"``, POST /v1/retail-locations, may have a
-    ``region``) or a warehouse (``kind="warehouse"``, POST /v1/warehouses)."""
+    ``region``) or a warehouse (``kind="warehouse"``, POST /v1/warehouses); ``time_zone``
+    is an IANA name (``Europe/Paris``)."""
     return write(_LOCATION_PATHS[kind], Location, body(
         code=code, name=name, region=region, address=address, latitude=latitude,
         longitude=longitude, capacity=capacity,
+        operating_hours=dict(operating_hours) if operating_hours is not None else None,
+        time_zone=time_zone), idempotency_key)
+
+
+def update_location(code: str, *, kind: LocationKind = "retail", name: str | None = None,
+                    region: str | None = None, address: str | None = None,
+                    latitude: float | None = None, longitude: float | None = None,
+                    capacity: int | None = None,
+                    operating_hours: Mapping[str, str] | None = None,
+                    status: str | None = None, clear: Sequence[str] = (),
+                    idempotency_key: str | None = None) -> Call[Location]:
+    """Change what is given of a store or a warehouse (PATCH); ``clear`` names the optional
+    fields to empty (``["address", "capacity"]``). ``status``: ``active`` or ``closed`` (a
+    closed location refuses new sales, receipts and inbound transfers)."""
+    return write(f"{_LOCATION_PATHS[kind]}/{_p(code)}", Location, _patch(
+        clear, name=name, region=region, address=address, latitude=latitude,
+        longitude=longitude, capacity=capacity, status=status,
         operating_hours=dict(operating_hours) if operating_hours is not None else None),
-        idempotency_key)
+        idempotency_key, method="PATCH")
 
 
 def get_location(code: str, *, kind: LocationKind = "retail") -> Call[Location]:
@@ -97,10 +126,11 @@ def get_location(code: str, *, kind: LocationKind = "retail") -> Call[Location]:
 
 # -- inventory ------------------------------------------------------------------------------
 
-def level(location_id: str, sku: str) -> Call[Level]:
+def level(location_id: str, sku: str, *, as_of: datetime | None = None) -> Call[Level]:
     """One level (GET /v1/inventory/{location_id}/{sku}); a SKU never stocked there
-    answers zeros at version 0."""
-    return read(f"/v1/inventory/{_p(location_id)}/{_p(sku)}", Level)
+    answers zeros at version 0. With ``as_of``, the level as it was then (from the
+    ledger: what nothing records over time, such as ``version`` and ``lots``, is None)."""
+    return read(f"/v1/inventory/{_p(location_id)}/{_p(sku)}", Level, query(as_of=as_of))
 
 
 def update_inventory(location_id: str, sku: str, *, reason: str, delta: int | None = None,
@@ -163,6 +193,16 @@ def record_sale(location_id: str, lines: Sequence[Line], *, idempotency_key: str
         idempotency_key)
 
 
+def update_sale(sale_id: str, *, payment_status: str | None = None,
+                fulfillment_status: str | None = None,
+                idempotency_key: str | None = None) -> Call[Sale]:
+    """Move a sale's payment and/or fulfillment on (PATCH /v1/sales/{id}); a step their
+    tables do not allow is a 409 ``invalid_state`` and nothing changes."""
+    return write(f"/v1/sales/{_p(sale_id)}", Sale, body(
+        payment_status=payment_status, fulfillment_status=fulfillment_status),
+        idempotency_key, method="PATCH")
+
+
 def get_sale(sale_id: str) -> Call[Sale]:
     """One sale, with its returns."""
     return read(f"/v1/sales/{_p(sale_id)}", Sale)
@@ -199,9 +239,18 @@ def receive_transfer(transfer_id: str, lines: Sequence[Line] | None = None, *,
 
 def cancel_transfer(transfer_id: str, *, note: str | None = None,
                     idempotency_key: str | None = None) -> Call[Transfer]:
-    """Cancel a transfer in transit: its stock returns to the origin."""
+    """Cancel a transfer in transit (or partly received): what is still in transit returns
+    to the origin."""
     return write(f"/v1/stock-movements/transfers/{_p(transfer_id)}/cancel", Transfer,
                  body(note=note), idempotency_key)
+
+
+def close_transfer(transfer_id: str, remainder: Remainder, *, note: str | None = None,
+                   idempotency_key: str | None = None) -> Call[Transfer]:
+    """Close a short-shipped transfer (in transit or partly received): what is still in
+    transit is written off (``"lost"``) or shipped back to the origin (``"return"``)."""
+    return write(f"/v1/stock-movements/transfers/{_p(transfer_id)}/close", Transfer,
+                 body(remainder=remainder, note=note), idempotency_key)
 
 
 def get_transfer(transfer_id: str) -> Call[Transfer]:
@@ -244,6 +293,18 @@ def get_reservation(reservation_id: str) -> Call[Reservation]:
 
 def get_supplier(code: str) -> Call[Supplier]:
     return read(f"/v1/suppliers/{_p(code)}", Supplier)
+
+
+def update_supplier(code: str, *, name: str | None = None,
+                    contact: Mapping[str, str] | None = None, lead_time_days: int | None = None,
+                    status: str | None = None, clear: Sequence[str] = (),
+                    idempotency_key: str | None = None) -> Call[Supplier]:
+    """Change what is given (PATCH /v1/suppliers/{code}); ``clear`` names the fields to
+    empty (``contact``, ``lead_time_days``). ``status``: ``active`` or ``closed``."""
+    return write(f"/v1/suppliers/{_p(code)}", Supplier, _patch(
+        clear, name=name, lead_time_days=lead_time_days, status=status,
+        contact=dict(contact) if contact is not None else None),
+        idempotency_key, method="PATCH")
 
 
 def get_purchase_order(order_id: str) -> Call[PurchaseOrder]:

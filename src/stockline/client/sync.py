@@ -160,6 +160,7 @@ class Client:
 
     record_sale = call(ops.record_sale)
     get_sale = call(ops.get_sale)
+    update_sale = call(ops.update_sale)
     return_sale = call(ops.return_sale)
     level = call(ops.level)
     update_inventory = call(ops.update_inventory)
@@ -169,6 +170,7 @@ class Client:
     transfer = call(ops.transfer)
     receive_transfer = call(ops.receive_transfer)
     cancel_transfer = call(ops.cancel_transfer)
+    close_transfer = call(ops.close_transfer)
     get_transfer = call(ops.get_transfer)
     reserve = call(ops.reserve)
     commit_reservation = call(ops.commit_reservation)
@@ -179,7 +181,9 @@ class Client:
     get_product = call(ops.get_product)
     create_location = call(ops.create_location)
     get_location = call(ops.get_location)
+    update_location = call(ops.update_location)
     get_supplier = call(ops.get_supplier)
+    update_supplier = call(ops.update_supplier)
     get_purchase_order = call(ops.get_purchase_order)
 
     products = listing(lists.products)

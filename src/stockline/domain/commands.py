@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from stockline.domain.counting import FeedbackKind
 from stockline.domain.customers import CustomerDetails
 from stockline.domain.model import Attributes
+from stockline.domain.states import TransferRemainder
 from stockline.domain.values import (
     Channel,
+    FulfillmentStatus,
     LocationType,
     Money,
     PaymentStatus,
+    ProductStatus,
     Reason,
     ReturnReason,
 )
@@ -40,6 +44,8 @@ class UpdateProduct:
     category: str | None = None
     attributes: Mapping[str, str | int | float | bool | None] | None = None
     price: Money | None = None
+    status: ProductStatus | None = None
+    expected_version: int | None = None  # compare-and-set on the product's version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +59,17 @@ class CreateLocation:
     longitude: float | None = None
     capacity: int | None = None
     operating_hours: Mapping[str, Any] | None = None
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateLocation:
+    """A partial change of a location of ``type``: ``changes`` maps each field sent to its
+    new value (``None`` clears an optional field); fields not named stay as they are."""
+
+    code: str
+    type: LocationType
+    changes: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +85,8 @@ class UpdateInventory:
     lot: str | None = None
     expires_on: date | None = None  # of the lot, on its first receipt
     expected_version: int | None = None
+    reference: str | None = None  # the document the change belongs to (a count task)
+    occurred_at: datetime | None = None  # when it happened, if before now (a count on paper)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +114,17 @@ class RecordSale:
     occurred_at: datetime | None = None
     external_ref: str | None = None
     customer: CustomerDetails | None = None  # kept apart: never on the Sale, its events
+    # The customer holds the goods: a line short of available stock is found first.
+    in_hand: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateSale:
+    """Move a sale's payment and/or fulfillment on; None leaves that one as it is."""
+
+    sale_id: str
+    payment_status: PaymentStatus | None = None
+    fulfillment_status: FulfillmentStatus | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +164,15 @@ class ReceiveTransfer:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelTransfer:
     transfer_id: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseTransfer:
+    """End a transfer short: what is still in transit is ``lost`` or sent back (``return``)."""
+
+    transfer_id: str
+    remainder: TransferRemainder
     note: str | None = None
 
 
@@ -196,6 +235,14 @@ class CreateSupplier:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateSupplier:
+    """A partial change of a supplier, as ``UpdateLocation`` is of a location."""
+
+    code: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PurchaseLineRequest:
     sku: str
     quantity: int
@@ -236,3 +283,22 @@ class ReceivePurchaseOrder:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelPurchaseOrder:
     purchase_order_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportFeedback:
+    kind: FeedbackKind
+    location_id: str | None = None
+    sku: str | None = None
+    observed_quantity: int | None = None
+    rating: int | None = None
+    note: str | None = None
+    occurred_at: datetime | None = None  # when it was seen, if before now (defaults to now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteCountTask:
+    task_id: str
+    quantity: int
+    note: str | None = None
+    occurred_at: datetime | None = None  # when it was counted, if before now

@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from stockline.domain.lots import LotPiece
-from stockline.domain.states import PurchaseOrderStatus, ReservationStatus, TransferStatus
-from stockline.domain.values import Channel, Money
+from stockline.domain.states import (
+    PurchaseOrderStatus,
+    ReservationStatus,
+    TransferRemainder,
+    TransferStatus,
+)
+from stockline.domain.values import Channel, Money, SupplierStatus
 
 
 @dataclass(slots=True, kw_only=True)
@@ -20,10 +25,12 @@ class TransferLot:
     quantity: int
     received_quantity: int = 0
     returned_quantity: int = 0
+    lost_quantity: int = 0
 
     @property
     def in_transit(self) -> int:
-        return self.quantity - self.received_quantity - self.returned_quantity
+        return (self.quantity - self.received_quantity - self.returned_quantity
+                - self.lost_quantity)
 
     def piece(self, quantity: int) -> LotPiece:
         return LotPiece(self.lot, quantity, self.expires_on)
@@ -35,12 +42,14 @@ class TransferLine:
     sku: str
     quantity: int
     received_quantity: int = 0
-    cancelled_quantity: int = 0
+    cancelled_quantity: int = 0  # sent back to the origin (a cancel, or a close: return)
+    lost_quantity: int = 0       # written off in transit (a close: lost)
     lots: list[TransferLot] = field(default_factory=list)
 
     @property
     def in_transit(self) -> int:
-        return self.quantity - self.received_quantity - self.cancelled_quantity
+        return (self.quantity - self.received_quantity - self.cancelled_quantity
+                - self.lost_quantity)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -57,6 +66,8 @@ class Transfer:
     updated_at: datetime
     received_at: datetime | None = None
     cancelled_at: datetime | None = None
+    closed_at: datetime | None = None
+    remainder: TransferRemainder | None = None  # what a close did with the rest
 
     @property
     def in_transit(self) -> int:
@@ -111,6 +122,7 @@ class Supplier:
     products: tuple[SupplierProduct, ...]
     created_at: datetime
     updated_at: datetime
+    status: SupplierStatus = SupplierStatus.ACTIVE
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,3 +180,4 @@ class Suggestion:
     on_order: int  # in transit and incoming already
     quantity: int
     source: SuggestionSource | None
+    daily_velocity: float = 0.0  # net units sold a day (domain.cover)

@@ -125,3 +125,42 @@ class IdempotencyKeyInUse(DomainError):
 
     def __str__(self) -> str:
         return f"a request with Idempotency-Key '{self.key}' is still being processed"
+
+
+@dataclass(slots=True)
+class StaleVersion(DomainError):
+    """A compare-and-set on a document (a product) found it at another version."""
+
+    kind: str
+    key: str
+    expected: int
+    actual: int
+
+    def __str__(self) -> str:
+        return (f"{self.kind} '{self.key}' is at version {self.actual}, "
+                f"not the expected {self.expected}")
+
+
+@dataclass(slots=True)
+class LocationClosed(DomainError):
+    """The location is closed: it takes no new sale, receipt or inbound transfer."""
+
+    location_id: str
+
+    def __str__(self) -> str:
+        return (f"location '{self.location_id}' is closed: it takes no new sales, receipts "
+                "or inbound transfers until it is reopened")
+
+
+@dataclass(slots=True)
+class ProductDiscontinued(DomainError):
+    """Discontinued products are no longer bought in (received or ordered)."""
+
+    skus: tuple[str, ...]
+
+    def __str__(self) -> str:
+        listed = ", ".join(f"'{sku}'" for sku in self.skus)
+        return (f"product {listed} is discontinued: it can no longer be received or ordered"
+                if len(self.skus) == 1 else
+                f"products {listed} are discontinued: they can no longer be received or "
+                "ordered")

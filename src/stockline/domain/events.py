@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from stockline.domain.documents import Reservation, Transfer
-from stockline.domain.model import Level, Product, Sale, SaleReturn
+from stockline.domain.counting import CountTask, Feedback
+from stockline.domain.documents import Reservation, Supplier, Transfer
+from stockline.domain.model import Level, Location, Product, Sale, SaleReturn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,14 @@ class InventoryChanged(Event):
     delta: int
     cause: str
     reference: str | None
+    # What ``available`` was before the change (None: not known); kept out of ``data()``.
+    available_before: int | None = None
+
+    @property
+    def stocked_out(self) -> bool:
+        """The change took the level from some available to none (a stock-out)."""
+        before = self.available_before
+        return before is not None and before > 0 >= self.level.available
 
     @property
     def location_id(self) -> str:
@@ -107,6 +116,28 @@ class SaleRecorded(Event):
         }
 
 
+def _statuses(sale: Sale) -> dict[str, str]:
+    return {"payment_status": sale.payment_status.value,
+            "fulfillment_status": sale.fulfillment_status.value}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaleUpdated(Event):
+    """A sale's payment or fulfillment moved on (its stock did not: returns move stock)."""
+
+    TYPE: ClassVar[str] = "sale.updated"
+    before: Sale
+    after: Sale
+
+    @property
+    def location_id(self) -> str:
+        return self.after.location_id
+
+    def data(self) -> dict[str, Any]:
+        return {"sale_id": self.after.id, "before": _statuses(self.before),
+                "after": _statuses(self.after), "external_ref": self.after.external_ref}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProductChanged(Event):
     TYPE: ClassVar[str] = "product.changed"
@@ -126,8 +157,41 @@ class ProductChanged(Event):
             "attributes": dict(p.attributes),
             "price": None if p.price is None
             else {"amount": p.price.format(), "currency": p.price.currency},
+            "status": p.status.value,
             "version": p.version,
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocationUpdated(Event):
+    TYPE: ClassVar[str] = "location.updated"
+    location: Location
+    changed: tuple[str, ...]  # the fields whose value changed
+
+    @property
+    def location_id(self) -> str:
+        return self.location.code
+
+    def data(self) -> dict[str, Any]:
+        loc = self.location
+        return {"type": loc.type.value, "name": loc.name, "status": loc.status.value,
+                "region": loc.region, "address": loc.address, "latitude": loc.latitude,
+                "longitude": loc.longitude, "capacity": loc.capacity,
+                "operating_hours": dict(loc.operating_hours) if loc.operating_hours else None,
+                "changed": list(self.changed)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierUpdated(Event):
+    TYPE: ClassVar[str] = "supplier.updated"
+    supplier: Supplier
+    changed: tuple[str, ...]
+
+    def data(self) -> dict[str, Any]:
+        s = self.supplier
+        return {"supplier_id": s.code, "name": s.name, "status": s.status.value,
+                "contact": dict(s.contact) if s.contact else None,
+                "lead_time_days": s.lead_time_days, "changed": list(self.changed)}
 
 
 def _transfer_data(transfer: Transfer) -> dict[str, Any]:
@@ -137,7 +201,8 @@ def _transfer_data(transfer: Transfer) -> dict[str, Any]:
         "from_location_id": transfer.from_location_id,
         "to_location_id": transfer.to_location_id,
         "lines": [{"sku": ln.sku, "quantity": ln.quantity, "received_quantity":
-                   ln.received_quantity, "cancelled_quantity": ln.cancelled_quantity}
+                   ln.received_quantity, "cancelled_quantity": ln.cancelled_quantity,
+                   "lost_quantity": ln.lost_quantity}
                   for ln in transfer.lines],
     }
 
@@ -176,6 +241,20 @@ class TransferReceived(_TransferEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferCancelled(_TransferEvent):
     TYPE: ClassVar[str] = "transfer.cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferClosed(_TransferEvent):
+    """A transfer ended short; ``settled`` is what this close lost or sent back, by SKU."""
+
+    TYPE: ClassVar[str] = "transfer.closed"
+    settled: tuple[tuple[str, int], ...]
+
+    def data(self) -> dict[str, Any]:
+        remainder = self.transfer.remainder
+        return {**_transfer_data(self.transfer),
+                "remainder": remainder.value if remainder else None,
+                "settled": [{"sku": sku, "quantity": q} for sku, q in self.settled]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,3 +306,52 @@ class ReservationReleased(_ReservationEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReservationExpired(_ReservationEvent):
     TYPE: ClassVar[str] = "reservation.expired"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CountTaskEvent(Event):
+    task: CountTask
+
+    @property
+    def location_id(self) -> str:
+        return self.task.location_id
+
+    @property
+    def sku(self) -> str:
+        return self.task.sku
+
+    def data(self) -> dict[str, Any]:
+        t = self.task
+        return {"count_task_id": t.id, "status": t.status.value, "reason": t.reason.value,
+                "reference": t.reference, "system_quantity": t.system_quantity,
+                "counted_quantity": t.counted_quantity, "difference": t.difference}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountTaskOpened(_CountTaskEvent):
+    TYPE: ClassVar[str] = "count_task.opened"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountTaskCompleted(_CountTaskEvent):
+    TYPE: ClassVar[str] = "count_task.completed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackReceived(Event):
+    TYPE: ClassVar[str] = "feedback.received"
+    feedback: Feedback
+
+    @property
+    def location_id(self) -> str | None:
+        return self.feedback.location_id
+
+    @property
+    def sku(self) -> str | None:
+        return self.feedback.sku
+
+    def data(self) -> dict[str, Any]:
+        f = self.feedback
+        return {"feedback_id": f.id, "kind": f.kind.value, "observed_quantity":
+                f.observed_quantity, "rating": f.rating, "note": f.note,
+                "count_task_id": f.count_task_id}

@@ -9,10 +9,13 @@ from typing import Any
 
 from stockline.domain.values import (
     Channel,
+    FulfillmentStatus,
+    LocationStatus,
     LocationType,
     Money,
     MovementType,
     PaymentStatus,
+    ProductStatus,
     ReturnReason,
 )
 
@@ -26,6 +29,7 @@ class Product:
     category: str
     attributes: Attributes = field(default_factory=dict)
     price: Money | None = None
+    status: ProductStatus = ProductStatus.ACTIVE
     version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -42,6 +46,8 @@ class Location:
     longitude: float | None = None
     capacity: int | None = None
     operating_hours: Mapping[str, Any] | None = None
+    time_zone: str | None = None  # IANA name; its calendar days are the report's days
+    status: LocationStatus = LocationStatus.ACTIVE
     created_at: datetime
 
 
@@ -114,6 +120,7 @@ class Sale:
     currency: str
     channel: Channel
     payment_status: PaymentStatus
+    fulfillment_status: FulfillmentStatus
     external_ref: str | None
     actor: str
     occurred_at: datetime
@@ -126,6 +133,15 @@ class Sale:
 
     def sold(self, sku: str) -> int:
         return sum(line.quantity for line in self.lines if line.sku == sku)
+
+    def value_of(self, sku: str, quantity: int) -> int:
+        """What ``quantity`` units of ``sku`` are worth on this sale, in 1/10,000 of its
+        currency: its average price of the SKU (its price, when it sold the SKU at one
+        price), rounded down, so that the returns of a SKU never add up to more than it
+        sold for."""
+        sold = self.sold(sku)
+        amount = sum(line.total.units for line in self.lines if line.sku == sku)
+        return quantity * amount // sold if sold else 0
 
     @property
     def total(self) -> Money:
@@ -141,6 +157,7 @@ class Sale:
 class ReturnLine:
     sku: str
     quantity: int
+    amount: int | None = None  # its value on the sale (Sale.value_of), kept when returned
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,3 +173,12 @@ class SaleReturn:
     note: str | None
     actor: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocationStock:
+    """A location with the units it holds (the sum of its levels' ``on_hand``), to set
+    beside its capacity."""
+
+    location: Location
+    on_hand_units: int

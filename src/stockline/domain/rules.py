@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from stockline.domain.errors import InvalidInput
-from stockline.domain.values import DECREASING_REASONS, INCREASING_REASONS, Reason
+from stockline.domain.errors import InvalidInput, LocationClosed, ProductDiscontinued
+from stockline.domain.values import (
+    DECREASING_REASONS,
+    INCREASING_REASONS,
+    LocationStatus,
+    ProductStatus,
+    Reason,
+)
 
 # A POS clock may run a little ahead; a sale further in the future is a client bug.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -37,3 +44,18 @@ def check_occurred_at(occurred_at: datetime, now: datetime) -> None:
         raise InvalidInput("occurred_at", "must carry a time zone offset")
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput("occurred_at", "must not be in the future")
+
+
+def check_open(location_id: str, status: LocationStatus) -> None:
+    """A closed location takes no new sale, receipt or inbound transfer (the one test every
+    such write makes, however it learnt the location's status)."""
+    if status is LocationStatus.CLOSED:
+        raise LocationClosed(location_id)
+
+
+def check_buyable(statuses: Mapping[str, ProductStatus]) -> None:
+    """Only active products are received or ordered; a discontinued one sells out."""
+    discontinued = tuple(sorted(sku for sku, status in statuses.items()
+                                if status is ProductStatus.DISCONTINUED))
+    if discontinued:
+        raise ProductDiscontinued(discontinued)

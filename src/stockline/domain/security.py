@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -30,6 +30,7 @@ class Permission(StrEnum):
     INVENTORY_ADJUST = "inventory:adjust"
     INVENTORY_SETTINGS = "inventory:settings"
     LEDGER_READ = "ledger:read"
+    FEEDBACK_READ = "feedback:read"
     SALES_READ = "sales:read"
     SALES_WRITE = "sales:write"
     RETURNS_WRITE = "returns:write"
@@ -106,8 +107,10 @@ GRANTS: Mapping[Role, Mapping[Permission, Scope]] = {
 # and webhook it makes. Those columns hold 100 characters; so do an id and a name.
 PRINCIPAL_TEXT_MAX_LENGTH = 100
 
-# What a partner may hear on an event stream: availability and catalog, no sales.
-PARTNER_EVENT_TYPES = frozenset({"inventory.changed", "inventory.low_stock", "product.changed"})
+# What a partner may hear on an event stream: availability, catalog and its locations
+# (opened, closed, moved), no sales.
+PARTNER_EVENT_TYPES = frozenset({"inventory.changed", "inventory.low_stock", "product.changed",
+                                 "location.updated"})
 
 
 # Fields of an event that tell more than the object it is about: how a level moved and why
@@ -141,13 +144,17 @@ WHOLE = EventShape()
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller. ``locations`` None: not limited to any locations.
-    ``expires_at``: when its credential stops being accepted (None: not by itself)."""
+    ``expires_at``: when its credential stops being accepted (None: not by itself).
+    ``own_only``: every grant of its role limited to its own locations, those its role
+    may use anywhere too (a dashboard session: the page of a store's key is about its
+    stores, though the key may read stock elsewhere over the API)."""
 
     id: str
     name: str
     role: Role
     locations: frozenset[str] | None = None
     expires_at: datetime | None = field(default=None, compare=False)
+    own_only: bool = False
 
     def event_shape(self) -> EventShape:
         """What of each event this principal hears: the fields its permissions let it read
@@ -158,7 +165,12 @@ class Principal:
         return EventShape(hidden) if hidden else WHOLE
 
     def grant(self, permission: Permission) -> Scope | None:
-        return GRANTS[self.role].get(permission)
+        scope = GRANTS[self.role].get(permission)
+        return Scope.OWN if self.own_only and scope is Scope.ANY else scope
+
+    def own_locations_only(self) -> Principal:
+        """This principal with every grant limited to its own locations."""
+        return replace(self, own_only=True)
 
     def may(self, permission: Permission) -> bool:
         return self.grant(permission) is not None

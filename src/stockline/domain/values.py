@@ -32,6 +32,29 @@ class LocationType(StrEnum):
     RETAIL = "retail"
 
 
+class LocationStatus(StrEnum):
+    """A closed location keeps its history but takes no new sale, receipt or inbound
+    transfer; it may still be counted, adjusted and emptied by transfer."""
+
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ProductStatus(StrEnum):
+    """A discontinued product is no longer bought in (no receipt, no purchase order, no
+    replenishment) but sells until its stock is gone."""
+
+    ACTIVE = "active"
+    DISCONTINUED = "discontinued"
+
+
+class SupplierStatus(StrEnum):
+    """A closed supplier takes no new purchase order and is no source of replenishment."""
+
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
 class Reason(StrEnum):
     """Why a level changed through ``POST /v1/inventory/update``."""
 
@@ -61,7 +84,10 @@ class MovementType(StrEnum):
     SALE = "sale"
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
-    TRANSFER_CANCEL = "transfer_cancel"
+    TRANSFER_CANCEL = "transfer_cancel"  # back to the origin (a cancel, or a close: return)
+    # Written off in transit by a close (remainder lost): ``delta`` 0 at the destination,
+    # whose ``in_transit`` falls; the units left the origin's on_hand when shipped.
+    TRANSFER_LOST = "transfer_lost"
 
 
 class Channel(StrEnum):
@@ -70,10 +96,47 @@ class Channel(StrEnum):
     MARKETPLACE = "marketplace"
 
 
+class SalesGroup(StrEnum):
+    """What the sales report sums by: a period of the location's calendar, or an attribute
+    of the sale (its location, the location's region, its channel, a line's SKU or the
+    SKU's category)."""
+
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    LOCATION = "location"
+    REGION = "region"
+    CHANNEL = "channel"
+    SKU = "sku"
+    CATEGORY = "category"
+
+
+PERIODS = (SalesGroup.HOUR, SalesGroup.DAY, SalesGroup.WEEK, SalesGroup.MONTH)
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     AUTHORIZED = "authorized"
     PAID = "paid"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+
+
+class OpeningPaymentStatus(StrEnum):
+    """The payment states a sale may be recorded in; the others follow a payment's outcome."""
+
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+
+
+class FulfillmentStatus(StrEnum):
+    UNFULFILLED = "unfulfilled"
+    FULFILLED = "fulfilled"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
 
 
 class SaleStatus(StrEnum):
@@ -132,10 +195,18 @@ class Money:
 
     def format(self) -> str:
         """Two decimals when that is exact ('89.90'), up to four otherwise."""
-        cents = self.amount.quantize(Decimal("0.01"))
-        if cents == self.amount:
-            return f"{cents:f}"
-        return f"{self.amount.normalize():f}"
+        return amount_text(self.units)
 
     def times(self, quantity: int) -> Money:
         return Money(self.amount * quantity, self.currency)
+
+
+def amount_text(units: int) -> str:
+    """An amount in 1/10,000 of the currency unit as text, as ``Money.format`` writes it:
+    two decimals when that is exact, up to four otherwise; a sum of any size or sign (a
+    report's total, a net of returns) too."""
+    value = Decimal(units) / AMOUNT_SCALE
+    cents = value.quantize(Decimal("0.01"))
+    if cents == value:
+        return f"{cents:f}"
+    return f"{value.normalize():f}"

@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from stockline.adapters.queries.search import outside_tables
 from stockline.adapters.tables import metadata
 from stockline.config import Settings, normalize_database_url
 
@@ -16,10 +17,20 @@ config = context.config
 
 
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(connection=connection, target_metadata=metadata, compare_type=True,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=sqlite, include_name=outside_tables)
+    if not sqlite:
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # Foreign keys are off while SQLite copies and drops tables (adapters/migrate.py):
+    # every reference is checked before the migration commits.
     with context.begin_transaction():
         context.run_migrations()
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left broken references: {broken[:5]}")
 
 
 async def _run_online() -> None:

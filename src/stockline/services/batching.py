@@ -42,7 +42,7 @@ from stockline.services.executor import (
 )
 from stockline.services.ports import (
     IdempotencyClaim,
-    StoredResponse,
+    StoredAnswer,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -61,7 +61,7 @@ class _Item(Generic[C, R]):
     caller: Caller
     responder: Responder[R]
     claim: IdempotencyClaim | None
-    future: asyncio.Future[StoredResponse] = field(repr=False)
+    future: asyncio.Future[StoredAnswer] = field(repr=False)
 
 
 class _Lane(Generic[C, R]):
@@ -98,7 +98,7 @@ class GroupCommit(Generic[C, R]):
         self._turn = 0  # round robin, without ``lane_of``
 
     async def submit(self, command: C, caller: Caller, responder: Responder[R],
-                     claim: IdempotencyClaim | None = None) -> StoredResponse:
+                     claim: IdempotencyClaim | None = None) -> StoredAnswer:
         """The command's answer, once the batch it went into has committed."""
         lane = self._lane_for(command)
         if lane.task is None:
@@ -180,7 +180,7 @@ class GroupCommit(Generic[C, R]):
                 item.future.set_result(response)
 
     async def _apply(self, batch: list[_Item[C, R]]
-                     ) -> tuple[dict[_Item[C, R], StoredResponse], list[_Item[C, R]]]:
+                     ) -> tuple[dict[_Item[C, R], StoredAnswer], list[_Item[C, R]]]:
         now = self._clock()
         later: list[_Item[C, R]] = []
         async with self._uows() as uow:
@@ -215,7 +215,7 @@ class GroupCommit(Generic[C, R]):
         return answered, later
 
     @staticmethod
-    def _answer(item: _Item[C, R], outcome: R | DomainError) -> StoredResponse:
+    def _answer(item: _Item[C, R], outcome: R | DomainError) -> StoredAnswer:
         if isinstance(outcome, DomainError):
             return item.responder.error(outcome)
         return item.responder.ok(outcome)

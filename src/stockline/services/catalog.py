@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from stockline.domain.commands import CreateProduct, UpdateProduct
-from stockline.domain.errors import AlreadyExists, NotFound
+from stockline.domain.errors import AlreadyExists, NotFound, StaleVersion
 from stockline.domain.events import ProductChanged
 from stockline.domain.model import Product
 from stockline.domain.security import Permission
@@ -32,6 +32,7 @@ def changed_product(product: Product, cmd: UpdateProduct, now: datetime) -> Prod
     return replace(product, name=cmd.name if cmd.name is not None else product.name,
                    category=cmd.category if cmd.category is not None else product.category,
                    price=cmd.price if cmd.price is not None else product.price,
+                   status=cmd.status if cmd.status is not None else product.status,
                    attributes=attributes, version=product.version + 1, updated_at=now)
 
 
@@ -52,11 +53,21 @@ async def create_product(uow: UnitOfWork, cmd: CreateProduct, ctx: Context) -> P
 
 
 async def update_product(uow: UnitOfWork, cmd: UpdateProduct, ctx: Context) -> Product:
-    """Change only the fields given; attributes merge (a null value removes the key)."""
+    """Change only the fields given; attributes merge (a null value removes the key).
+
+    ``expected_version`` makes the change a compare-and-set (StaleVersion when the product
+    moved on; sent alone, it changes nothing). ``status`` ``discontinued`` stops receipts,
+    purchase orders and replenishment of the product; it still sells until its stock is
+    gone. ``active`` lifts that.
+    """
     ctx.require(Permission.CATALOG_WRITE)
-    product = await uow.products.get(cmd.sku)
+    product = await uow.products.get(cmd.sku, for_update=True)
     if product is None:
         raise NotFound("product", cmd.sku)
+    if cmd.expected_version is not None and cmd.expected_version != product.version:
+        raise StaleVersion("product", cmd.sku, cmd.expected_version, product.version)
+    if (cmd.name, cmd.category, cmd.attributes, cmd.price, cmd.status) == (None,) * 5:
+        return product  # only the version was sent: a check, which it passed
     product = changed_product(product, cmd, ctx.now)
     await uow.products.update(product)
     await uow.outbox.append([ProductChanged(occurred_at=ctx.now, product=product, created=False)])

@@ -21,7 +21,7 @@ from stockline.domain.security import Permission, Principal
 from stockline.services.idempotency import RequestDigests
 from stockline.services.ports import (
     IdempotencyClaim,
-    StoredResponse,
+    StoredAnswer,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -88,10 +88,11 @@ class Context:
 
 
 class Responder(Protocol[R_contra]):
-    """Turns a result or a refusal into the stored answer (the HTTP layer knows how)."""
+    """Turns a result or a refusal into its answer, in no protocol's terms (the write
+    service's operations know how: services.writes)."""
 
-    def ok(self, result: R_contra) -> StoredResponse: ...
-    def error(self, error: DomainError) -> StoredResponse: ...
+    def ok(self, result: R_contra) -> StoredAnswer: ...
+    def error(self, error: DomainError) -> StoredAnswer: ...
 
 
 Handler = Callable[[UnitOfWork, C, Context], Awaitable[R]]
@@ -158,7 +159,7 @@ class Executor:
 
     async def respond(self, handler: Handler[C, R], command: C, caller: Caller,
                       responder: Responder[R],
-                      claim: IdempotencyClaim | None = None) -> StoredResponse:
+                      claim: IdempotencyClaim | None = None) -> StoredAnswer:
         """Run a use case and answer; with a claim, the answer is kept for replays."""
         if claim is None:
             try:
@@ -175,7 +176,7 @@ class Executor:
         raise AssertionError("unreachable")
 
     async def _respond_once(self, handler: Handler[C, R], command: C, caller: Caller,
-                            responder: Responder[R], claim: IdempotencyClaim) -> StoredResponse:
+                            responder: Responder[R], claim: IdempotencyClaim) -> StoredAnswer:
         ctx = Context(caller, self._clock(), self.digests)
         async with self._uow_factory() as uow:
             if not await uow.idempotency.claim(caller.principal, claim.key, claim.fingerprint,
@@ -207,13 +208,13 @@ async def each_on_its_own(handler: Handler[C, R], uow: UnitOfWork, commands: Seq
 
 
 async def _replay(uow: UnitOfWork, caller: Caller, claim: IdempotencyClaim,
-                  responder: Responder[R]) -> StoredResponse:
+                  responder: Responder[R]) -> StoredAnswer:
     record = await uow.idempotency.get(caller.principal, claim.key)
     if record is None:  # claimed and released in between: the caller may simply retry
         raise TransientStorageError("idempotency record vanished")
-    if record.fingerprint != claim.fingerprint:
+    if not claim.matches(record.fingerprint):
         return responder.error(IdempotencyKeyReused(claim.key))
-    return StoredResponse(record.response.status, record.response.body, replayed=True)
+    return StoredAnswer(record.answer.outcome, record.answer.body, replayed=True)
 
 
 async def _backoff(attempt: int) -> None:

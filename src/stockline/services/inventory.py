@@ -6,7 +6,6 @@ from stockline.domain.commands import ReceiveStock, SetReorderSettings, UpdateIn
 from stockline.domain.documents import Reservation
 from stockline.domain.errors import (
     InvalidInput,
-    NotFound,
     VersionConflict,
 )
 from stockline.domain.events import Event, InventoryChanged, LowStock
@@ -23,6 +22,7 @@ from stockline.services.stock import (
     Record,
     append_records,
     ensure_exists,
+    ensure_receivable,
     put_stock,
     record_change,
     take_one,
@@ -36,7 +36,8 @@ async def update_inventory(uow: UnitOfWork, cmd: UpdateInventory, ctx: Context) 
     A level springs into being on its first increase; ``expected_version`` makes the
     change a compare-and-set (a level that does not exist yet is at version 0). With a
     ``lot``, the change (or the count) is of that lot. The reason names the permission
-    needed at the location (``permission_for``).
+    needed at the location (``permission_for``). A receipt needs an open location and an
+    active product (``ensure_receivable``); counts and adjustments are taken anywhere.
     """
     level, record = await change_level(uow, cmd, ctx)
     await append_records(uow, [record])
@@ -54,6 +55,8 @@ async def change_level(uow: UnitOfWork, cmd: UpdateInventory,
     if cmd.quantity is not None:
         moved = await _count(uow, cmd, cmd.quantity, ctx)
     elif cmd.delta is not None and cmd.delta > 0:
+        if cmd.reason is Reason.RECEIPT:  # found stock, returns and counts are facts, not buys
+            await ensure_receivable(uow, cmd.location_id, [cmd.sku])
         moved = await put_stock(uow, cmd.location_id, cmd.sku, cmd.delta, ctx, lot=cmd.lot,
                                 expires_on=cmd.expires_on, expected_version=cmd.expected_version)
     else:
@@ -61,7 +64,8 @@ async def change_level(uow: UnitOfWork, cmd: UpdateInventory,
         moved = await take_one(uow, cmd.location_id, cmd.sku, -cmd.delta, ctx, lot=cmd.lot,
                                expected_version=cmd.expected_version)
     record = record_change(moved, ctx, type=MovementType(cmd.reason.value),
-                           reason=cmd.reason.value, reference=None, note=cmd.note)
+                           reason=cmd.reason.value, reference=cmd.reference, note=cmd.note,
+                           occurred_at=cmd.occurred_at)
     return moved.level, record
 
 
@@ -149,21 +153,17 @@ async def set_reorder_settings(uow: UnitOfWork, cmd: SetReorderSettings, ctx: Co
 async def receive_stock(uow: UnitOfWork, cmd: ReceiveStock, ctx: Context) -> list[Level]:
     """Raise many levels of one location in a few statements, each change in the ledger.
 
-    Levels are touched in SKU order; missing levels are created. Unknown SKUs or a
-    non-positive quantity refuse the whole receipt.
+    Levels are touched in SKU order; missing levels are created. Unknown SKUs, a
+    non-positive quantity, a closed location or a discontinued product refuse the whole
+    receipt.
     """
     ctx.require(Permission.INVENTORY_RECEIVE, cmd.location_id)
     if any(q <= 0 for q in cmd.quantities.values()):
         raise InvalidInput("quantities", "every received quantity must be positive")
-    if not await uow.locations.exists(cmd.location_id):
-        raise NotFound("location", cmd.location_id)
     skus = sorted(cmd.quantities)
+    await ensure_receivable(uow, cmd.location_id, skus)
     existing = await uow.levels.get_many(cmd.location_id, skus, for_update=True)
     missing = [sku for sku in skus if sku not in existing]
-    if missing:
-        unknown = set(missing) - await uow.products.existing(missing)
-        if unknown:
-            raise NotFound("product", min(unknown))
     created = await uow.levels.create_many(
         cmd.location_id, {sku: cmd.quantities[sku] for sku in missing}, now=ctx.now)
     moved = [Moved(level, cmd.quantities[level.sku]) for level in created]

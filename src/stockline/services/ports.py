@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
@@ -13,14 +13,16 @@ from stockline.domain.customers import CustomerDetails
 from stockline.domain.documents import PurchaseOrder, Reservation, Supplier, Transfer
 from stockline.domain.events import Event
 from stockline.domain.keys import ApiKey
-from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
+from stockline.domain.values import ProductStatus
 from stockline.domain.webhooks import Delivery, Webhook
+from stockline.services.counting_ports import CountingRepository
 from stockline.services.imports.ports import ImportRepository
+from stockline.services.ports_stock import LevelRepository, LotRepository
 
 
 class ProductRepository(Protocol):
-    async def get(self, sku: str) -> Product | None: ...
+    async def get(self, sku: str, *, for_update: bool = False) -> Product | None: ...
     async def add(self, product: Product) -> bool:
         """Insert; False when the SKU exists already."""
         ...
@@ -29,90 +31,23 @@ class ProductRepository(Protocol):
     async def existing(self, skus: Sequence[str]) -> set[str]:
         """Which of these SKUs exist."""
         ...
+    async def statuses(self, skus: Sequence[str]) -> dict[str, ProductStatus]:
+        """The status of each of these SKUs that exists."""
+        ...
 
 
 class LocationRepository(Protocol):
-    async def get(self, code: str) -> Location | None: ...
+    async def get(self, code: str, *, for_update: bool = False) -> Location | None: ...
+    async def update(self, location: Location) -> None:
+        """Write every field but its code, type and creation time."""
+        ...
+    async def on_hand_units(self, code: str) -> int:
+        """The sum of ``on_hand`` over the location's levels."""
+        ...
     async def add(self, location: Location) -> bool:
         """Insert; False when the code exists already (as a warehouse or a store)."""
         ...
     async def exists(self, code: str) -> bool: ...
-
-
-class LevelRepository(Protocol):
-    async def get(self, location_id: str, sku: str, *, for_update: bool = False) -> Level | None:
-        ...
-
-    async def lock_many(self, keys: Sequence[tuple[str, str]]
-                        ) -> dict[tuple[str, str], Level]:
-        """The levels of these (location, SKU) keys, locked for this transaction in key
-        order; missing ones are left out."""
-        ...
-
-    async def save_many(self, levels: Sequence[Level]) -> None:
-        """Write ``on_hand``, ``reserved``, ``version`` and ``updated_at`` of levels this
-        transaction locked with ``lock_many``."""
-        ...
-
-    async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
-                     reserved: int = 0, in_transit: int = 0, incoming: int = 0,
-                     expected_version: int | None = None) -> Level | None:
-        """Add the deltas to an existing level in one guarded statement.
-
-        None when the level is missing, not at ``expected_version``, or when the result
-        would break a rule: ``available`` below 0, or a negative reserved, in transit or
-        incoming. A concurrent writer waits on the row lock and then re-checks the guard,
-        so nothing can oversell.
-        """
-        ...
-
-    async def get_many(self, location_id: str, skus: Sequence[str], *,
-                       for_update: bool = False) -> dict[str, Level]:
-        """The levels of these SKUs that exist at the location, by SKU."""
-        ...
-
-    async def create(self, location_id: str, sku: str, on_hand: int, *,
-                     now: datetime) -> Level | None:
-        """Insert a new level; None when it was created concurrently."""
-        ...
-
-    async def create_many(self, location_id: str, quantities: Mapping[str, int], *,
-                          now: datetime) -> list[Level]:
-        """Insert the levels that do not exist yet; the ones created, in SKU order."""
-        ...
-
-    async def ensure(self, location_id: str, sku: str, *, now: datetime) -> None:
-        """Create an empty level unless one exists (the caller checked the keys exist)."""
-        ...
-
-    async def mark_lotted(self, location_id: str, sku: str) -> None:
-        """From now on the level keeps its stock in lots."""
-        ...
-
-    async def set_on_hand(self, location_id: str, sku: str, on_hand: int, *,
-                          now: datetime) -> Level:
-        """Set ``on_hand`` of an existing level that the caller holds locked."""
-        ...
-
-    async def set_settings(self, location_id: str, sku: str, *, reorder_point: int | None,
-                           reorder_quantity: int | None, safety_stock: int | None,
-                           now: datetime) -> Level:
-        """Set the reorder settings, creating an empty level when there is none."""
-        ...
-
-
-class LotRepository(Protocol):
-    async def list(self, location_id: str, sku: str, *, for_update: bool = False) -> list[Lot]:
-        ...
-
-    async def add(self, location_id: str, sku: str, lot: str, quantity: int, *,
-                  expires_on: date | None, now: datetime) -> None:
-        """Raise a lot (creating it); an expiry already known is kept."""
-        ...
-
-    async def take(self, location_id: str, sku: str, lot: str, quantity: int) -> bool:
-        """Lower a lot if it holds ``quantity``; False otherwise."""
-        ...
 
 
 class LedgerRepository(Protocol):
@@ -140,6 +75,10 @@ class SaleRepository(Protocol):
 
     async def add_return(self, sale_return: SaleReturn, status: str) -> None:
         """Record a return and the sale's new status."""
+        ...
+
+    async def set_statuses(self, *, before: Sale, after: Sale) -> bool:
+        """``after``'s payment and fulfillment, if the sale is still in ``before``'s."""
         ...
 
 
@@ -188,7 +127,11 @@ class SupplierRepository(Protocol):
         """Insert with its products; False when the code exists already."""
         ...
 
-    async def get(self, code: str) -> Supplier | None: ...
+    async def get(self, code: str, *, for_update: bool = False) -> Supplier | None: ...
+
+    async def update(self, supplier: Supplier) -> None:
+        """Write its name, contact, lead time, status and ``updated_at`` (not its products)."""
+        ...
 
 
 class PurchaseOrderRepository(Protocol):
@@ -259,7 +202,8 @@ class ApiKeyRepository(Protocol):
     async def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None: ...
 
     async def revoke(self, key_id: str, at: datetime) -> None:
-        """Set ``revoked_at`` unless the key is revoked already."""
+        """Set ``revoked_at`` unless the key is revoked already, and end the dashboard
+        sessions it signed in (in the same transaction)."""
         ...
 
 
@@ -267,16 +211,27 @@ class Outbox(Protocol):
     async def append(self, events: Sequence[Event]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The answer to a write as it was first given, kept for idempotent replays."""
+# The outcome of a write that was applied (any other outcome is a refusal's code).
+OK = "ok"
 
-    status: int
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer to a write as it was first given, kept for idempotent replays, in no
+    protocol's terms: ``outcome`` is OK or the refusal's code (domain.refusals), ``body``
+    the result's JSON document (Operation.document) or the refusal's (services.answers).
+    Each entrypoint renders it (REST: the route's status and the body, or problem+json)."""
+
+    outcome: str
     body: bytes
     replayed: bool = False
     # What a replay answers instead of ``body``, when that must not be kept: a secret shown
     # once, or a refusal's long lists (a refusal costs its sender nothing to repeat).
     kept: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
 
     @property
     def for_replay(self) -> bytes:
@@ -297,12 +252,18 @@ class IdempotencyClaim:
     key: str
     fingerprint: str
     subject: str | None = None
+    # Digests of the same request as earlier versions took it: a retry sent before an
+    # upgrade and repeated after it still replays (kept no longer than the records are).
+    also: tuple[str, ...] = ()
+
+    def matches(self, fingerprint: str) -> bool:
+        return fingerprint == self.fingerprint or fingerprint in self.also
 
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     fingerprint: str
-    response: StoredResponse
+    answer: StoredAnswer
 
 
 class IdempotencyStore(Protocol):
@@ -313,7 +274,7 @@ class IdempotencyStore(Protocol):
 
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None: ...
 
-    async def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
+    async def complete(self, principal: str, key: str, response: StoredAnswer) -> None: ...
 
     async def claim_many(self, wanted: Sequence[tuple[str, IdempotencyClaim]],
                          now: datetime) -> set[tuple[str, str]]:
@@ -326,7 +287,7 @@ class IdempotencyStore(Protocol):
         are dropped; how many records changed."""
         ...
 
-    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredAnswer]]
                             ) -> None: ...
 
 
@@ -378,6 +339,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def imports(self) -> ImportRepository: ...
+    @property
+    def counting(self) -> CountingRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -26,6 +26,7 @@ from stockline.domain.errors import (
     AlreadyExists,
     ExcessLine,
     InvalidInput,
+    InvalidState,
     NotFound,
     QuantityExceeded,
 )
@@ -35,12 +36,19 @@ from stockline.domain.lots import LotPiece
 from stockline.domain.model import LedgerEntry
 from stockline.domain.security import Permission
 from stockline.domain.states import PURCHASE_ORDERS, PurchaseOrderStatus, after_receipt
-from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, UNLABELLED_LOT, MovementType
+from stockline.domain.values import (
+    AMOUNT_SCALE,
+    MAX_AMOUNT,
+    UNLABELLED_LOT,
+    MovementType,
+    SupplierStatus,
+)
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
     append_records,
     ensure_level,
+    ensure_receivable,
     level_events,
     put_stock,
     record_change,
@@ -85,7 +93,10 @@ async def create_supplier(uow: UnitOfWork, cmd: CreateSupplier, ctx: Context) ->
 
 async def create_purchase_order(uow: UnitOfWork, cmd: CreatePurchaseOrder,
                                 ctx: Context) -> PurchaseOrder:
-    """Order from a known supplier for a known location; every SKU must exist.
+    """Order from a known, open supplier for a known location; every SKU must exist.
+
+    Only an open location orders, and only active products (``ensure_receivable``), even
+    as a draft: a draft is an order about to be sent.
 
     A line without ``unit_cost`` takes the supplier's cost for its SKU (none when the
     supplier does not list it); the costs of one order share one currency. An order is
@@ -101,12 +112,8 @@ async def create_purchase_order(uow: UnitOfWork, cmd: CreatePurchaseOrder,
     supplier = await uow.suppliers.get(cmd.supplier_id)
     if supplier is None:
         raise NotFound("supplier", cmd.supplier_id)
-    if not await uow.locations.exists(cmd.location_id):
-        raise NotFound("location", cmd.location_id)
-    skus = sorted({line.sku for line in cmd.lines})
-    unknown = set(skus) - await uow.products.existing(skus)
-    if unknown:
-        raise NotFound("product", min(unknown))
+    _check_open(supplier)
+    await ensure_receivable(uow, cmd.location_id, [line.sku for line in cmd.lines])
     costs = {p.sku: p.cost for p in supplier.products}
     lines = [PurchaseOrderLine(line_no=n, sku=line.sku, quantity=line.quantity,
                                unit_cost=(line.unit_cost if line.unit_cost is not None
@@ -128,12 +135,15 @@ async def create_purchase_order(uow: UnitOfWork, cmd: CreatePurchaseOrder,
 async def place_purchase_order(uow: UnitOfWork, cmd: PlacePurchaseOrder,
                                ctx: Context) -> PurchaseOrder:
     """Send a draft to its supplier: status ``ordered``, and its quantities become
-    ``incoming`` on their levels. Only a draft can be placed (else 409 invalid_state)."""
+    ``incoming`` on their levels. Only a draft can be placed (else 409 invalid_state), by
+    an open supplier, into an open location, of active products."""
     order = await _get(uow, cmd.purchase_order_id)
     ctx.require_of(Permission.PURCHASING_WRITE, KIND, order.location_id)
     PURCHASE_ORDERS.check(order.id, order.status, "order")
     supplier = await uow.suppliers.get(order.supplier_id)
     assert supplier is not None, "a purchase order refers to an existing supplier"
+    _check_open(supplier)
+    await ensure_receivable(uow, order.location_id, [line.sku for line in order.lines])
     events = await _place(uow, order, supplier, ctx)
     await uow.purchase_orders.update(order)
     await uow.outbox.append(events)
@@ -149,12 +159,14 @@ async def receive_purchase_order(uow: UnitOfWork, cmd: ReceivePurchaseOrder,
     order, ``incoming`` falls by what arrived and ``on_hand`` rises by it, with a ledger
     entry of type ``receipt`` referencing the order. The order becomes
     ``partially_received``, or ``received`` once nothing is outstanding. Only an
-    ``ordered`` or ``partially_received`` order can be received.
+    ``ordered`` or ``partially_received`` order can be received, into an open location, of
+    active products (what can no longer come in is cancelled instead).
     """
     order = await _get(uow, cmd.purchase_order_id)
     ctx.require_of(Permission.PURCHASING_RECEIVE, KIND, order.location_id)
     PURCHASE_ORDERS.check(order.id, order.status, "receive")
     receipt = _receipt(order, cmd.lines)
+    await ensure_receivable(uow, order.location_id, [piece.sku for piece in receipt])
     quantities: Counter[str] = Counter()
     for piece in receipt:
         quantities[piece.sku] += piece.quantity
@@ -199,6 +211,11 @@ async def cancel_purchase_order(uow: UnitOfWork, cmd: CancelPurchaseOrder,
 
 
 # -- the rules ----------------------------------------------------------------------------
+
+def _check_open(supplier: Supplier) -> None:
+    if supplier.status is SupplierStatus.CLOSED:
+        raise InvalidState("supplier", supplier.code, supplier.status.value, "order from")
+
 
 def _check_costs(lines: list[PurchaseOrderLine]) -> None:
     costs = [line.unit_cost for line in lines if line.unit_cost is not None]

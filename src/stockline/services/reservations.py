@@ -39,16 +39,22 @@ from stockline.domain.events import (
 from stockline.domain.ids import new_id
 from stockline.domain.model import Sale, SaleLine
 from stockline.domain.security import Permission
-from stockline.domain.states import RESERVATIONS, ReservationStatus
+from stockline.domain.selling import open_sale
+from stockline.domain.states import (
+    RESERVATIONS,
+    ReservationStatus,
+    check_opening_payment,
+)
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, Money, MovementType
 from stockline.services.executor import Caller, Context, Executor
 from stockline.services.ports import UnitOfWork
 from stockline.services.stock import (
     append_records,
+    ensure_open,
     level_events,
     record_change,
     shortage,
-    take_stock,
+    take_held,
 )
 
 # Who the sweeper is, in the records it leaves (it has no API key of its own).
@@ -90,12 +96,12 @@ async def create_reservation(uow: UnitOfWork, cmd: CreateReservation, ctx: Conte
 
     Lines of one SKU are summed; levels change in SKU order (``reserved`` rises, guarded by
     ``available >= quantity``), so two holds cannot deadlock and none can oversell. When
-    any line is short, InsufficientStock names every short line and nothing changes.
+    any line is short, InsufficientStock names every short line and nothing changes. A
+    closed location holds nothing (LocationClosed).
     """
     ctx.require(Permission.RESERVATIONS_WRITE, cmd.location_id)
     ttl = _check(cmd)
-    if not await uow.locations.exists(cmd.location_id):
-        raise NotFound("location", cmd.location_id)
+    await ensure_open(uow, cmd.location_id)  # a hold is a sale in waiting
     reservation = Reservation(
         id=new_id("res"), location_id=cmd.location_id, status=ReservationStatus.ACTIVE,
         lines=tuple(ReservationLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
@@ -130,19 +136,18 @@ async def commit_reservation(uow: UnitOfWork, cmd: CommitReservation, ctx: Conte
     ``record_sale`` makes (same ledger entries and events): the hold's lines, each at its
     own unit price, else at the product's current price (InvalidInput when it has none).
     """
+    check_opening_payment(cmd.payment_status)
     reservation = await _locked(uow, cmd.reservation_id, "commit", ctx)
     lines, currency = await _priced_lines(uow, reservation)
-    sale = Sale(id=new_id("sale"), location_id=reservation.location_id, lines=lines,
-                currency=currency, channel=reservation.channel,
-                payment_status=cmd.payment_status,
-                external_ref=cmd.external_ref or reservation.external_ref, actor=ctx.actor,
-                occurred_at=ctx.now, created_at=ctx.now)
+    sale = open_sale(location_id=reservation.location_id, lines=lines, currency=currency,
+                     channel=reservation.channel, payment_status=cmd.payment_status,
+                     external_ref=cmd.external_ref or reservation.external_ref,
+                     actor=ctx.actor, occurred_at=ctx.now, now=ctx.now)
     await uow.sales.add(sale)
     reservation.sale_id = sale.id
     await _store(uow, reservation, ReservationStatus.COMMITTED, "commit", ctx)
     # The levels last: their rows are the hot ones, locked from here until the commit.
-    moved = await take_stock(uow, reservation.location_id, reservation.quantities(), ctx,
-                             from_reserved=True)
+    moved = await take_held(uow, reservation.location_id, reservation.quantities(), ctx)
     await append_records(uow, [record_change(m, ctx, type=MovementType.SALE, reason="sale",
                                              reference=sale.id, occurred_at=sale.occurred_at)
                                for m in moved],

@@ -67,7 +67,8 @@ async def return_sale(uow: UnitOfWork, cmd: ReturnSale, ctx: Context) -> Sale:
     _check_against(sale, quantities)
     sale_return = SaleReturn(
         id=new_id("ret"), sale_id=sale.id, location_id=location_id,
-        lines=tuple(ReturnLine(sku=ln.sku, quantity=ln.quantity) for ln in cmd.lines),
+        lines=tuple(ReturnLine(sku=ln.sku, quantity=ln.quantity,
+                               amount=sale.value_of(ln.sku, ln.quantity)) for ln in cmd.lines),
         restock=cmd.restock, reason=cmd.reason, note=cmd.note, actor=ctx.actor,
         created_at=ctx.now)
     restocked: list[tuple[list[LedgerEntry], list[Event]]] = []

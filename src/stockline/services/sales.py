@@ -7,15 +7,17 @@ from collections import Counter
 from stockline.domain.commands import RecordSale
 from stockline.domain.errors import InvalidInput
 from stockline.domain.events import SaleRecorded
-from stockline.domain.ids import new_id
 from stockline.domain.model import Sale, SaleLine
 from stockline.domain.rules import check_occurred_at
 from stockline.domain.security import Permission
+from stockline.domain.selling import open_sale
+from stockline.domain.states import check_opening_payment
 from stockline.domain.values import AMOUNT_SCALE, MAX_AMOUNT, MovementType
 from stockline.services.customers import attach_customer
 from stockline.services.executor import Context
+from stockline.services.in_hand import cover_in_hand
 from stockline.services.ports import UnitOfWork
-from stockline.services.stock import append_records, record_change, take_stock
+from stockline.services.stock import append_records, record_change, take_sold
 
 
 def check_sale(cmd: RecordSale, ctx: Context) -> str:
@@ -32,7 +34,16 @@ def check_sale(cmd: RecordSale, ctx: Context) -> str:
         raise InvalidInput("lines", "the sale's total is too large")
     if cmd.occurred_at is not None:
         check_occurred_at(cmd.occurred_at, ctx.now)
+    check_opening_payment(cmd.payment_status)
     return currencies.pop()
+
+
+def require_seller(cmd: RecordSale, ctx: Context) -> None:
+    """Selling needs ``sales:write`` at the location. Selling goods in hand records too what
+    was found on the shelf, a statement of stock that needs ``inventory:count`` there."""
+    ctx.require(Permission.SALES_WRITE, cmd.location_id)
+    if cmd.in_hand:
+        ctx.require(Permission.INVENTORY_COUNT, cmd.location_id)
 
 
 def lane_of(cmd: RecordSale) -> tuple[str, str]:
@@ -40,25 +51,40 @@ def lane_of(cmd: RecordSale) -> tuple[str, str]:
     return cmd.location_id, cmd.lines[0].sku if cmd.lines else ""
 
 
-async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
-    """Take every line from the location's available stock, or nothing at all.
-
-    Lines of the same SKU are summed before the stock check. Each SKU gets a ledger
-    entry referencing the sale (one per lot on a lotted level); events follow. Only a
-    caller that may sell at the location may record it (Forbidden, nothing changes).
-    """
-    ctx.require(Permission.SALES_WRITE, cmd.location_id)
-    currency = check_sale(cmd, ctx)
+def quantities_of(cmd: RecordSale) -> Counter[str]:
+    """Units of each SKU the sale takes: lines of the same SKU are summed."""
     quantities: Counter[str] = Counter()
     for line in cmd.lines:
         quantities[line.sku] += line.quantity
-    moved = await take_stock(uow, cmd.location_id, quantities, ctx)
-    sale = Sale(id=new_id("sale"), location_id=cmd.location_id, currency=currency,
-                lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
-                            for ln in cmd.lines),
-                channel=cmd.channel, payment_status=cmd.payment_status,
-                external_ref=cmd.external_ref, actor=ctx.actor,
-                occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
+    return quantities
+
+
+def new_sale(cmd: RecordSale, currency: str, ctx: Context, sale_id: str | None = None) -> Sale:
+    """The Sale a RecordSale makes, however it is recorded (alone or in a group commit)."""
+    return open_sale(location_id=cmd.location_id, currency=currency,
+                     lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity,
+                                          unit_price=ln.unit_price) for ln in cmd.lines),
+                     channel=cmd.channel, payment_status=cmd.payment_status,
+                     external_ref=cmd.external_ref, actor=ctx.actor,
+                     occurred_at=cmd.occurred_at or ctx.now, now=ctx.now, sale_id=sale_id)
+
+
+async def record_sale(uow: UnitOfWork, cmd: RecordSale, ctx: Context) -> Sale:
+    """Take every line from the location's available stock, or nothing at all.
+
+    Lines of the same SKU are summed before the stock check, which ``take_sold`` makes
+    (``domain.selling``: the rule a group commit keeps too). Each SKU gets a ledger entry
+    referencing the sale (one per lot on a lotted level); events follow. Only a caller
+    that may sell at the location may record it (Forbidden, nothing changes). With
+    ``in_hand``, what the customer holds is found first (``cover_in_hand``).
+    """
+    require_seller(cmd, ctx)
+    currency = check_sale(cmd, ctx)
+    quantities = quantities_of(cmd)
+    sale = new_sale(cmd, currency, ctx)
+    if cmd.in_hand:
+        await cover_in_hand(uow, cmd.location_id, quantities, sale.id, ctx)
+    moved = await take_sold(uow, cmd.location_id, quantities, ctx)
     if cmd.customer is not None:
         await attach_customer(uow, cmd.customer, ctx)
     await uow.sales.add(sale, customer_ref=cmd.customer.ref if cmd.customer else None)

@@ -3,35 +3,45 @@
 ``record_sales`` gives exactly what ``record_sale`` would give for each sale run alone, in
 arrival order: the same refusals, the same level changes, ledger entries and events. It
 locks every level the batch touches at once (in key order, so concurrent batches cannot
-deadlock), decides each sale against the levels as the earlier sales of the batch left
-them, and then writes everything with a handful of set-based statements. A sale whose
-levels are lotted, or missing (an unknown SKU or location, or no stock ever received),
-needs ``record_sale``, which knows those cases: the batch stops there, its writes so far
-are made, and the outcomes returned are those of the sales before it. The caller runs that
-sale alone, then the rest of the batch, so that every sale still sees exactly the stock
-the sales before it left.
+deadlock), decides each sale with the rule ``record_sale`` keeps (``take_for_sale``)
+against the levels as the earlier sales of the batch left them, builds its Sale as
+``record_sale`` does (``new_sale``), and then writes everything with a handful of
+set-based statements. A sale whose levels are lotted, or missing (an unknown SKU or
+location, or no stock ever received), or that sells goods in hand short of available
+stock, needs ``record_sale``, which knows those cases: the batch stops there, its writes
+so far are made, and the outcomes returned are those of the sales before it. The caller
+runs that sale alone, then the rest of the batch, so that every sale still sees exactly
+the stock the sales before it left.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 
 from stockline.domain.commands import RecordSale
-from stockline.domain.errors import DomainError, InsufficientStock, ShortLine
+from stockline.domain.errors import DomainError, InsufficientStock, LocationClosed
 from stockline.domain.events import Event, SaleRecorded
-from stockline.domain.ids import new_id
-from stockline.domain.model import LedgerEntry, Level, Sale, SaleLine
-from stockline.domain.security import Permission
+from stockline.domain.model import LedgerEntry, Level, Sale
+from stockline.domain.selling import take_for_sale
 from stockline.domain.values import MovementType
 from stockline.services.customers import attach_customer
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
-from stockline.services.sales import check_sale
+from stockline.services.sales import check_sale, new_sale, quantities_of, require_seller
 from stockline.services.stock import Moved, record_change
 
 Outcome = Sale | DomainError
+Key = tuple[str, str]
+
+
+def _needs_record_sale(cmd: RecordSale, mine: Mapping[str, Level | None],
+                       quantities: Counter[str]) -> bool:
+    """A sale the batch leaves to ``record_sale``: a level missing or lotted, or goods in
+    hand short of available stock."""
+    return any(level is None or level.lotted for level in mine.values()) or (
+        cmd.in_hand and any(level is not None and level.available < quantities[sku]
+                            for sku, level in mine.items()))
 
 
 async def record_sales(uow: UnitOfWork,
@@ -42,45 +52,34 @@ async def record_sales(uow: UnitOfWork,
     wanted: dict[int, tuple[Counter[str], str]] = {}
     for n, (cmd, ctx) in enumerate(items):
         try:
-            ctx.require(Permission.SALES_WRITE, cmd.location_id)
-            currency = check_sale(cmd, ctx)
+            require_seller(cmd, ctx)
+            wanted[n] = quantities_of(cmd), check_sale(cmd, ctx)
         except DomainError as error:
             outcomes[n] = error
-            continue
-        quantities: Counter[str] = Counter()
-        for line in cmd.lines:
-            quantities[line.sku] += line.quantity
-        wanted[n] = quantities, currency
     keys = sorted({(items[n][0].location_id, sku) for n, (q, _) in wanted.items() for sku in q})
-    levels = await uow.levels.lock_many(keys) if keys else {}
+    # The locations' statuses come with the locked levels: no query per sale for the rule.
+    levels, statuses = await uow.levels.lock_for_sale(keys) if keys else ({}, {})
 
-    changed: dict[tuple[str, str], Level] = {}
+    changed: dict[Key, Level] = {}
     sales: list[tuple[Sale, str | None]] = []
     entries: list[LedgerEntry] = []
     events: list[Event] = []
     stop = len(items)
     for n, (quantities, currency) in wanted.items():
         cmd, ctx = items[n]
-        mine = [((cmd.location_id, sku), quantity) for sku, quantity in sorted(quantities.items())]
-        if any(key not in levels or levels[key].lotted for key, _ in mine):
+        mine = {sku: levels.get((cmd.location_id, sku)) for sku in quantities}
+        if _needs_record_sale(cmd, mine, quantities):
             stop = n  # record_sale takes it, after what came before
             break
-        short = [ShortLine(key[1], quantity, levels[key].available)
-                 for key, quantity in mine if levels[key].available < quantity]
-        if short:
-            outcomes[n] = InsufficientStock(cmd.location_id, tuple(short))
+        try:
+            taken = take_for_sale(cmd.location_id, statuses[cmd.location_id], quantities,
+                                  mine, ctx.now)
+        except (LocationClosed, InsufficientStock) as refusal:
+            outcomes[n] = refusal
             continue
-        sale = Sale(id=new_id("sale"), location_id=cmd.location_id, currency=currency,
-                    lines=tuple(SaleLine(sku=ln.sku, quantity=ln.quantity,
-                                         unit_price=ln.unit_price) for ln in cmd.lines),
-                    channel=cmd.channel, payment_status=cmd.payment_status,
-                    external_ref=cmd.external_ref, actor=ctx.actor,
-                    occurred_at=cmd.occurred_at or ctx.now, created_at=ctx.now)
-        for key, quantity in mine:
-            level = levels[key]
-            after = replace(level, on_hand=level.on_hand - quantity, version=level.version + 1,
-                            updated_at=ctx.now)
-            levels[key] = changed[key] = after
+        sale = new_sale(cmd, currency, ctx)
+        for after, quantity in taken:
+            levels[after.location_id, after.sku] = changed[after.location_id, after.sku] = after
             made, told = record_change(Moved(after, -quantity), ctx, type=MovementType.SALE,
                                        reason="sale", reference=sale.id,
                                        occurred_at=sale.occurred_at)

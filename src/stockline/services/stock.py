@@ -17,7 +17,9 @@ from stockline.domain.errors import InsufficientStock, NotFound, ShortLine, Vers
 from stockline.domain.events import Event, InventoryChanged, LowStock
 from stockline.domain.lots import LotPiece, allocate
 from stockline.domain.model import LedgerEntry, Level, crossed_reorder_point
-from stockline.domain.values import UNLABELLED_LOT, MovementType
+from stockline.domain.rules import check_buyable, check_open
+from stockline.domain.selling import take_for_sale
+from stockline.domain.values import UNLABELLED_LOT, LocationStatus, MovementType
 from stockline.services.executor import Context
 from stockline.services.ports import UnitOfWork
 
@@ -44,6 +46,25 @@ async def ensure_exists(uow: UnitOfWork, location_id: str, sku: str) -> None:
         raise NotFound("product", sku)
 
 
+async def ensure_open(uow: UnitOfWork, location_id: str) -> None:
+    """NotFound for an unknown location, LocationClosed for a closed one."""
+    location = await uow.locations.get(location_id)
+    if location is None:
+        raise NotFound("location", location_id)
+    check_open(location_id, location.status)
+
+
+async def ensure_receivable(uow: UnitOfWork, location_id: str, skus: Sequence[str]) -> None:
+    """Stock is received or ordered only into an open location (else LocationClosed), and
+    only of active products (else ProductDiscontinued); unknown keys are NotFound."""
+    await ensure_open(uow, location_id)
+    statuses = await uow.products.statuses(sorted(set(skus)))
+    unknown = set(skus) - statuses.keys()
+    if unknown:
+        raise NotFound("product", min(unknown))
+    check_buyable(statuses)
+
+
 async def ensure_level(uow: UnitOfWork, location_id: str, sku: str, ctx: Context) -> None:
     """An empty level for stock on its way (in transit, incoming), unless one exists."""
     if await uow.levels.get(location_id, sku) is None:
@@ -53,30 +74,67 @@ async def ensure_level(uow: UnitOfWork, location_id: str, sku: str, ctx: Context
 
 # -- taking stock -------------------------------------------------------------------------
 
-async def take_stock(uow: UnitOfWork, location_id: str, quantities: Mapping[str, int],
-                     ctx: Context, *, from_reserved: bool = False) -> list[Moved]:
-    """Lower ``on_hand`` of every SKU, all or none (``reserved`` too for a held sale).
+async def take_held(uow: UnitOfWork, location_id: str, quantities: Mapping[str, int],
+                    ctx: Context) -> list[Moved]:
+    """Lower ``on_hand`` and ``reserved`` together by every SKU of a hold turned into a
+    sale, all or none: the units were held already, so ``available`` does not move.
 
     Levels are updated in SKU order so that two multi-line writes cannot deadlock; each
-    update is guarded by ``available >= quantity``. When any line is short,
-    InsufficientStock names every short line and the caller's transaction rolls back.
-    Lotted levels give up their first-expiring lots first.
+    update is guarded (``reserved`` never below 0 nor above ``on_hand``) and reads its
+    location's status: a closed location is LocationClosed. Either way the caller's
+    transaction rolls back. Lotted levels give up their first-expiring lots first.
     """
     levels: list[tuple[Level, int]] = []
     short: dict[str, int] = {}
     for sku in sorted(quantities):
         quantity = quantities[sku]
-        level = await uow.levels.change(location_id, sku, now=ctx.now, on_hand=-quantity,
-                                        reserved=-quantity if from_reserved else 0)
-        if level is None:
+        taken = await uow.levels.change_for_sale(location_id, sku, now=ctx.now,
+                                                 quantity=quantity, from_reserved=True)
+        if taken is None:
             short[sku] = quantity
         else:
-            levels.append((level, quantity))
+            check_open(location_id, taken[1])  # the caller's transaction rolls back
+            levels.append((taken[0], quantity))
     if short:
         raise await shortage(uow, location_id, short)
     return [Moved(level, -quantity, await _take_lots(uow, level, quantity, None),
-                  from_reserved=from_reserved)
+                  from_reserved=True)
             for level, quantity in levels]
+
+
+async def take_sold(uow: UnitOfWork, location_id: str, wanted: Mapping[str, int],
+                    ctx: Context) -> list[Moved]:
+    """Take a sale's units (SKU: quantity) from the location, all or none.
+
+    The levels are locked in key order (two sales cannot deadlock) with their location's
+    status, and ``take_for_sale`` decides (closed location, short lines): the rule a group
+    commit of sales keeps too. An unknown location or product is NotFound. Lotted levels
+    give up their first-expiring lots first.
+    """
+    found, statuses = await uow.levels.lock_for_sale([(location_id, sku) for sku in wanted])
+    levels = {sku: found.get((location_id, sku)) for sku in wanted}
+    status = statuses.get(location_id)
+    if status is None or None in levels.values():
+        status = await _sale_location(uow, location_id,
+                                      [sku for sku, level in levels.items() if level is None])
+    taken = take_for_sale(location_id, status, wanted, levels, ctx.now)
+    await uow.levels.save_many([level for level, _ in taken])
+    return [Moved(level, -quantity, await _take_lots(uow, level, quantity, None))
+            for level, quantity in taken]
+
+
+async def _sale_location(uow: UnitOfWork, location_id: str,
+                         unstocked: Sequence[str]) -> LocationStatus:
+    """The location's status, once it and the products never stocked there are known
+    (NotFound: the location first; a closed location is LocationClosed before that)."""
+    location = await uow.locations.get(location_id)
+    if location is None:
+        raise NotFound("location", location_id)
+    check_open(location_id, location.status)
+    for sku in sorted(unstocked):
+        if not await uow.products.exists(sku):
+            raise NotFound("product", sku)
+    return location.status
 
 
 async def take_one(uow: UnitOfWork, location_id: str, sku: str, quantity: int, ctx: Context, *,
@@ -97,9 +155,12 @@ async def take_one(uow: UnitOfWork, location_id: str, sku: str, quantity: int, c
 
 async def shortage(uow: UnitOfWork, location_id: str,
                    wanted: Mapping[str, int]) -> InsufficientStock | NotFound:
-    """Why guarded changes of these SKUs failed: an unknown key, or the short lines."""
-    if not await uow.locations.exists(location_id):
+    """Why guarded changes of these SKUs failed: an unknown key, or the short lines.
+    A closed location is told first (LocationClosed is raised): no stock would do there."""
+    location = await uow.locations.get(location_id)
+    if location is None:
         return NotFound("location", location_id)
+    check_open(location_id, location.status)
     lines = []
     for sku, quantity in wanted.items():
         level = await uow.levels.get(location_id, sku)
@@ -229,7 +290,8 @@ def level_events(level: Level, available_before: int, ctx: Context, *, cause: st
                  reference: str | None, delta: int = 0) -> list[Event]:
     """``inventory.changed``, and ``inventory.low_stock`` when the reorder point was crossed."""
     events: list[Event] = [InventoryChanged(occurred_at=ctx.now, level=level, delta=delta,
-                                            cause=cause, reference=reference)]
+                                            cause=cause, reference=reference,
+                                            available_before=available_before)]
     if crossed_reorder_point(available_before, level):
         events.append(LowStock(occurred_at=ctx.now, level=level))
     return events

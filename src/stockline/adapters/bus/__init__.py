@@ -1,4 +1,4 @@
-"""Event buses behind one port: in-process, NATS JetStream, Redis Streams."""
+"""Event buses behind one port: in-process, NATS JetStream, Redis Streams, RabbitMQ streams."""
 
 from stockline.adapters.bus.base import EVERYTHING, EventBus, EventFilter, EventRecord
 from stockline.adapters.bus.factory import open_bus

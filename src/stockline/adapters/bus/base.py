@@ -121,7 +121,8 @@ EVERYTHING = EventFilter()
 
 
 class EventBus(Protocol):
-    """Publishing from the relay, hearing on every node."""
+    """Publishing from the relay, hearing on every node. A bus that can tell whether it is
+    connected has a ``connected`` property (bool), which /metrics reports."""
 
     name: str
 

@@ -14,6 +14,10 @@ class MemoryBus:
     def __init__(self) -> None:
         self._listeners: set[asyncio.Queue[EventRecord | None]] = set()
 
+    @property
+    def connected(self) -> bool:
+        return True  # in this process: nothing to lose
+
     async def start(self) -> None:
         return None
 

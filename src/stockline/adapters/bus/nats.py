@@ -63,6 +63,11 @@ class NatsBus:
             await js.update_stream(config)
         self._nc, self._js = nc, js
 
+    @property
+    def connected(self) -> bool:
+        """Connected to the broker now (while it reconnects: False)."""
+        return self._js is not None and self._nc is not None and self._nc.is_connected
+
     async def _on_error(self, error: Exception) -> None:
         log.debug("nats_error", url=self._url, error=str(error) or type(error).__name__)
 

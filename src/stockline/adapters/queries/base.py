@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -19,10 +19,22 @@ T = TypeVar("T")
 # The locations a list may show (the caller's scope): None, all of them.
 Within = frozenset[str] | None
 
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """A page of a list; ``key`` gives the keyset key of an item (None: no cursor but
+    ``next_cursor`` is given out for it)."""
+
     items: list[T]
     next_cursor: str | None
+    key: Callable[[T], Sequence[Any]] | None = field(default=None, compare=False, repr=False)
+
+    def cursors(self) -> list[str]:
+        """The cursor after each item: the list resumes after that item when it is given
+        back, as it resumes after the last one with ``next_cursor``."""
+        if self.key is None:
+            raise ValueError("this page gives out no cursor per item")
+        return [encode_cursor(self.key(item)) for item in self.items]
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
@@ -98,5 +110,5 @@ def page_of(items: list[T], limit: int, key: Callable[[T], Sequence[Any]]) -> Pa
     """The first ``limit`` items, and a cursor after the last when there were more."""
     if len(items) > limit:
         items = items[:limit]
-        return Page(items, encode_cursor(key(items[-1])))
-    return Page(items, None)
+        return Page(items, encode_cursor(key(items[-1])), key)
+    return Page(items, None, key)

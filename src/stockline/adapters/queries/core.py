@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
+from stockline.adapters.queries import search
 from stockline.adapters.queries.base import (
     Page,
     QueryBase,
@@ -41,7 +53,7 @@ from stockline.domain.model import (
     Sale,
     SaleReturn,
 )
-from stockline.domain.values import LocationType, ReturnReason
+from stockline.domain.values import LocationStatus, LocationType, ProductStatus, ReturnReason
 
 L, P, S, M, LOC = (inventory_levels.c, products.c, sales.c, stock_movements.c, locations.c)
 
@@ -63,21 +75,39 @@ class CoreQueries(QueryBase):
 
     async def products(self, *, category: str | None, q: str | None,
                        attributes: Mapping[str, str], limit: int,
-                       cursor: str | None) -> Page[Product]:
-        stmt = select(products).order_by(P.sku).limit(limit + 1)
-        if category is not None:
-            stmt = stmt.where(P.category == category)
+                       cursor: str | None, status: ProductStatus | None = None) -> Page[Product]:
+        """The catalogue by SKU; with ``q``, what matches it, best first (``search``)."""
         if q:
-            needle = q.lower()
-            stmt = stmt.where(or_(func.lower(P.sku).contains(needle, autoescape=True),
-                                  func.lower(P.name).contains(needle, autoescape=True)))
-        for name, value in attributes.items():
-            stmt = stmt.where(self._attribute_text(name) == value)
+            return await self._found(q, category, attributes, limit, cursor, status)
+        stmt = select(products).order_by(P.sku).limit(limit + 1)
+        stmt = stmt.where(*self._filters(category, attributes, status))
         if cursor:
-            (after,) = decode_cursor(cursor, str)
-            stmt = stmt.where(P.sku > after)
+            (after_sku,) = decode_cursor(cursor, str)
+            stmt = stmt.where(P.sku > after_sku)
         found = await self._all(stmt)
         return page_of([rows.product_from_row(r) for r in found], limit, lambda p: [p.sku])
+
+    async def _found(self, q: str, category: str | None, attributes: Mapping[str, str],
+                     limit: int, cursor: str | None,
+                     status: ProductStatus | None) -> Page[Product]:
+        matching = search.search(q, self._engine.dialect.name == "postgresql")
+        if matching is None:
+            return Page([], None)
+        hits = matching.where(*self._filters(category, attributes, status)).subquery("hits")
+        stmt = (select(hits).where(*search.after(cursor, hits.c.score, hits.c.sku))
+                .order_by(hits.c.score.desc(), hits.c.sku).limit(limit + 1))
+        found = await self._all(stmt)
+        scores = {r.sku: int(r.score) for r in found}
+        return page_of([rows.product_from_row(r) for r in found], limit,
+                       lambda p: [scores[p.sku], p.sku])
+
+    def _filters(self, category: str | None, attributes: Mapping[str, str],
+                 status: ProductStatus | None = None) -> list[ColumnElement[bool]]:
+        conditions = [] if category is None else [P.category == category]
+        if status is not None:
+            conditions.append(P.status == status.value)
+        return conditions + [self._attribute_text(name) == value
+                             for name, value in attributes.items()]
 
     def _attribute_text(self, name: str) -> ColumnElement[str]:
         """An attribute as the text a query string carries: 'true', '42', 'black'."""
@@ -97,9 +127,12 @@ class CoreQueries(QueryBase):
         return rows.location_from_row(row) if row else None
 
     async def locations(self, *, type: LocationType, region: str | None, limit: int,
-                        cursor: str | None, within: Within = None) -> Page[Location]:
+                        cursor: str | None, within: Within = None,
+                        status: LocationStatus | None = None) -> Page[Location]:
         stmt = (select(locations).where(LOC.type == type.value).order_by(LOC.code)
                 .limit(limit + 1))
+        if status is not None:
+            stmt = stmt.where(LOC.status == status.value)
         if within is not None:
             stmt = stmt.where(LOC.code.in_(sorted(within)))
         if region is not None:
@@ -110,10 +143,29 @@ class CoreQueries(QueryBase):
         found = await self._all(stmt)
         return page_of([rows.location_from_row(r) for r in found], limit, lambda x: [x.code])
 
+    async def on_hand_units(self, codes: Sequence[str]) -> dict[str, int]:
+        """The sum of ``on_hand`` over each location's levels (0 for one without stock),
+        in one grouped query for a page of locations."""
+        found = dict.fromkeys(codes, 0)
+        if codes:
+            stmt = (select(L.location_id, func.sum(L.on_hand).label("units"))
+                    .where(L.location_id.in_(sorted(found))).group_by(L.location_id))
+            found.update((r.location_id, int(r.units)) for r in await self._all(stmt))
+        return found
+
     # -- inventory -------------------------------------------------------------------
     async def level(self, location_id: str, sku: str) -> Level | None:
         row = await self._first(_LEVEL, {"location_id": location_id, "sku": sku})
         return rows.level_from_row(row) if row else None
+
+    async def levels_by_key(self, keys: Sequence[tuple[str, str]]) -> list[Level]:
+        """The stored levels of these (location, sku) keys, in one query (a key the
+        location has never stocked has none)."""
+        if not keys:
+            return []
+        stmt = select(inventory_levels).where(
+            tuple_(L.location_id, L.sku).in_(sorted(set(keys))))
+        return [rows.level_from_row(r) for r in await self._all(stmt)]
 
     async def lots(self, location_id: str, sku: str) -> list[Lot]:
         rows_ = await self._all(_LOTS, {"location_id": location_id, "sku": sku})
@@ -122,26 +174,13 @@ class CoreQueries(QueryBase):
     async def levels(self, *, sku: str | None, location_id: str | None,
                      location_type: LocationType | None, below_reorder_point: bool | None,
                      limit: int, cursor: str | None, within: Within = None) -> Page[Level]:
-        stmt = select(inventory_levels).order_by(L.location_id, L.sku).limit(limit + 1)
-        if within is not None:
-            stmt = stmt.where(L.location_id.in_(sorted(within)))
-        if sku is not None:
-            stmt = stmt.where(L.sku == sku)
-        if location_id is not None:
-            stmt = stmt.where(L.location_id == location_id)
-        if location_type is not None:
-            stmt = stmt.where(L.location_id.in_(
-                select(LOC.code).where(LOC.type == location_type.value)))
-        if below_reorder_point is not None:
-            low = and_(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
-            stmt = stmt.where(low if below_reorder_point else ~low)
-        if cursor:
-            loc, after_sku = decode_cursor(cursor, str, str)
-            stmt = stmt.where(or_(L.location_id > loc,
-                                  and_(L.location_id == loc, L.sku > after_sku)))
+        stmt = (select(inventory_levels).order_by(L.location_id, L.sku).limit(limit + 1)
+                .where(*level_conditions(sku=sku, location_id=location_id,
+                                         location_type=location_type,
+                                         below_reorder_point=below_reorder_point,
+                                         cursor=cursor, within=within)))
         found = await self._all(stmt)
-        return page_of([rows.level_from_row(r) for r in found], limit,
-                     lambda lv: [lv.location_id, lv.sku])
+        return page_of([rows.level_from_row(r) for r in found], limit, level_key)
 
     # -- sales -----------------------------------------------------------------------
     async def sale(self, sale_id: str) -> Sale | None:
@@ -154,30 +193,19 @@ class CoreQueries(QueryBase):
     async def sales(self, *, start: datetime | None, end: datetime | None,
                     location_id: str | None, sku: str | None, channel: str | None,
                     limit: int, cursor: str | None, within: Within = None,
-                    customer_ref: str | None = None) -> Page[Sale]:
+                    customer_ref: str | None = None, payment_status: str | None = None,
+                    fulfillment_status: str | None = None) -> Page[Sale]:
         """Newest first (by ``occurred_at``), ``start`` inclusive, ``end`` exclusive."""
         stmt = select(sales).order_by(S.occurred_at.desc(), S.id.desc()).limit(limit + 1)
-        conditions: list[ColumnElement[bool]] = []
-        if within is not None:
-            conditions.append(S.location_id.in_(sorted(within)))
-        if start is not None:
-            conditions.append(S.occurred_at >= start)
-        if end is not None:
-            conditions.append(S.occurred_at < end)
-        if location_id is not None:
-            conditions.append(S.location_id == location_id)
-        if channel is not None:
-            conditions.append(S.channel == channel)
-        if customer_ref is not None:
-            conditions.append(S.customer_ref == customer_ref)
-        if sku is not None:
-            conditions.append(S.id.in_(select(sale_lines.c.sale_id)
-                                       .where(sale_lines.c.sku == sku)))
-        conditions += older_than_cursor(cursor, S.occurred_at, S.id)
+        conditions = sale_conditions(
+            start=start, end=end, location_id=location_id, sku=sku, channel=channel,
+            within=within, customer_ref=customer_ref, payment_status=payment_status,
+            fulfillment_status=fulfillment_status) + older_than_cursor(cursor, S.occurred_at,
+                                                                       S.id)
         async with self._engine.connect() as conn:
             found = (await conn.execute(stmt.where(*conditions))).all()
             items = await load_sales(conn, list(found))
-        return page_of(items, limit, lambda s: time_and_id(s.occurred_at, s.id))
+        return page_of(items, limit, sale_key)
 
     # -- the ledger ------------------------------------------------------------------
     async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,
@@ -221,9 +249,76 @@ class CoreQueries(QueryBase):
                                 .where(S.external_ref.startswith(prefix, autoescape=True)))
         return {r.external_ref for r in found}
 
+    async def sale_ids(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """The id and status of each sale whose external ref starts with ``prefix``."""
+        found = await self._all(select(S.external_ref, S.id, S.status)
+                                .where(S.external_ref.startswith(prefix, autoescape=True)))
+        return {r.external_ref: (r.id, r.status) for r in found}
+
     async def ping(self) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(select(1))
+
+
+def level_key(level: Level) -> list[str]:
+    """A level's place in a list of levels: by location, then SKU."""
+    return [level.location_id, level.sku]
+
+
+def sale_key(sale: Sale) -> list[str]:
+    """A sale's place in a list of sales: newest first."""
+    return time_and_id(sale.occurred_at, sale.id)
+
+
+def level_conditions(*, sku: str | None, location_id: str | None,
+                     location_type: LocationType | None, below_reorder_point: bool | None,
+                     cursor: str | None, within: Within) -> list[ColumnElement[bool]]:
+    """What a list of levels keeps: the caller's scope, the filters, after the cursor."""
+    conditions: list[ColumnElement[bool]] = []
+    if within is not None:
+        conditions.append(L.location_id.in_(sorted(within)))
+    if sku is not None:
+        conditions.append(L.sku == sku)
+    if location_id is not None:
+        conditions.append(L.location_id == location_id)
+    if location_type is not None:
+        conditions.append(L.location_id.in_(
+            select(LOC.code).where(LOC.type == location_type.value)))
+    if below_reorder_point is not None:
+        low = and_(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
+        conditions.append(low if below_reorder_point else ~low)
+    if cursor:
+        loc, after_sku = decode_cursor(cursor, str, str)
+        conditions.append(or_(L.location_id > loc,
+                              and_(L.location_id == loc, L.sku > after_sku)))
+    return conditions
+
+
+def sale_conditions(*, start: datetime | None, end: datetime | None, location_id: str | None,
+                    sku: str | None, channel: str | None, within: Within,
+                    customer_ref: str | None = None, payment_status: str | None = None,
+                    fulfillment_status: str | None = None) -> list[ColumnElement[bool]]:
+    """What a list of sales keeps: the caller's scope and the filters."""
+    conditions: list[ColumnElement[bool]] = []
+    if within is not None:
+        conditions.append(S.location_id.in_(sorted(within)))
+    if start is not None:
+        conditions.append(S.occurred_at >= start)
+    if end is not None:
+        conditions.append(S.occurred_at < end)
+    if location_id is not None:
+        conditions.append(S.location_id == location_id)
+    if channel is not None:
+        conditions.append(S.channel == channel)
+    if customer_ref is not None:
+        conditions.append(S.customer_ref == customer_ref)
+    if payment_status is not None:
+        conditions.append(S.payment_status == payment_status)
+    if fulfillment_status is not None:
+        conditions.append(S.fulfillment_status == fulfillment_status)
+    if sku is not None:
+        conditions.append(S.id.in_(select(sale_lines.c.sale_id).where(sale_lines.c.sku == sku)))
+    return conditions
 
 
 async def load_sales(conn: AsyncConnection, sale_rows: list[Any]) -> list[Sale]:
@@ -255,7 +350,8 @@ async def _returns(conn: AsyncConnection, sale_ids: list[str]) -> dict[str, list
     for line in (await conn.execute(select(sale_return_lines)
                                     .where(RL.return_id.in_(list(lines)))
                                     .order_by(RL.return_id, RL.line_no))).all():
-        lines[line.return_id].append(ReturnLine(sku=line.sku, quantity=line.quantity))
+        lines[line.return_id].append(ReturnLine(sku=line.sku, quantity=line.quantity,
+                                                         amount=line.amount))
     for h in headers:
         found[h.sale_id].append(SaleReturn(
             id=h.id, sale_id=h.sale_id, location_id=h.location_id, lines=tuple(lines[h.id]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -18,6 +19,7 @@ from stockline.adapters.queries.base import (
     page_of,
     time_and_id,
 )
+from stockline.adapters.queries.cover import net_sales
 from stockline.adapters.repositories.purchasing import (
     lines_of,
     products_of,
@@ -26,17 +28,21 @@ from stockline.adapters.repositories.purchasing import (
 )
 from stockline.adapters.tables import (
     inventory_levels,
+    locations,
+    products,
     purchase_order_lines,
     purchase_orders,
     supplier_products,
     suppliers,
 )
+from stockline.domain.cover import daily_velocity
 from stockline.domain.documents import PurchaseOrder, Suggestion, Supplier
 from stockline.domain.model import Level
-from stockline.domain.replenishment import Offer, suggest
-from stockline.domain.values import Money
+from stockline.domain.replenishment import Offer, Place, suggest
+from stockline.domain.values import LocationStatus, Money, ProductStatus, SupplierStatus
 
 L, SUP, SP, PO = inventory_levels.c, suppliers.c, supplier_products.c, purchase_orders.c
+LOC = locations.c
 
 # Levels judged per round trip when suggestions are filtered down in Python.
 SUGGESTION_BATCH = 500
@@ -52,10 +58,12 @@ class PurchasingQueries(QueryBase):
                 return None
             return supplier_from_rows(row, (await products_of(conn, [code]))[code])
 
-    async def suppliers(self, *, sku: str | None, limit: int,
-                        cursor: str | None) -> Page[Supplier]:
+    async def suppliers(self, *, sku: str | None, limit: int, cursor: str | None,
+                        status: SupplierStatus | None = None) -> Page[Supplier]:
         """By code; with ``sku``, only the suppliers that offer it."""
         stmt = select(suppliers).order_by(SUP.code).limit(limit + 1)
+        if status is not None:
+            stmt = stmt.where(SUP.status == status.value)
         if sku is not None:
             stmt = stmt.where(SUP.code.in_(select(SP.supplier_code).where(SP.sku == sku)))
         if cursor:
@@ -104,13 +112,17 @@ class PurchasingQueries(QueryBase):
     # -- replenishment ---------------------------------------------------------------
     async def suggestions(self, *, location_id: str | None, sku: str | None,
                           source_type: str | None, limit: int,
-                          cursor: str | None, within: Within = None) -> Page[Suggestion]:
+                          cursor: str | None, within: Within = None,
+                          now: datetime | None = None, cover_days: int = 0
+                          ) -> Page[Suggestion]:
         """A suggestion for every low level that is not covered, by location then SKU.
 
         The rules are ``domain.replenishment``'s; this gathers their data a batch of low
-        levels at a time, with one query for the best donor of each of the batch's SKUs and
-        one for the suppliers' offers: three queries a batch, whatever its size. When the
-        rules or the filter leave too few, the next batch is twice as large (up to 500).
+        levels at a time, with one query for the donors of the batch's SKUs (with where
+        they are), one for the suppliers' offers, one for where the low levels are and one
+        for their net sales over the window ending ``now`` (none when None): five queries
+        a batch, whatever its size. When the rules or the filter leave too few, the next
+        batch is twice as large (up to 500).
         ``source_type`` (``supplier``, ``transfer`` or ``none``) keeps only suggestions
         with that kind of source. ``within`` limits the low levels to those locations (a
         transfer's source may still be any location).
@@ -118,25 +130,41 @@ class PurchasingQueries(QueryBase):
         after = tuple(decode_cursor(cursor, str, str)) if cursor else None
         batch = min(limit + 1, SUGGESTION_BATCH)
         found: list[Suggestion] = []
-        donors: dict[str, list[Level]] = {}
-        offers: dict[str, list[Offer]] = {}
+        known = _Known(now, cover_days)
         async with self._engine.connect() as conn:
             while len(found) <= limit:
                 levels = await _low_levels(conn, location_id, sku, after, batch, within)
-                # Batches go location by location, so most SKUs come back: look each up once.
-                skus = sorted({lv.sku for lv in levels} - offers.keys())
-                donors.update(await _donors(conn, skus))
-                offers.update(await _offers(conn, skus))
-                for level in levels:
-                    suggestion = suggest(level, donors.get(level.sku, ()),
-                                         offers.get(level.sku, ()))
-                    if suggestion is not None and _source_is(suggestion, source_type):
-                        found.append(suggestion)
+                found += [s for s in await known.judge(conn, levels)
+                          if _source_is(s, source_type)]
                 if len(levels) < batch:
                     break
                 after = (levels[-1].location_id, levels[-1].sku)
                 batch = min(batch * 2, SUGGESTION_BATCH)  # filtered thin: read further ahead
         return page_of(found, limit, lambda s: [s.location_id, s.sku])
+
+
+class _Known:
+    """What the rules need about the SKUs and locations of the batches judged so far."""
+
+    def __init__(self, now: datetime | None, cover_days: int) -> None:
+        self.now, self.cover_days = now, cover_days
+        self.donors: dict[str, list[Level]] = {}
+        self.offers: dict[str, list[Offer]] = {}
+        self.places: dict[str, Place] = {}
+
+    async def judge(self, conn: AsyncConnection, levels: list[Level]) -> list[Suggestion]:
+        # Batches go location by location, so most SKUs come back: look each up once.
+        skus = sorted({lv.sku for lv in levels} - self.offers.keys())
+        self.donors.update(await _donors(conn, skus, self.places))
+        self.offers.update(await _offers(conn, skus))
+        self.places.update(await _places(conn, {lv.location_id for lv in levels}
+                                         - self.places.keys()))
+        keys = [(lv.location_id, lv.sku) for lv in levels]
+        net = await net_sales(conn, keys, self.now) if self.now is not None else {}
+        made = (suggest(lv, self.donors.get(lv.sku, ()), self.offers.get(lv.sku, ()),
+                        daily_velocity=daily_velocity(net.get((lv.location_id, lv.sku), 0)),
+                        cover_days=self.cover_days, places=self.places) for lv in levels)
+        return [s for s in made if s is not None]
 
 
 def _source_is(suggestion: Suggestion, source_type: str | None) -> bool:
@@ -150,9 +178,15 @@ def _source_is(suggestion: Suggestion, source_type: str | None) -> bool:
 async def _low_levels(conn: AsyncConnection, location_id: str | None, sku: str | None,
                       after: tuple[str, ...] | None, limit: int,
                       within: Within) -> list[Level]:
-    """Levels at or under their reorder point (as ``below_reorder_point=true`` lists them)."""
+    """Levels at or under their reorder point (as ``below_reorder_point=true`` lists them),
+    of active products at open locations: a discontinued product is not bought in again,
+    and a closed location takes no stock."""
     stmt = (select(inventory_levels)
-            .where(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point)
+            .where(L.reorder_point.is_not(None), L.on_hand - L.reserved <= L.reorder_point,
+                   L.sku.in_(select(products.c.sku)
+                             .where(products.c.status == ProductStatus.ACTIVE.value)),
+                   L.location_id.in_(select(locations.c.code)
+                                     .where(locations.c.status == LocationStatus.ACTIVE.value)))
             .order_by(L.location_id, L.sku).limit(limit))
     if within is not None:
         stmt = stmt.where(L.location_id.in_(sorted(within)))
@@ -166,34 +200,49 @@ async def _low_levels(conn: AsyncConnection, location_id: str | None, sku: str |
     return [rows.level_from_row(r) for r in (await conn.execute(stmt)).all()]
 
 
-async def _donors(conn: AsyncConnection, skus: Sequence[str]) -> dict[str, list[Level]]:
-    """Per SKU, the level with the most surplus (``replenishment.surplus`` > 0; ties: the
-    smaller location code), the only donor the rules can choose.
+async def _donors(conn: AsyncConnection, skus: Sequence[str],
+                  places: dict[str, Place]) -> dict[str, list[Level]]:
+    """Per SKU, every level with a surplus (``replenishment.surplus`` > 0): the rules rank
+    them by where they are, which this adds to ``places``.
 
-    A low level has no surplus, so it is never the best donor for itself.
+    A low level has no surplus, so it is never a donor for itself.
     """
     found: dict[str, list[Level]] = {sku: [] for sku in skus}
     spare = (L.on_hand - L.reserved - func.coalesce(L.reorder_point, 0)
              - func.coalesce(L.safety_stock, 0))
     for start in range(0, len(skus), SUGGESTION_BATCH):
-        ranked = (select(inventory_levels, func.row_number().over(
-            partition_by=L.sku, order_by=(spare.desc(), L.location_id)).label("rank"))
-            .where(L.sku.in_(skus[start:start + SUGGESTION_BATCH]), spare > 0)
-            .subquery())
-        stmt = select(ranked).where(ranked.c.rank == 1)
+        stmt = (select(inventory_levels, LOC.region, LOC.latitude, LOC.longitude)
+                .join(locations, LOC.code == L.location_id)
+                .where(L.sku.in_(skus[start:start + SUGGESTION_BATCH]), spare > 0))
         for row in (await conn.execute(stmt)).all():
             found[row.sku].append(rows.level_from_row(row))
+            places[row.location_id] = _place(row)
     return found
 
 
+async def _places(conn: AsyncConnection, codes: set[str]) -> dict[str, Place]:
+    found: dict[str, Place] = {}
+    ordered = sorted(codes)
+    for start in range(0, len(ordered), SUGGESTION_BATCH):
+        stmt = (select(LOC.code, LOC.region, LOC.latitude, LOC.longitude)
+                .where(LOC.code.in_(ordered[start:start + SUGGESTION_BATCH])))
+        found.update({row.code: _place(row) for row in (await conn.execute(stmt)).all()})
+    return found
+
+
+def _place(row: Any) -> Place:
+    return Place(region=row.region, latitude=row.latitude, longitude=row.longitude)
+
+
 async def _offers(conn: AsyncConnection, skus: Sequence[str]) -> dict[str, list[Offer]]:
-    """Every supplier's offer of each SKU (an empty list for a SKU nobody sells)."""
+    """Every open supplier's offer of each SKU (an empty list for a SKU nobody sells)."""
     found: dict[str, list[Offer]] = {sku: [] for sku in skus}
     for start in range(0, len(skus), SUGGESTION_BATCH):
         stmt = (select(SP.sku, SP.supplier_code, SP.cost_amount, SP.currency,
                        SUP.lead_time_days)
                 .join(suppliers, SUP.code == SP.supplier_code)
-                .where(SP.sku.in_(skus[start:start + SUGGESTION_BATCH])))
+                .where(SP.sku.in_(skus[start:start + SUGGESTION_BATCH]),
+                       SUP.status == SupplierStatus.ACTIVE.value))
         for row in (await conn.execute(stmt)).all():
             found[row.sku].append(_offer(row))
     return found

@@ -1,49 +1,140 @@
-"""Reports: sales summed by day (UTC) and location, from the sales table's index on time."""
+"""Reports: sales summed by the groups a caller asks for, gross and net of returns.
+
+Two aggregates: the sales made in the window, and the returns taken in the window, each
+by the sale's own attributes (its location, that location's region and time zone, its
+channel and currency; a line's SKU and its category). A return taken at another store
+counts against the store that made the sale.
+
+The sales come from the rollup where its keys answer the report (report_rollup.py), both
+aggregates then read in one snapshot; else, and whenever the rollup was summed with a
+zone or a category that has changed since, from the sales tables (report_sql.py). The
+locations of the report are read first (a few rows) and Python names each location's
+region. The two aggregates meet by group in Python, which also names the weeks and
+months of a report summed by local day.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import Executable, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters.queries.base import QueryBase, Within
-from stockline.adapters.tables import sales
+from stockline.adapters.queries.report_rollup import (
+    Kind,
+    Source,
+    from_rollup,
+    source_of,
+)
+from stockline.adapters.queries.report_rows import Grouping, Key, SalesTotals, merged
+from stockline.adapters.queries.report_sql import (
+    Sites,
+    part_of,
+    returned,
+    scope_of,
+    sold,
+)
+from stockline.adapters.tables import (
+    locations,
+    products,
+    rollup_categories,
+    rollup_zones,
+    zone_key,
+)
+from stockline.domain.calendar import stored_zone
+from stockline.domain.values import SalesGroup
 
-S = sales.c
+LOC, P, RZ, RC = locations.c, products.c, rollup_zones.c, rollup_categories.c
 
-
-@dataclass(frozen=True, slots=True)
-class SalesDay:
-    day: str  # YYYY-MM-DD, UTC
-    location_id: str
-    currency: str
-    sales: int
-    units: int
-    total_units: int  # money in 1/10,000 of the currency unit
+__all__ = ["Key", "ReportQueries", "SalesTotals"]
 
 
 class ReportQueries(QueryBase):
-    async def sales_by_day(self, *, start: datetime, end: datetime,
-                           location_id: str | None, within: Within = None) -> list[SalesDay]:
-        """Sales with ``start <= occurred_at < end``, by UTC day, location and currency."""
-        postgres = self._engine.dialect.name == "postgresql"
-        day: ColumnElement[Any] = (
-            func.date_trunc("day", func.timezone("UTC", S.occurred_at)) if postgres
-            else func.substr(S.occurred_at, 1, 10))  # SQLite keeps ISO text in UTC
-        conditions: list[ColumnElement[bool]] = [S.occurred_at >= start, S.occurred_at < end]
-        if location_id is not None:
-            conditions.append(S.location_id == location_id)
-        if within is not None:
-            conditions.append(S.location_id.in_(sorted(within)))
-        label = day.label("day")
-        stmt = (select(label, S.location_id, S.currency, func.count().label("sales"),
-                       func.sum(S.units).label("units"),
-                       func.sum(S.total_amount).label("total"))
-                .where(*conditions).group_by(label, S.location_id, S.currency)
-                .order_by(label, S.location_id, S.currency))
-        return [SalesDay(day=r.day.date().isoformat() if postgres else r.day,
-                         location_id=r.location_id, currency=r.currency, sales=int(r.sales),
-                         units=int(r.units), total_units=int(r.total))
-                for r in await self._all(stmt)]
+    async def sales_report(self, *, start: datetime, end: datetime,
+                           groups: Iterable[SalesGroup], location_id: str | None,
+                           within: Within = None, rollup: bool = True
+                           ) -> list[SalesTotals]:
+        """Sales with ``start <= occurred_at < end`` and returns taken in that window,
+        summed by ``groups`` and currency, ordered by group. ``rollup`` False: from the
+        sales tables alone, the answer the rollup's must equal."""
+        grouping = Grouping(self._engine.dialect.name,
+                            tuple(g for g in SalesGroup if g in set(groups)))
+        scope = scope_of(location_id, within)
+        source = source_of(grouping, scoped=bool(scope)) if rollup else None
+        if source is None:
+            return await self._from_sales(grouping, location_id, within, start, end)
+        async with self._snapshot() as conn:
+            sites = await _sites(conn, location_id, within)
+            part = part_of(grouping, sites, scope, start, end)
+            statements: list[Executable] = (
+                [from_rollup(grouping, source, kind, part, sites, start, end)
+                 for kind in (Kind.SOLD, Kind.RETURNED)]
+                if await _rollup_current(conn, source, sites) else
+                [sold(grouping, part, start, end), returned(grouping, part, start, end)])
+            sums = [list((await conn.execute(stmt)).all()) for stmt in statements]
+        return merged(grouping, sums[:1], sums[1:], _regions(sites))
+
+    async def _from_sales(self, grouping: Grouping, location_id: str | None,
+                          within: Within, start: datetime, end: datetime
+                          ) -> list[SalesTotals]:
+        """From the sales tables alone, the two aggregates side by side."""
+        sites: Sites = {}
+        if grouping.by_site:
+            async with self._engine.connect() as conn:
+                sites = await _sites(conn, location_id, within)
+        part = part_of(grouping, sites, scope_of(location_id, within), start, end)
+        answers = await asyncio.gather(self._summed(sold(grouping, part, start, end)),
+                                       self._summed(returned(grouping, part, start, end)))
+        return merged(grouping, answers[:1], answers[1:], _regions(sites))
+
+    async def _summed(self, stmt: Executable) -> list[Any]:
+        async with self._snapshot() as conn:
+            return list((await conn.execute(stmt)).all())
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction, so one snapshot, for every statement (SQLite's reads are
+        snapshots in WAL mode; PostgreSQL's, at REPEATABLE READ)."""
+        engine = self._engine
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
+            engine = engine.execution_options(isolation_level="REPEATABLE READ",
+                                              postgresql_readonly=True)
+        async with engine.connect() as conn, conn.begin():
+            if postgres:
+                # PostgreSQL compiles a statement this costly to machine code first (JIT),
+                # which took seconds where running it takes a fraction of one.
+                await conn.exec_driver_sql("SET LOCAL jit = off")
+            yield conn
+
+
+async def _sites(conn: AsyncConnection, location_id: str | None, within: Within) -> Sites:
+    """The region and time zone of each location of the report."""
+    stmt = select(LOC.code, LOC.region, LOC.time_zone).where(
+        *scope_of(location_id, within, LOC.code))
+    return {r.code: (r.region, r.time_zone if stored_zone(r.time_zone) else None)
+            for r in await conn.execute(stmt)}
+
+
+def _regions(sites: Sites) -> dict[str, str | None]:
+    return {code: region for code, (region, _) in sites.items()}
+
+
+async def _rollup_current(conn: AsyncConnection, source: Source, sites: Sites) -> bool:
+    """Whether the rollup's sums were made with the zones (and, by category, the
+    categories) the report's locations and products have now."""
+    kept = dict((await conn.execute(select(RZ.location_id, RZ.zone).where(
+        RZ.location_id.in_(sorted(sites))))).all())
+    if any(kept.get(code, zone_key(zone)) != zone_key(zone)
+           for code, (_, zone) in sites.items()):
+        return False
+    if source is not Source.CATEGORY_DAYS:
+        return True
+    renamed = exists().select_from(rollup_categories.outerjoin(products, P.sku == RC.sku)) \
+        .where(P.category.is_distinct_from(RC.category))
+    return not (await conn.execute(select(renamed))).scalar()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters.queries.base import (
@@ -24,7 +25,18 @@ from stockline.domain.values import Channel
 R, RL = reservations.c, reservation_lines.c
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """Active holds whose time has come: the one condition holds are expired by."""
+    return and_(R.status == ReservationStatus.ACTIVE.value, R.expires_at <= now)
+
+
 class ReservationQueries(QueryBase):
+    async def holds_due(self, now: datetime) -> bool:
+        """Whether any hold is due to expire: a read, so the sweeper opens its write
+        transaction (on SQLite, the database's one write lock) only when one is."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(R.id).where(due(now)).limit(1))).first() is not None
+
     async def reservation(self, reservation_id: str) -> Reservation | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(reservations).where(R.id == reservation_id))

@@ -4,15 +4,14 @@ from stockline.adapters.repositories.core import (
     SqlLedger,
     SqlLevels,
     SqlLocations,
-    SqlLots,
     SqlOutbox,
     SqlProducts,
     SqlSales,
-    upsert,
 )
 from stockline.adapters.repositories.customers import SqlCustomers
 from stockline.adapters.repositories.idempotency import SqlIdempotency
 from stockline.adapters.repositories.keys import SqlApiKeys
+from stockline.adapters.repositories.lots import SqlLots
 from stockline.adapters.repositories.purchasing import SqlPurchaseOrders, SqlSuppliers
 from stockline.adapters.repositories.reservations import SqlReservations
 from stockline.adapters.repositories.transfers import SqlTransfers
@@ -22,5 +21,5 @@ __all__ = [
     "SqlApiKeys", "SqlCustomers", "SqlIdempotency", "SqlLedger", "SqlLevels", "SqlLocations",
     "SqlLots",
     "SqlOutbox", "SqlProducts", "SqlPurchaseOrders", "SqlReservations", "SqlSales", "SqlSuppliers",
-    "SqlTransfers", "SqlWebhooks", "upsert",
+    "SqlTransfers", "SqlWebhooks",
 ]

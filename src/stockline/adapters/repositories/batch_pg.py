@@ -31,11 +31,11 @@ WITH levels AS (
 ), new_sales AS (
     INSERT INTO sales (id, location_id, status, channel, payment_status, external_ref,
                        customer_ref, currency, total_amount, units, actor, occurred_at,
-                       created_at)
+                       created_at, fulfillment_status)
     SELECT * FROM unnest($7::varchar[], $8::varchar[], $9::varchar[], $10::varchar[],
                          $11::varchar[], $12::varchar[], $13::varchar[], $14::varchar[],
                          $15::bigint[], $16::bigint[], $17::varchar[], $18::timestamptz[],
-                         $19::timestamptz[])
+                         $19::timestamptz[], $42::varchar[])
     RETURNING 1
 ), new_lines AS (
     INSERT INTO sale_lines (sale_id, line_no, sku, quantity, unit_price_amount)
@@ -91,6 +91,7 @@ async def write_sales_batch(conn: AsyncConnection, levels: Sequence[Level],
                                "reason", "reference", "actor", "note", "occurred_at",
                                "recorded_at")),
         *_columns(event_rows, ("type", "location_id", "sku", "payload", "occurred_at")),
+        *_columns(sale_rows, ("fulfillment_status",)),  # $42: added after the others
     ]
     counts = (await conn.exec_driver_sql(_STATEMENT, tuple(arguments))).one()
     expected = (len(level_rows), len(sale_rows), len(line_rows), len(entry_rows),

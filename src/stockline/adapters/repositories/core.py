@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
+from stockline.adapters.dialects import upsert
 from stockline.adapters.queries.core import load_sales
 from stockline.adapters.repositories.batch_pg import write_sales_batch
+from stockline.adapters.repositories.sale_states import SaleStatusWrites
 from stockline.adapters.tables import (
     inventory_levels,
-    inventory_lots,
     locations,
     outbox,
     products,
@@ -27,8 +27,8 @@ from stockline.adapters.tables import (
     stock_movements,
 )
 from stockline.domain.events import Event
-from stockline.domain.lots import Lot
 from stockline.domain.model import LedgerEntry, Level, Location, Product, Sale, SaleReturn
+from stockline.domain.values import LocationStatus, ProductStatus
 
 L = inventory_levels.c
 
@@ -37,27 +37,25 @@ _SAVE_LEVEL = (inventory_levels.update()
                .where(L.location_id == bindparam("k_location"), L.sku == bindparam("k_sku"))
                .values(on_hand=bindparam("v_on_hand"), reserved=bindparam("v_reserved"),
                        version=bindparam("v_version"), updated_at=bindparam("v_updated_at")))
-_LOCK_LEVELS_PG = (select(inventory_levels)
+# The status of a level's location, read by the statement that reads or changes the level.
+_LOCATION_STATUS = (select(locations.c.status).where(locations.c.code == L.location_id)
+                    .correlate(inventory_levels).scalar_subquery().label("location_status"))
+_LOCK_LEVELS_PG = (select(inventory_levels, _LOCATION_STATUS)
                    .where(tuple_(L.location_id, L.sku).in_(bindparam("keys", expanding=True)))
-                   .order_by(L.location_id, L.sku).with_for_update())
+                   .order_by(L.location_id, L.sku).with_for_update(of=inventory_levels))
 _INSERT_SALE = sales.insert()
 _INSERT_SALE_LINE = sale_lines.insert()
 _INSERT_MOVEMENT = stock_movements.insert()
 _INSERT_OUTBOX = outbox.insert()
 
 
-def upsert(conn: AsyncConnection, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT on this connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 class SqlProducts:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def get(self, sku: str) -> Product | None:
-        row = (await self._conn.execute(select(products).where(products.c.sku == sku))).first()
+    async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
+        stmt = select(products).where(products.c.sku == sku)
+        row = (await self._conn.execute(stmt.with_for_update() if for_update else stmt)).first()
         return rows.product_from_row(row) if row else None
 
     async def add(self, product: Product) -> bool:
@@ -82,26 +80,39 @@ class SqlProducts:
             found.update((await self._conn.execute(stmt)).scalars())
         return found
 
+    async def statuses(self, skus: Sequence[str]) -> dict[str, ProductStatus]:
+        found: dict[str, ProductStatus] = {}
+        for start in range(0, len(skus), 500):
+            stmt = (select(products.c.sku, products.c.status)
+                    .where(products.c.sku.in_(skus[start:start + 500])))
+            found.update((r.sku, ProductStatus(r.status))
+                         for r in (await self._conn.execute(stmt)).all())
+        return found
+
 
 class SqlLocations:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def get(self, code: str) -> Location | None:
-        row = (await self._conn.execute(select(locations).where(locations.c.code == code))).first()
+    async def get(self, code: str, *, for_update: bool = False) -> Location | None:
+        stmt = select(locations).where(locations.c.code == code)
+        row = (await self._conn.execute(stmt.with_for_update() if for_update else stmt)).first()
         return rows.location_from_row(row) if row else None
 
     async def add(self, location: Location) -> bool:
-        values = {
-            "code": location.code, "type": location.type.value, "name": location.name,
-            "region": location.region, "address": location.address,
-            "latitude": location.latitude, "longitude": location.longitude,
-            "capacity": location.capacity, "operating_hours": location.operating_hours,
-            "created_at": location.created_at,
-        }
-        stmt = (upsert(self._conn, locations).values(values).on_conflict_do_nothing()
-                .returning(locations.c.code))
+        stmt = (upsert(self._conn, locations).values(rows.location_values(location))
+                .on_conflict_do_nothing().returning(locations.c.code))
         return (await self._conn.execute(stmt)).first() is not None
+
+    async def update(self, location: Location) -> None:
+        values = rows.location_values(location)
+        del values["code"], values["type"], values["created_at"]
+        await self._conn.execute(locations.update()
+                                 .where(locations.c.code == location.code).values(values))
+
+    async def on_hand_units(self, code: str) -> int:
+        stmt = select(func.coalesce(func.sum(L.on_hand), 0)).where(L.location_id == code)
+        return int((await self._conn.execute(stmt)).scalar_one())
 
     async def exists(self, code: str) -> bool:
         stmt = select(locations.c.code).where(locations.c.code == code)
@@ -132,6 +143,22 @@ class SqlLevels:
     async def change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
                      reserved: int = 0, in_transit: int = 0, incoming: int = 0,
                      expected_version: int | None = None) -> Level | None:
+        return await self._returning(self._change(
+            location_id, sku, now=now, on_hand=on_hand, reserved=reserved,
+            in_transit=in_transit, incoming=incoming, expected_version=expected_version))
+
+    async def change_for_sale(self, location_id: str, sku: str, *, now: datetime,
+                              quantity: int, from_reserved: bool = False
+                              ) -> tuple[Level, LocationStatus] | None:
+        stmt = self._change(location_id, sku, now=now, on_hand=-quantity,
+                            reserved=-quantity if from_reserved else 0)
+        row = (await self._conn.execute(
+            stmt.returning(*inventory_levels.c, _LOCATION_STATUS))).first()
+        return (rows.level_from_row(row), LocationStatus(row.location_status)) if row else None
+
+    def _change(self, location_id: str, sku: str, *, now: datetime, on_hand: int = 0,
+                reserved: int = 0, in_transit: int = 0, incoming: int = 0,
+                expected_version: int | None = None) -> Any:
         values: dict[str, Any] = {"version": L.version + 1, "updated_at": now}
         guards: list[ColumnElement[bool]] = []
         if on_hand or reserved:
@@ -144,22 +171,27 @@ class SqlLevels:
                 values[name] = column + delta
                 if delta < 0 and name != "on_hand":
                     guards.append(column >= -delta)
-        stmt = (inventory_levels.update()
+        return (inventory_levels.update()
                 .where(self._key(location_id, sku, expected_version), *guards).values(values))
-        return await self._returning(stmt)
 
     async def lock_many(self, keys: Sequence[tuple[str, str]]
                         ) -> dict[tuple[str, str], Level]:
+        return (await self.lock_for_sale(keys))[0]
+
+    async def lock_for_sale(self, keys: Sequence[tuple[str, str]]
+                            ) -> tuple[dict[tuple[str, str], Level], dict[str, LocationStatus]]:
         """The levels of these (location, SKU) keys, locked in key order (two batches
-        locking overlapping keys cannot deadlock); missing ones are left out."""
+        locking overlapping keys cannot deadlock), and their locations' statuses; missing
+        levels are left out."""
         found: dict[tuple[str, str], Level] = {}
+        statuses: dict[str, LocationStatus] = {}
         ordered = sorted(set(keys))
         # SQLite scans the table for a row-value IN; an OR of key equalities uses the key.
         on_sqlite = self._conn.dialect.name == "sqlite"
         for start in range(0, len(ordered), 500):
             part = ordered[start:start + 500]
             if on_sqlite:
-                stmt = (select(inventory_levels)
+                stmt = (select(inventory_levels, _LOCATION_STATUS)
                         .where(or_(*(and_(L.location_id == loc, L.sku == sku)
                                      for loc, sku in part)))
                         .order_by(L.location_id, L.sku))
@@ -168,7 +200,8 @@ class SqlLevels:
                 result = await self._conn.execute(_LOCK_LEVELS_PG, {"keys": part})
             for row in result.all():
                 found[row.location_id, row.sku] = rows.level_from_row(row)
-        return found
+                statuses[row.location_id] = LocationStatus(row.location_status)
+        return found, statuses
 
     async def save_many(self, levels: Sequence[Level]) -> None:
         """Write the stock columns of levels this transaction has locked (``lock_many``)."""
@@ -253,38 +286,6 @@ class SqlLevels:
         return level
 
 
-class SqlLots:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def list(self, location_id: str, sku: str, *, for_update: bool = False) -> list[Lot]:
-        stmt = (select(inventory_lots).where(inventory_lots.c.location_id == location_id,
-                                             inventory_lots.c.sku == sku)
-                .order_by(inventory_lots.c.lot))
-        if for_update:
-            stmt = stmt.with_for_update()
-        return [rows.lot_from_row(r) for r in (await self._conn.execute(stmt)).all()]
-
-    async def add(self, location_id: str, sku: str, lot: str, quantity: int, *,
-                  expires_on: date | None, now: datetime) -> None:
-        c = inventory_lots.c
-        insert = upsert(self._conn, inventory_lots).values(
-            location_id=location_id, sku=sku, lot=lot, on_hand=quantity, expires_on=expires_on,
-            received_at=now)
-        await self._conn.execute(insert.on_conflict_do_update(
-            index_elements=[c.location_id, c.sku, c.lot],
-            set_={"on_hand": c.on_hand + insert.excluded.on_hand,
-                  "expires_on": func.coalesce(c.expires_on, insert.excluded.expires_on)}))
-
-    async def take(self, location_id: str, sku: str, lot: str, quantity: int) -> bool:
-        c = inventory_lots.c
-        stmt = (inventory_lots.update()
-                .where(c.location_id == location_id, c.sku == sku, c.lot == lot,
-                       c.on_hand >= quantity)
-                .values(on_hand=c.on_hand - quantity).returning(c.lot))
-        return (await self._conn.execute(stmt)).first() is not None
-
-
 class SqlLedger:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -294,9 +295,9 @@ class SqlLedger:
             await self._conn.execute(_INSERT_MOVEMENT, [rows.ledger_values(e) for e in entries])
 
 
-class SqlSales:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+class SqlSales(SaleStatusWrites):
+    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None) -> None:
+        self._conn, self._seen = conn, seen  # ``seen``: as SqlOutbox's
 
     async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
         await self._conn.execute(sales.insert().values(
@@ -319,6 +320,8 @@ class SqlSales:
 
     async def record_batch(self, levels: Sequence[Level], made: Sequence[tuple[Sale, str | None]],
                            entries: Sequence[LedgerEntry], events: Sequence[Event]) -> None:
+        if self._seen is not None:
+            self._seen.extend(events)
         if self._conn.dialect.name == "postgresql":  # one round trip under the row locks
             await write_sales_batch(self._conn, levels, made, entries, events)
             return
@@ -342,17 +345,19 @@ class SqlSales:
             id=r.id, sale_id=r.sale_id, location_id=r.location_id, restock=r.restock,
             reason=r.reason.value, note=r.note, actor=r.actor, created_at=r.created_at))
         await self._conn.execute(sale_return_lines.insert(), [
-            {"return_id": r.id, "line_no": n, "sku": line.sku, "quantity": line.quantity}
-            for n, line in enumerate(r.lines, start=1)])
+            {"return_id": r.id, "line_no": n, "sku": line.sku, "quantity": line.quantity,
+             "amount": line.amount} for n, line in enumerate(r.lines, start=1)])
         await self._conn.execute(sales.update().where(sales.c.id == r.sale_id)
                                  .values(status=status))
 
 
 class SqlOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None) -> None:
+        self._conn, self._seen = conn, seen  # ``seen``: the unit of work's, for after commit
 
     async def append(self, events: Sequence[Event]) -> None:
+        if self._seen is not None:
+            self._seen.extend(events)
         if events:
             await self._conn.execute(_INSERT_OUTBOX, [
                 {"type": e.type, "location_id": e.location_id, "sku": e.sku,

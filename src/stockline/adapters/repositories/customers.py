@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.repositories.core import upsert
+from stockline.adapters.dialects import upsert
 from stockline.adapters.tables import customers, sales
 from stockline.domain.customers import CustomerDetails
 

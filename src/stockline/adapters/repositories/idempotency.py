@@ -8,19 +8,19 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.repositories.core import upsert
+from stockline.adapters.dialects import upsert
 from stockline.adapters.tables import idempotency_keys
 from stockline.services.ports import (
     ERASED,
     IdempotencyClaim,
     IdempotencyRecord,
-    StoredResponse,
+    StoredAnswer,
 )
 
 _COMPLETE_KEY = (idempotency_keys.update()
                  .where(idempotency_keys.c.principal == bindparam("k_principal"),
                         idempotency_keys.c.key == bindparam("k_key"))
-                 .values(status_code=bindparam("v_status"), response_body=bindparam("v_body")))
+                 .values(outcome=bindparam("v_outcome"), response_body=bindparam("v_body")))
 
 
 class SqlIdempotency:
@@ -56,23 +56,23 @@ class SqlIdempotency:
                                                   response_body=b""))
         return int(result.rowcount or 0)
 
-    async def complete_many(self, answers: Sequence[tuple[str, str, StoredResponse]]) -> None:
+    async def complete_many(self, answers: Sequence[tuple[str, str, StoredAnswer]]) -> None:
         await self._conn.execute(_COMPLETE_KEY, [
-            {"k_principal": p, "k_key": key, "v_status": r.status, "v_body": r.for_replay}
+            {"k_principal": p, "k_key": key, "v_outcome": r.outcome, "v_body": r.for_replay}
             for p, key, r in answers])
 
     async def get(self, principal: str, key: str) -> IdempotencyRecord | None:
         k = idempotency_keys.c
         row = (await self._conn.execute(
-            select(k.fingerprint, k.status_code, k.response_body)
+            select(k.fingerprint, k.outcome, k.response_body)
             .where(k.principal == principal, k.key == key))).first()
-        if row is None or row.status_code is None:
+        if row is None or row.outcome is None:
             return None
         return IdempotencyRecord(row.fingerprint,
-                                 StoredResponse(row.status_code, bytes(row.response_body)))
+                                 StoredAnswer(row.outcome, bytes(row.response_body)))
 
-    async def complete(self, principal: str, key: str, response: StoredResponse) -> None:
+    async def complete(self, principal: str, key: str, response: StoredAnswer) -> None:
         k = idempotency_keys.c
         await self._conn.execute(
             idempotency_keys.update().where(k.principal == principal, k.key == key)
-            .values(status_code=response.status, response_body=response.for_replay))
+            .values(outcome=response.outcome, response_body=response.for_replay))

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
-from stockline.adapters.repositories.core import upsert
+from stockline.adapters.dialects import upsert
 from stockline.adapters.repositories.purchasing import supplier_from_rows
 from stockline.adapters.tables import locations, products, suppliers
 from stockline.domain.documents import Supplier
@@ -24,7 +24,7 @@ def _location_values(location: Location) -> dict[str, Any]:
             "region": location.region, "address": location.address,
             "latitude": location.latitude, "longitude": location.longitude,
             "capacity": location.capacity, "operating_hours": location.operating_hours,
-            "created_at": location.created_at}
+            "time_zone": location.time_zone, "created_at": location.created_at}
 
 
 def _supplier_values(supplier: Supplier) -> dict[str, Any]:

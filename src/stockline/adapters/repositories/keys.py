@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.tables import api_keys
+from stockline.adapters.tables import api_keys, dashboard_sessions
 from stockline.domain.keys import ApiKey
 from stockline.domain.security import Role
 
@@ -50,3 +50,5 @@ class SqlApiKeys:
         await self._conn.execute(update(api_keys)
                                  .where(K.id == key_id, K.revoked_at.is_(None))
                                  .values(revoked_at=at))
+        await self._conn.execute(delete(dashboard_sessions)
+                                 .where(dashboard_sessions.c.principal_id == key_id))

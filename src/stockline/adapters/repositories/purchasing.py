@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.repositories.core import upsert
+from stockline.adapters.dialects import upsert
 from stockline.adapters.rows import money_or_none
 from stockline.adapters.tables import (
     purchase_order_lines,
@@ -18,7 +18,7 @@ from stockline.adapters.tables import (
 )
 from stockline.domain.documents import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
 from stockline.domain.states import PurchaseOrderStatus
-from stockline.domain.values import Money
+from stockline.domain.values import Money, SupplierStatus
 
 SUP, SP, PO, POL = suppliers.c, supplier_products.c, purchase_orders.c, purchase_order_lines.c
 
@@ -32,7 +32,15 @@ def supplier_from_rows(row: Row[Any], products: Sequence[Row[Any]]) -> Supplier:
                                                    cost=Money.from_units(p.cost_amount,
                                                                          p.currency))
                                    for p in products),
-                    created_at=row.created_at, updated_at=row.updated_at)
+                    created_at=row.created_at, updated_at=row.updated_at,
+                    status=SupplierStatus(row.status))
+
+
+def _supplier_values(supplier: Supplier) -> dict[str, Any]:
+    return {"name": supplier.name,
+            "contact": dict(supplier.contact) if supplier.contact is not None else None,
+            "lead_time_days": supplier.lead_time_days, "status": supplier.status.value,
+            "updated_at": supplier.updated_at}
 
 
 def purchase_order_from_rows(row: Row[Any], lines: Sequence[Row[Any]]) -> PurchaseOrder:
@@ -86,10 +94,7 @@ class SqlSuppliers:
 
     async def add(self, supplier: Supplier) -> bool:
         stmt = (upsert(self._conn, suppliers).values(
-            code=supplier.code, name=supplier.name,
-            contact=dict(supplier.contact) if supplier.contact is not None else None,
-            lead_time_days=supplier.lead_time_days, created_at=supplier.created_at,
-            updated_at=supplier.updated_at)
+            code=supplier.code, created_at=supplier.created_at, **_supplier_values(supplier))
             .on_conflict_do_nothing().returning(SUP.code))
         if (await self._conn.execute(stmt)).first() is None:
             return False
@@ -99,11 +104,17 @@ class SqlSuppliers:
                  "currency": p.cost.currency} for p in supplier.products])
         return True
 
-    async def get(self, code: str) -> Supplier | None:
-        row = (await self._conn.execute(select(suppliers).where(SUP.code == code))).first()
+    async def get(self, code: str, *, for_update: bool = False) -> Supplier | None:
+        stmt = select(suppliers).where(SUP.code == code)
+        row = (await self._conn.execute(stmt.with_for_update() if for_update else stmt)).first()
         if row is None:
             return None
         return supplier_from_rows(row, (await products_of(self._conn, [code]))[code])
+
+    async def update(self, supplier: Supplier) -> None:
+        """Its own fields (name, contact, lead time, status); its products stay."""
+        await self._conn.execute(suppliers.update().where(SUP.code == supplier.code)
+                                 .values(_supplier_values(supplier)))
 
 
 class SqlPurchaseOrders:

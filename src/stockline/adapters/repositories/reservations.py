@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockline.adapters.queries.reservations import load_reservations
+from stockline.adapters.queries.reservations import due, load_reservations
 from stockline.adapters.tables import reservation_lines, reservations
 from stockline.domain.documents import Reservation
 from stockline.domain.states import ReservationStatus
@@ -66,7 +66,6 @@ class SqlReservations:
         # SKIP LOCKED: a hold being committed or expired elsewhere right now is left to
         # that transaction. (SQLite has one writer at a time and no row locks to skip.)
         stmt = (select(R.id)
-                .where(R.status == ReservationStatus.ACTIVE.value, R.expires_at <= now)
-                .order_by(R.expires_at, R.id).limit(limit)
+                .where(due(now)).order_by(R.expires_at, R.id).limit(limit)
                 .with_for_update(skip_locked=True))
         return list((await self._conn.execute(stmt)).scalars())

@@ -39,7 +39,9 @@ idempotency_keys = Table(
     # A keyed digest (services.idempotency) of the customer reference the request named:
     # erasing the customer finds its records by it, and unlinks them.
     Column("subject", String(64), index=True),
-    Column("status_code", Integer),
+    # "ok" or the refusal's code, and the result's or refusal's JSON document: the answer in
+    # no protocol's terms (services.ports.StoredAnswer), replayed alike over any of them.
+    Column("outcome", String(40)),
     Column("response_body", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
@@ -187,4 +189,26 @@ stream_tickets = Table(
     Column("credential_expires_at", UTCDateTime),  # when the principal's credential lapses
     Column("expires_at", UTCDateTime, nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# The dashboard's browser sessions, one row each while it lasts: its cookie is checked
+# against its row on every request, so signing out (or revoking the key that signed in)
+# ends it on every node at once. Only the SHA-256 of the session's random id is kept.
+dashboard_sessions = Table(
+    "dashboard_sessions", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("principal_id", String(100), nullable=False, index=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# The serving processes: each writes its row when it starts and again every few seconds;
+# a row not seen for a while is of a process that has stopped, and is pruned.
+nodes = Table(
+    "nodes", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False, index=True),
 )

@@ -14,9 +14,11 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     false,
+    text,
 )
 
 from stockline.adapters.tables.base import Code, Json, SerialId, UTCDateTime, metadata
@@ -33,6 +35,7 @@ products = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
 )
 
 
@@ -47,7 +50,9 @@ locations = Table(
     Column("longitude", Float),
     Column("capacity", BigInteger),
     Column("operating_hours", Json),
+    Column("time_zone", String(64)),  # IANA name; NULL: the location keeps UTC days
     Column("created_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
     CheckConstraint("type IN ('warehouse', 'retail')", name="type"),
 )
 
@@ -117,6 +122,7 @@ sales = Table(
     Column("status", String(24), nullable=False),
     Column("channel", String(24), nullable=False),
     Column("payment_status", String(24), nullable=False),
+    Column("fulfillment_status", String(24), nullable=False),
     Column("external_ref", String(100), index=True),
     Column("customer_ref", String(100), index=True),
     Column("currency", String(3), nullable=False),
@@ -125,8 +131,13 @@ sales = Table(
     Column("actor", String(100), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Whether the report's rollup holds the sale (adapters/rollup.py): 0 not yet, 1 folded,
+    # 2 being folded (seen only inside the fold's own transaction). No insert sets it.
+    Column("rollup_state", SmallInteger, nullable=False, server_default=text("0")),
     Index(None, "occurred_at", "id"),
     Index(None, "location_id", "occurred_at", "id"),
+    Index("ix_sales_rollup_waiting", "rollup_state", "occurred_at",
+          sqlite_where=text("rollup_state != 1"), postgresql_where=text("rollup_state != 1")),
 )
 
 
@@ -154,6 +165,8 @@ transfers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime),
     Column("cancelled_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("remainder", String(16)),  # what a close did with the rest: lost, return
     Index(None, "from_location_id", "created_at"),
     Index(None, "to_location_id", "created_at"),
     Index(None, "status", "created_at"),
@@ -168,9 +181,12 @@ transfer_lines = Table(
     Column("quantity", BigInteger, nullable=False),
     Column("received_quantity", BigInteger, nullable=False),
     Column("cancelled_quantity", BigInteger, nullable=False),
+    Column("lost_quantity", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("received_quantity >= 0 AND cancelled_quantity >= 0 AND "
                     "received_quantity + cancelled_quantity <= quantity", name="within_quantity"),
+    CheckConstraint("lost_quantity >= 0 AND received_quantity + cancelled_quantity + "
+                    "lost_quantity <= quantity", name="settled_within_quantity"),
 )
 
 
@@ -183,9 +199,12 @@ transfer_line_lots = Table(
     Column("quantity", BigInteger, nullable=False),
     Column("received_quantity", BigInteger, nullable=False),
     Column("returned_quantity", BigInteger, nullable=False),
+    Column("lost_quantity", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(["transfer_id", "line_no"],
                          ["transfer_lines.transfer_id", "transfer_lines.line_no"]),
     CheckConstraint("received_quantity + returned_quantity <= quantity", name="within_quantity"),
+    CheckConstraint("lost_quantity >= 0 AND received_quantity + returned_quantity + "
+                    "lost_quantity <= quantity", name="settled_within_quantity"),
 )
 
 
@@ -198,7 +217,11 @@ sale_returns = Table(
     Column("reason", String(32), nullable=False),
     Column("note", String(500)),
     Column("actor", String(100), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    # As sales.rollup_state, for the returns' sums.
+    Column("rollup_state", SmallInteger, nullable=False, server_default=text("0")),
+    Index("ix_sale_returns_rollup_waiting", "rollup_state", "created_at",
+          sqlite_where=text("rollup_state != 1"), postgresql_where=text("rollup_state != 1")),
 )
 
 
@@ -208,6 +231,8 @@ sale_return_lines = Table(
     Column("line_no", Integer, primary_key=True),
     Column("sku", Code, nullable=False),
     Column("quantity", BigInteger, nullable=False),
+    # Its value on the sale, in 1/10,000 of the sale's currency (Sale.value_of).
+    Column("amount", BigInteger),
     CheckConstraint("quantity > 0", name="quantity_positive"),
 )
 
@@ -250,6 +275,7 @@ suppliers = Table(
     Column("lead_time_days", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
 )
 
 

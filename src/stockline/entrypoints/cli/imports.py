@@ -82,7 +82,7 @@ def _apply(settings: Settings, checked: ImportFile[Any]) -> ImportResult:
             wide(out).print(_errors_table(error))
 
     async def work(container: Container) -> ImportResult:
-        return await container.executor.run(import_file, checked, CLI_CALLER)
+        return await container.writes.run(import_file, checked, CLI_CALLER)
 
     return run_in_container(settings, work, explain=explain)
 

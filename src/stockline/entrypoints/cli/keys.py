@@ -48,7 +48,7 @@ def keys_create(
                            location_ids=tuple(location) if location else None,
                            expires_at=expiry, rate_limit=rate_limit, prefix=issued.prefix,
                            secret_hash=issued.secret_hash)
-    created = _keys_run(database_url, lambda c: c.executor.run(
+    created = _keys_run(database_url, lambda c: c.writes.run(
         key_service.create_key, command, CLI_CALLER))
     stdout.print(Panel.fit(
         f"id:        {created.id}\nname:      {escape(created.name)}\n"
@@ -89,7 +89,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
                 database_url: DatabaseUrl = None) -> None:
     """Revoke an API key and its access tokens. Running servers stop accepting it within
     STOCKLINE_KEY_CACHE_SECONDS (a few seconds)."""
-    revoked = _keys_run(database_url, lambda c: c.executor.run(
+    revoked = _keys_run(database_url, lambda c: c.writes.run(
         key_service.revoke_key, RevokeApiKey(key_id=key_id), CLI_CALLER))
     when = revoked.revoked_at.isoformat() if revoked.revoked_at else "?"
     stdout.print(f"[green]revoked[/green] {revoked.id} ({escape(revoked.name)}) at {when}")

@@ -83,6 +83,7 @@ def _demo_table(report: DemoReport) -> Table:
     table = Table("", "added", "already there", "refused", title="stockline demo")
     for label, step in (("products", report.products), ("locations", report.locations),
                         ("stocked levels", report.stock), ("reorder points", report.settings),
-                        ("sales", report.sales)):
+                        ("sales", report.sales), ("returns", report.returns),
+                        ("staff reports", report.feedback), ("counts", report.counts)):
         table.add_row(label, str(step.created), str(step.present), str(step.refused))
     return table

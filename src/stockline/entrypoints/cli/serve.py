@@ -32,6 +32,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    grpc_port: Annotated[int | None, typer.Option(
+        help="gRPC port on the same host (0: no gRPC)")] = None,
     admin_key: Annotated[str | None, typer.Option(help="The admin API key")] = None,
     database_url: Annotated[str | None, typer.Option(help="Database URL")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(
@@ -41,7 +43,8 @@ def serve(
 ) -> None:
     """Serve the API (and /docs). Prints the admin key to use (outside production)."""
     try:
-        settings = settings_from(host=host, port=port, workers=workers, admin_key=admin_key,
+        settings = settings_from(host=host, port=port, workers=workers, grpc_port=grpc_port,
+                                 admin_key=admin_key,
                                  database_url=database_url, ssl_certfile=ssl_certfile,
                                  ssl_keyfile=ssl_keyfile)
     except ValidationError as error:
@@ -50,6 +53,14 @@ def serve(
     if tls is not None:
         _refuse_to_serve("TLS cannot start", [tls])
     _refuse_unless_listenable(settings.host, settings.port)
+    if settings.grpc_port:
+        if settings.grpc_port == settings.port:
+            _refuse_to_serve("the ports collide", [
+                f"STOCKLINE_GRPC_PORT and STOCKLINE_PORT are both {settings.port}: give gRPC "
+                "another port (0 serves no gRPC)"])
+        # gRPC binds with SO_REUSEPORT (every worker listens): probed the same way.
+        _refuse_unless_listenable(settings.host, settings.grpc_port, reuse_port=True,
+                                  setting="STOCKLINE_GRPC_PORT (0: no gRPC)")
     key, source = ensure_admin_key(settings)
     os.environ["STOCKLINE_ADMIN_KEY"] = key
     if settings.workers > 1:
@@ -100,14 +111,16 @@ def _announce(settings: Settings, key: str, source: str) -> None:
     terminal), one line that says where the key is, never the key."""
     scheme = "https" if settings.ssl_certfile else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
+    grpc = f"{settings.host}:{settings.grpc_port}" if settings.grpc_port else ""
     if not console.is_terminal:
-        log.info("serving", url=base, docs=f"{base}/docs",
+        log.info("serving", url=base, docs=f"{base}/docs", grpc=grpc or None,
                  database=redact(settings.database_url), admin_key_from=source)
         return
     shown = (f"[bold]{key}[/bold]" if settings.env != "production"
              else "(set; not printed in production)")
     console.print(Panel.fit(
         f"Stockline on [bold]{base}[/bold]  (API docs: {base}/docs)\n"
+        + (f"gRPC (stockline.v1) on [bold]{grpc}[/bold]\n" if grpc else "") +
         f"Database: {redact(settings.database_url)}\n"
         f"Admin key: {shown}\n  from {source}\n"
         f"Try:  curl -H 'X-API-Key: <admin key>' {base}/v1/warehouses",
@@ -144,21 +157,25 @@ def _tls_problem(settings: Settings) -> str | None:
     return None
 
 
-def _refuse_unless_listenable(host: str, port: int) -> None:
+def _refuse_unless_listenable(host: str, port: int, *, reuse_port: bool = False,
+                              setting: str = "STOCKLINE_PORT (--port)") -> None:
     """Exit 2 with one line naming the settings to change when ``host:port`` cannot be
     listened on (a port already taken, an address not of this machine), before any worker
-    starts. The socket is bound as uvicorn binds it, then closed again for uvicorn."""
+    starts. The socket is bound as the server binds it (uvicorn; gRPC with
+    ``reuse_port``), then closed again for the server."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             probe.bind((host, port))
     except OSError as error:
         shown = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
         reason = ("the port is already in use" if error.errno == errno.EADDRINUSE
                   else error.strerror or str(error))
         console.print(f"[red]stockline serve: cannot listen on {escape(shown)}: "
-                      f"{escape(reason)}[/red]; set STOCKLINE_PORT (--port) to a free port, "
+                      f"{escape(reason)}[/red]; set {setting} to a free port, "
                       "or STOCKLINE_HOST (--host) to an address of this machine",
                       soft_wrap=True)
         raise typer.Exit(2) from None

@@ -4,7 +4,9 @@ The data set is generated from a fixed seed and loaded through the service layer
 ledger identity holds for it as for any other data. Loading again adds nothing that is
 there: products and locations that exist are left alone, stock is received only into
 levels that do not exist yet, reorder settings only go where none are set, and a sale is
-recorded only if no sale carries its external ref (``DEMO-000123``).
+recorded only if no sale carries its external ref (``DEMO-000123``). Then some sales come
+back (returns), and store staff report discrepancies whose count tasks are counted, or
+left open (``aftercare``): each only if it is not there yet.
 """
 
 from stockline.entrypoints.demo.catalog import CATALOG, DemoProduct, build_catalog

@@ -14,8 +14,18 @@ from stockline.domain.commands import (
     ReceiveStock,
     RecordSale,
 )
+from stockline.domain.counting import CountTaskStatus, Feedback
 from stockline.domain.errors import AlreadyExists, DomainError, InsufficientStock
 from stockline.domain.model import Sale
+from stockline.domain.values import SaleStatus
+from stockline.entrypoints.demo.aftercare import (
+    CHECK_PREFIX,
+    PlannedCheck,
+    PlannedReturn,
+    count_command,
+    report_command,
+    return_command,
+)
 from stockline.entrypoints.demo.plan import DemoPlan, build_plan
 from stockline.entrypoints.demo.sites import (
     BATCH,
@@ -24,7 +34,15 @@ from stockline.entrypoints.demo.sites import (
     DemoLoadError,
     DemoSize,
 )
-from stockline.services import catalog, inventory, locations, sales
+from stockline.services import (
+    catalog,
+    count_tasks,
+    feedback,
+    inventory,
+    locations,
+    returns,
+    sales,
+)
 from stockline.services.executor import Handler
 
 C = TypeVar("C")
@@ -46,11 +64,15 @@ class DemoReport:
     stock: StepReport = field(default_factory=StepReport)  # levels
     settings: StepReport = field(default_factory=StepReport)  # levels
     sales: StepReport = field(default_factory=StepReport)
+    returns: StepReport = field(default_factory=StepReport)
+    feedback: StepReport = field(default_factory=StepReport)  # staff reports
+    counts: StepReport = field(default_factory=StepReport)  # count tasks completed
 
     @property
     def added(self) -> int:
         return sum(step.created for step in (self.products, self.locations, self.stock,
-                                             self.settings, self.sales))
+                                             self.settings, self.sales, self.returns,
+                                             self.feedback, self.counts))
 
 
 FULL_SIZE = DemoSize()
@@ -74,6 +96,8 @@ async def load_plan(container: Container, plan: DemoPlan,
                                      "Warehouses and stores")
     report.stock, report.settings = await _stock(container, plan, bar)
     report.sales = await _sales(container, plan.sales, bar)
+    report.returns = await _returns(container, plan.returns, bar)
+    report.feedback, report.counts = await _checks(container, plan.checks, bar)
     return report
 
 
@@ -154,3 +178,68 @@ async def _sales(container: Container, planned: Sequence[RecordSale],
         else:
             raise DemoLoadError(f"sales: {outcome}")
     return step
+
+
+async def _returns(container: Container, planned: Sequence[PlannedReturn],
+                   bar: Progress) -> StepReport:
+    """Return what comes back from sales that are recorded and not returned yet."""
+    sales_by_ref = await container.queries.sale_ids(SALE_REF_PREFIX)
+    step = StepReport()
+    todo = []
+    for back in planned:
+        sale_id, status = sales_by_ref.get(back.sale_ref, (None, None))
+        if sale_id is None:
+            step.refused += 1  # its sale was refused: nothing to return
+        elif status != SaleStatus.COMPLETED:
+            step.present += 1
+        else:
+            todo.append(return_command(back, sale_id))
+    task = bar.add_task("Returns", total=len(todo))
+    for outcome in await _run_all(container, returns.return_sale, todo, bar, task):
+        if isinstance(outcome, DomainError):
+            raise DemoLoadError(f"returns: {outcome}")
+        step.created += 1
+    return step
+
+
+async def _checks(container: Container, planned: Sequence[PlannedCheck],
+                  bar: Progress) -> tuple[StepReport, StepReport]:
+    """Report what staff saw (each report a code in its note), then count what was counted
+    and is still open."""
+    made = {f.note.split(":", 1)[0]: f for f in
+            await container.queries.feedback_noted(CHECK_PREFIX) if f.note}
+    todo = [check for check in planned if check.code not in made]
+    reported = StepReport(present=len(planned) - len(todo))
+    commands = [report_command(check, await _on_hand(container, check, check.difference))
+                for check in todo]
+    task = bar.add_task("Staff reports", total=len(commands))
+    for outcome in await _run_all(container, feedback.report_feedback, commands, bar, task):
+        if not isinstance(outcome, Feedback):
+            raise DemoLoadError(f"staff reports: {outcome}")
+        made[(outcome.note or "").split(":", 1)[0]] = outcome
+        reported.created += 1
+    counted, due = StepReport(), []
+    for check in planned:
+        task_id = made[check.code].count_task_id
+        if check.counted_at is None or task_id is None:
+            continue
+        found = await container.queries.count_task(task_id)
+        if found is None or found.status is not CountTaskStatus.OPEN:
+            counted.present += 1
+            continue
+        on_hand = await _on_hand(container, check, 0)
+        due.append(count_command(task_id, on_hand or 0, check))
+    task = bar.add_task("Counts", total=len(due))
+    for done in await _run_all(container, count_tasks.complete_count_task, due, bar, task):
+        if isinstance(done, DomainError):
+            raise DemoLoadError(f"counts: {done}")
+        counted.created += 1
+    return reported, counted
+
+
+async def _on_hand(container: Container, check: PlannedCheck, plus: int) -> int | None:
+    """What the level holds (plus ``plus``, never below 0); None for a report of no SKU."""
+    if check.sku is None:
+        return None
+    level = await container.queries.level(check.location_id, check.sku)
+    return max(0, (level.on_hand if level else 0) + plus)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from itertools import accumulate
@@ -17,6 +17,13 @@ from stockline.domain.commands import (
     SetReorderSettings,
 )
 from stockline.domain.values import Channel, Money
+from stockline.entrypoints.demo.aftercare import (
+    PlannedCheck,
+    PlannedReturn,
+    checks_plan,
+    day_starts,
+    returns_plan,
+)
 from stockline.entrypoints.demo.catalog import DemoProduct, build_catalog
 from stockline.entrypoints.demo.sites import (
     DEFAULT_OPEN,
@@ -48,6 +55,8 @@ class DemoPlan:
     settings: dict[str, dict[str, SetReorderSettings]]  # location -> SKU -> settings
     sales: list[RecordSale]  # oldest first
     opened_at: datetime  # when the opening stock arrived: before the first sale
+    returns: list[PlannedReturn] = field(default_factory=list)  # after the sales
+    checks: list[PlannedCheck] = field(default_factory=list)  # reports and their counts
 
 
 def opening_stock(rng: random.Random, products: Sequence[DemoProduct],
@@ -174,8 +183,12 @@ def build_plan(size: DemoSize, now: datetime, seed: int = SEED) -> DemoPlan:
                                                     store=location_id in shop_codes)
                               for sku in sorted(replenished)}
                 for location_id, levels in stock.items()}
+    sales = sales_history(rng, products, shops, stock, size, now)
+    later = random.Random(seed + 1)  # the aftercare's own draws leave the rest as it was
+    days = history_days(now, size.days)
     return DemoPlan(products=[p.command for p in products], locations=location_commands(size),
-                    stock=stock, settings=settings,
-                    sales=sales_history(rng, products, shops, stock, size, now),
-                    opened_at=datetime.combine(history_days(now, size.days)[0] - timedelta(days=1),
-                                               time(6), tzinfo=UTC))
+                    stock=stock, settings=settings, sales=sales,
+                    opened_at=datetime.combine(days[0] - timedelta(days=1), time(6), tzinfo=UTC),
+                    returns=returns_plan(later, sales),
+                    checks=checks_plan(later, sales, stock, [s.code for s in shops],
+                                       day_starts(days), now))

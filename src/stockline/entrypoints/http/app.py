@@ -15,6 +15,9 @@ from stockline import __version__
 from stockline.adapters.logging import configure_logging
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
+from stockline.entrypoints.dashboard import router as dashboard
+from stockline.entrypoints.graphql.router import GraphQLEndpoint
+from stockline.entrypoints.grpc.server import GrpcServer
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
 from stockline.entrypoints.http.cors import install_cors
 from stockline.entrypoints.http.csvexport import CsvExportMiddleware, document_csv
@@ -33,6 +36,8 @@ from stockline.entrypoints.http.permissions import PUBLIC, rule_for
 from stockline.entrypoints.http.routers import (
     admin,
     audit,
+    counting,
+    cover,
     customers,
     events,
     health,
@@ -50,6 +55,7 @@ from stockline.entrypoints.http.routers import (
     root,
     sales,
     transfers,
+    valuation,
     webhooks,
 )
 from stockline.entrypoints.http.schemas.common import close_keyed_maps, name_components
@@ -81,8 +87,10 @@ def operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings | None = None, *,
-               container: Container | None = None) -> FastAPI:
-    """Build the app; the container (engines, pools) is made in the lifespan."""
+               container: Container | None = None, serve_grpc: bool = False) -> FastAPI:
+    """Build the app; the container (engines, pools) is made in the lifespan.
+    ``serve_grpc``: the lifespan also serves gRPC on STOCKLINE_GRPC_PORT (unless 0) over
+    the same container (a server process; in-process test apps bind nothing)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
@@ -95,9 +103,16 @@ def create_app(settings: Settings | None = None, *,
             await app.state.container.start()
         if app.state.container.sales is not None:
             app.state.container.sales.on_batch = metrics.batch
+        metrics.business.watch(app.state.container)
+        grpc = (GrpcServer(app.state.container, metrics) if serve_grpc and settings.grpc_port
+                else None)
         try:
+            if grpc is not None:
+                await grpc.start()
             yield
         finally:
+            if grpc is not None:
+                await grpc.stop()
             if owned:
                 await app.state.container.close()
 
@@ -130,8 +145,16 @@ def create_app(settings: Settings | None = None, *,
     # /v1/stock-movements/transfers is not a ledger filter.
     for module in (inventory, sales, health, products, locations, reservations, transfers,
                    movements, purchasing, events, webhooks, keys, oauth, audit, customers,
-                   reports, admin, imports, inventory_batch, root):
+                   reports, cover, valuation, counting,
+                   admin, imports, inventory_batch, root):
         app.include_router(module.router)
+    # GraphQL (nested reads, live events) on the same container, auth and permissions;
+    # not in the OpenAPI document, which describes the REST API (its own schema is at
+    # /graphql, and in docs/schema.graphql).
+    app.include_router(GraphQLEndpoint(settings.cors_origins), include_in_schema=False)
+    # The operations dashboard (pages for browsers, signed in with a session cookie).
+    app.include_router(dashboard.router)
+    app.mount(f"{dashboard.PATH}/assets", dashboard.assets, name="dashboard-assets")
     # Outermost first: request id -> secure headers -> audit (sees the 401s) -> CORS
     # (preflights answered before auth; 401s and 429s readable by pages) -> auth -> rate
     # limit (needs the principal) -> body limit -> CSV export (pages of a list, asked of
@@ -150,7 +173,7 @@ def create_app(settings: Settings | None = None, *,
 
 def create_app_from_env() -> FastAPI:
     """Entry for ``uvicorn --factory`` (each worker process reads the environment)."""
-    app = create_app(Settings())
+    app = create_app(Settings(), serve_grpc=True)
     # A server process: what start-up made lives as long as it does, out of the cycle
     # collector's way; and collections far less often than CPython's default (every 700
     # allocations), since requests free their objects by reference counting anyway.

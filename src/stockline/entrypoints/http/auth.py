@@ -21,6 +21,14 @@ from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import AuthenticationFailed, Authenticator
 from stockline.adapters.tickets import TicketStore
 from stockline.domain.security import Principal
+from stockline.entrypoints.access import (
+    MISSING,
+    CredentialRefused,
+    Throttled,
+    credential_headers,
+    credential_in,
+    guarded,
+)
 from stockline.entrypoints.http.errors import (
     BAD_REQUEST,
     RATE_LIMITED,
@@ -29,17 +37,25 @@ from stockline.entrypoints.http.errors import (
     problem_response,
 )
 from stockline.entrypoints.http.middleware import with_start_hook
+from stockline.entrypoints.http.session import session_cookie, session_principal
 from stockline.services.executor import Caller
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs",
                           "/docs/oauth2-redirect",
+                          # the dashboard's page (a sign-in form without a session), its
+                          # sign-in (which checks the key itself) and sign-out
+                          "/dashboard", "/dashboard/session", "/dashboard/sign-out",
                           # the token route authenticates its client itself (RFC 6749 §2.3)
                           "/v1/oauth/token", "/.well-known/jwks.json"})
 
-PUBLIC_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
+# the explorers' and the dashboard's scripts and styles
+PUBLIC_PREFIXES = ("/docs/assets/", "/graphql/assets/", "/dashboard/assets/")
+# Paths that are a page for a browser when asked for HTML without a query (the GraphQL
+# explorer): public, as /docs is; anything else asked of them needs a credential.
+PAGE_PATHS = frozenset({"/graphql"})
 SELF_AUTHENTICATED = frozenset({"/v1/oauth/token"})  # public, but refuses bad clients (401)
 TICKET_PATHS = frozenset({"/v1/events/stream", "/v1/events/ws"})  # may take ?ticket=
-_TICKETED = "stream_ticket"  # request state: the principal came from a ticket
+_TICKETED = "stream_ticket"  # request state: the principal came from a ticket or session
 
 SECURITY_SCHEMES = {
     "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -77,31 +93,25 @@ class AuthMiddleware:
         path = scope.get("path", "")
         if scope["type"] not in ("http", "websocket") or (
                 (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
-                and path not in SELF_AUTHENTICATED):
+                and path not in SELF_AUTHENTICATED) or is_page_request(scope):
             await self.app(scope, receive, send)
             return
         budget: FailureBudget = scope["app"].state.container.auth_failures
         address = _address(scope)
-        over = budget.admit(address)
-        if over is not None:
-            scope.setdefault("state", {})["auth_throttled"] = True
-            await _refuse(scope, receive, send, ProblemError(
-                RATE_LIMITED, "too many refused credentials from this address; retry in "
-                f"{over.retry_after} s", {"Retry-After": str(over.retry_after)},
-                retry_after=over.retry_after))
-            return
         if path in SELF_AUTHENTICATED:
+            over = budget.admit(address)
+            if over is not None:
+                await _refuse(scope, receive, send, _throttled(scope, over.retry_after))
+                return
             await self._client_authenticated(scope, receive, send, budget, address)
             return
-        refused: ProblemError | None = None
         try:
-            principal = await self._authenticate(scope)
-        except ProblemError as problem:
-            refused = problem
-            await budget.spend(address)
-        finally:
-            budget.release(address)
-        if refused is not None:
+            principal = await guarded(budget, address, lambda: self._authenticate(scope),
+                                      refusals=(ProblemError,))
+        except Throttled as over:  # spent by requests under way since admit() above
+            await _refuse(scope, receive, send, _throttled(scope, over.retry_after))
+            return
+        except ProblemError as refused:
             await _refuse(scope, receive, send, refused)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -129,6 +139,12 @@ class AuthMiddleware:
         try:
             if ticket is not None:
                 return await self._redeem(scope, authenticator, ticket)
+            cookie = session_cookie(scope) if not _credential_headers(scope) else None
+            if cookie is not None:  # a dashboard page: its stream checks the session's
+                scope.setdefault("state", {})[_TICKETED] = True  # principal, as a ticket's
+                return await session_principal(scope, cookie,
+                                               scope["app"].state.container.sessions,
+                                               authenticator)
             return await authenticator.authenticate(credential_of(scope))
         except AuthenticationFailed as exc:
             raise ProblemError(UNAUTHORIZED, str(exc),
@@ -146,6 +162,12 @@ class AuthMiddleware:
         principal = await authenticator.confirm(principal)
         scope.setdefault("state", {})[_TICKETED] = True
         return principal
+
+
+def _throttled(scope: Scope, retry_after: int) -> ProblemError:
+    scope.setdefault("state", {})["auth_throttled"] = True
+    return ProblemError(RATE_LIMITED, str(Throttled(retry_after)),
+                        {"Retry-After": str(retry_after)}, retry_after=retry_after)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, refused: ProblemError) -> None:
@@ -166,42 +188,41 @@ def _address(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-def _credential_headers(scope: Scope) -> dict[bytes, bytes]:
-    """X-API-Key and Authorization, each sent at most once: with two, which one counts
-    would depend on who reads them (this server, a proxy, a log), so neither does."""
-    found: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
-        if name in (b"x-api-key", b"authorization"):
-            if name in found:
-                raise ProblemError(BAD_REQUEST, f"send the {name.decode()} header once, "
-                                   "not several times")
-            found[name] = value
-    return found
+def _credential_headers(scope: Scope) -> dict[str, str]:
+    """X-API-Key and Authorization, each sent at most once (``credential_headers``)."""
+    try:
+        return credential_headers((name.decode("latin-1"), value.decode("latin-1"))
+                                  for name, value in scope["headers"])
+    except CredentialRefused as refused:
+        raise ProblemError(BAD_REQUEST, refused.detail) from None
 
 
 def credential_of(scope: Scope) -> str:
     """The key or token a request (or WebSocket handshake) carries; 401 without one. An
     open stream keeps it to check it again while it lasts."""
     headers = _credential_headers(scope)
-    api_key, authorization = headers.get(b"x-api-key"), headers.get(b"authorization")
-    given = api_key.decode("latin-1") if api_key is not None else None
-    if given is None and authorization is not None:
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-        if given is None:
-            raise ProblemError(UNAUTHORIZED, "the Authorization header must be "
-                               "'Bearer <key or token>'", {"WWW-Authenticate": "Bearer"})
-    if given is None and scope["type"] == "websocket":
-        given = _query_api_key(scope)
-    if not given:
-        raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
-                           {"WWW-Authenticate": "Bearer"})
-    return given
+    fallback = _query_api_key(scope) if scope["type"] == "websocket" else None
+    try:
+        return credential_in(headers, fallback)
+    except CredentialRefused as refused:
+        raise ProblemError(UNAUTHORIZED, refused.detail,
+                           {"WWW-Authenticate": "Bearer"}) from None
 
 
 def _query_values(scope: Scope, name: str) -> list[str]:
     query = scope.get("query_string", b"").decode("latin-1")
     return [v for k, v in parse_qsl(query, keep_blank_values=True) if k == name]
+
+
+def is_page_request(scope: Scope) -> bool:
+    """A browser asking for the page of a path in PAGE_PATHS: a GET (or HEAD) that accepts
+    HTML and carries no ``query`` parameter (GraphQL over HTTP: a GET with one is an
+    operation, which needs a credential)."""
+    if scope["type"] != "http" or scope.get("path") not in PAGE_PATHS or scope.get(
+            "method") not in ("GET", "HEAD") or _query_values(scope, "query"):
+        return False
+    accept = b",".join(value for name, value in scope["headers"] if name == b"accept")
+    return b"text/html" in accept.lower()
 
 
 def _query_api_key(scope: Scope) -> str | None:
@@ -240,8 +261,7 @@ async def authenticate(request: Request) -> Principal:
     ``document_security``, not by dependencies: each costs time on every request)."""
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):
-        raise ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a bearer token",
-                           {"WWW-Authenticate": "Bearer"})
+        raise ProblemError(UNAUTHORIZED, MISSING, {"WWW-Authenticate": "Bearer"})
     return principal
 
 

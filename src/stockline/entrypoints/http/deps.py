@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import UnionType
-from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from stockline.bootstrap import Container
-from stockline.domain.errors import DomainError, InvalidInput
+from stockline.domain.errors import InvalidInput
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import PrincipalDep, caller_of
 from stockline.entrypoints.http.bodyless import refuse_unexpected_body
@@ -26,14 +26,12 @@ from stockline.entrypoints.http.errors import (
     PROBLEM_JSON,
     UNSUPPORTED_MEDIA_TYPE,
     ProblemError,
-    domain_problem,
-    kept_problem,
+    refusal_problem,
 )
 from stockline.entrypoints.http.permissions import authorize
-from stockline.entrypoints.http.schemas.common import Body
-from stockline.services.batching import GroupCommit
-from stockline.services.executor import Handler, Responder
-from stockline.services.ports import IdempotencyClaim, StoredResponse
+from stockline.services.executor import Handler
+from stockline.services.ports import StoredAnswer
+from stockline.services.writes import Operation
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -186,35 +184,24 @@ IdempotencyKey = Annotated[
 ]
 
 
-class JsonResponder(Generic[R]):
-    """Renders a result as JSON and a refusal as problem+json; remembers what it rendered.
-
-    ``shown_once`` renders the first answer of a result that carries a secret: the
-    idempotency record keeps ``render``'s, so a replay never shows the secret again."""
-
-    def __init__(self, render: Callable[[R], BaseModel], status: int,
-                 shown_once: Callable[[R], BaseModel] | None = None) -> None:
-        self._render, self._status, self._shown_once = render, status, shown_once
-        self.result: R | None = None
-
-    def ok(self, result: R) -> StoredResponse:
-        self.result = result
-        kept = self._render(result).model_dump_json().encode()
-        if self._shown_once is None:
-            return StoredResponse(self._status, kept)
-        first = self._shown_once(result).model_dump_json().encode()
-        return StoredResponse(self._status, first, kept=kept)
-
-    def error(self, error: DomainError) -> StoredResponse:
-        self.result = None
-        status, body = domain_problem(error)
-        return StoredResponse(status, body, kept=kept_problem(error, body))
+def json_document(render: Callable[[R], BaseModel]) -> Callable[[R], bytes]:
+    """A result's JSON document, as a route's response model renders it."""
+    def document(result: R) -> bytes:
+        return render(result).model_dump_json().encode()
+    return document
 
 
-def to_response(stored: StoredResponse) -> Response:
-    media = PROBLEM_JSON if stored.status >= 400 else "application/json"
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
-    return Response(stored.body, status_code=stored.status, media_type=media, headers=headers)
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def to_response(answer: StoredAnswer, status: int) -> Response:
+    """A write's answer: ``status`` and the result's document, or the refusal's problem."""
+    headers = REPLAYED if answer.replayed else None
+    if answer.ok:
+        return Response(answer.body, status_code=status, media_type="application/json",
+                        headers=headers)
+    refused, body = refusal_problem(answer.outcome, answer.body)
+    return Response(body, status_code=refused, media_type=PROBLEM_JSON, headers=headers)
 
 
 def declares_json(request: Request) -> bool:
@@ -235,7 +222,8 @@ def _require_json(request: Request) -> None:
 
 
 class Writer:
-    """Runs a write through the executor, under the caller's idempotency key if sent."""
+    """Hands a route's write to the write service (services.writes), under the caller's
+    idempotency key if sent, and renders its outcome."""
 
     def __init__(self, request: Request, container: ContainerDep, principal: PrincipalDep,
                  idempotency_key: IdempotencyKey = None, *,
@@ -245,45 +233,32 @@ class Writer:
         self.principal: Principal = principal
         self.key = idempotency_key
 
-    async def __call__(self, handler: Handler[C, R], command: C,
-                       render: Callable[[R], BaseModel], *, body: BaseModel | None,
-                       status: int = 200,
-                       on_success: Callable[[R], None] | None = None,
-                       grouped: GroupCommit[C, R] | None = None,
-                       shown_once: Callable[[R], BaseModel] | None = None) -> Response:
-        """``grouped``: run it in a group commit with other requests of its kind;
-        ``shown_once``: the first answer, which carries a secret (see JsonResponder)."""
-        claim = self._claim(self.key, body) if self.key is not None else None
-        responder = JsonResponder(render, status, shown_once)
-        caller = caller_of(self.principal)
-        if grouped is not None:
-            stored = await grouped.submit(command, caller, responder, claim)
-        else:
-            stored = await self.container.executor.respond(handler, command, caller, responder,
-                                                           claim)
-        if on_success is not None and responder.result is not None and not stored.replayed:
-            on_success(responder.result)
-        return to_response(stored)
-
-    async def answer(self, handler: Handler[C, R], command: C, responder: Responder[R], *,
-                     body: BaseModel | None) -> Response:
-        """As calling the writer, for an answer that ``responder`` renders itself (one
-        document of several outcomes, say) rather than one model."""
-        claim = self._claim(self.key, body) if self.key is not None else None
-        return to_response(await self.container.executor.respond(
-            handler, command, caller_of(self.principal), responder, claim))
+    async def perform(self, operation: Operation[C, R], command: C, *,
+                      body: BaseModel | None, status: int = 200,
+                      on_success: Callable[[R], None] | None = None,
+                      identity: bytes | None = None) -> Response:
+        """Run an operation (one of entrypoints.operations, shared by every protocol: its
+        key is matched by the command, or by ``identity`` when the command holds what the
+        server made for the request)."""
+        request = self._request(body) if self.key is not None else None
+        outcome = await self.container.writes.execute(
+            operation, command, caller_of(self.principal), key=self.key,
+            request=identity, legacy=request)
+        if on_success is not None and outcome.result is not None:
+            on_success(outcome.result)
+        return to_response(outcome.answer, status)
 
     async def run(self, handler: Handler[C, R], command: C) -> R:
         """Run a write that keeps no idempotency record (one idempotent by nature, whose
         record would only link its key to what it names); a refusal raises."""
-        return await self.container.executor.run(handler, command, caller_of(self.principal))
+        return await self.container.writes.run(handler, command, caller_of(self.principal))
 
-    def _claim(self, key: str, body: BaseModel | None) -> IdempotencyClaim:
+    def _request(self, body: BaseModel | None) -> bytes:
+        """The request as REST identifies it: method, path and body."""
         request = f"{self.request.method} {self.request.url.path}\n".encode()
         if body is not None:
             request += body.model_dump_json().encode()
-        subject = body.subject() if isinstance(body, Body) else None
-        return self.container.executor.digests.claim(key, request, subject=subject)
+        return request
 
 
 async def writer(request: Request, container: ContainerDep, principal: PrincipalDep,

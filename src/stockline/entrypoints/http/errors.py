@@ -11,26 +11,17 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Scope
 
-from stockline.domain.errors import (
-    AlreadyExists,
-    DomainError,
-    Forbidden,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    InsufficientStock,
-    InvalidInput,
-    InvalidState,
-    NotFound,
-    QuantityExceeded,
-    VersionConflict,
-)
-from stockline.domain.imports import InvalidRows
+from stockline.adapters.driver_errors import storage_down
+from stockline.domain import refusals
+from stockline.domain.errors import DomainError
 from stockline.entrypoints.http.logged import loggable_path
+from stockline.services.answers import kept_refusal, refusal
 from stockline.services.executor import StorageUnavailable, TransientStorageError
 
 PROBLEM_JSON = "application/problem+json"
@@ -51,6 +42,8 @@ INSUFFICIENT_STOCK = Code(409, "insufficient_stock", "Insufficient stock")
 VERSION_CONFLICT = Code(409, "version_conflict", "Version conflict")
 INVALID_STATE = Code(409, "invalid_state", "Invalid state")
 QUANTITY_EXCEEDED = Code(409, "quantity_exceeded", "Quantity exceeded")
+LOCATION_CLOSED = Code(409, "location_closed", "Location closed")
+PRODUCT_DISCONTINUED = Code(409, "product_discontinued", "Product discontinued")
 VALIDATION_ERROR = Code(422, "validation_error", "Invalid request")
 IDEMPOTENCY_KEY_REUSED = Code(422, "idempotency_key_reused", "Idempotency key reused")
 IDEMPOTENCY_KEY_IN_USE = Code(409, "idempotency_key_in_use", "Idempotency key in use")
@@ -67,22 +60,11 @@ BAD_REQUEST = Code(400, "bad_request", "Bad request")
 INTERNAL_ERROR = Code(500, "internal_error", "Internal server error")
 SERVICE_UNAVAILABLE = Code(503, "service_unavailable", "Service unavailable")
 
-DOMAIN_CODES: dict[type[DomainError], Code] = {
-    NotFound: NOT_FOUND,
-    AlreadyExists: ALREADY_EXISTS,
-    InsufficientStock: INSUFFICIENT_STOCK,
-    VersionConflict: VERSION_CONFLICT,
-    InvalidState: INVALID_STATE,
-    Forbidden: FORBIDDEN,
-    QuantityExceeded: QUANTITY_EXCEEDED,
-    InvalidInput: VALIDATION_ERROR,
-    InvalidRows: VALIDATION_ERROR,
-    IdempotencyKeyReused: IDEMPOTENCY_KEY_REUSED,
-    IdempotencyKeyInUse: IDEMPOTENCY_KEY_IN_USE,
-}
-# A refusal's answer kept for replays is at most this long (see kept_problem).
-STORED_PROBLEM_MAX_BYTES = 2048
-STORED_PROBLEM_DETAIL_CHARS = 500
+# The HTTP status and title of each refusal code (domain.refusals gives the codes).
+DOMAIN_CODES: dict[str, Code] = {c.code: c for c in (
+    NOT_FOUND, ALREADY_EXISTS, INSUFFICIENT_STOCK, VERSION_CONFLICT, LOCATION_CLOSED,
+    PRODUCT_DISCONTINUED, INVALID_STATE, FORBIDDEN, QUANTITY_EXCEEDED, VALIDATION_ERROR,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE)}
 _BY_STATUS = {c.status: c for c in (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND,
                                     METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, PAYLOAD_TOO_LARGE,
                                     UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, RATE_LIMITED,
@@ -111,54 +93,37 @@ def problem_response(code: Code, detail: str, headers: Mapping[str, str] | None 
 
 
 def code_of(error: DomainError) -> Code:
-    return next(c for kind, c in DOMAIN_CODES.items() if isinstance(error, kind))
+    return DOMAIN_CODES[refusals.code_of(error)]
 
 
-def kept_problem(error: DomainError, body: bytes) -> bytes | None:
-    """What an idempotency record keeps of a refusal whose answer is over
-    STORED_PROBLEM_MAX_BYTES (None: the answer itself): its code and the start of its
-    detail, marked ``abridged``. A refusal changes nothing, so a caller could otherwise
-    have Stockline keep tens of kilobytes per request for days at no cost."""
-    return abridged(code_of(error), str(error), body)
-
-
-def abridged(code: Code, detail: str, body: bytes) -> bytes | None:
-    """``body``, a problem of this code and detail, as an idempotency record keeps it: None
-    (the body itself) up to STORED_PROBLEM_MAX_BYTES, else the code and the start of the
-    detail, marked ``abridged``."""
-    if len(body) <= STORED_PROBLEM_MAX_BYTES:
-        return None
-    return problem_body(code, detail[:STORED_PROBLEM_DETAIL_CHARS], abridged=True)
+def refusal_problem(code: str, document: bytes) -> tuple[int, bytes]:
+    """Status and problem+json of a refusal kept in no protocol's terms (services.answers:
+    ``{"detail", "code", ...}``): the problem's own fields go in front, the rest as kept."""
+    known = DOMAIN_CODES.get(code, INTERNAL_ERROR)
+    head = orjson.dumps({"type": f"urn:stockline:problem:{known.code}",
+                         "title": known.title, "status": known.status})
+    return known.status, head[:-1] + b"," + document[1:]
 
 
 def domain_problem(error: DomainError) -> tuple[int, bytes]:
     """Status and body for a domain error: the code plus the data a client needs to act."""
-    code = code_of(error)
-    extra: dict[str, Any] = {}
-    match error:
-        case NotFound() | AlreadyExists():
-            extra = {"resource": error.kind, "key": error.key}
-        case InsufficientStock():
-            extra = {"location_id": error.location_id,
-                     "lines": [{"sku": s.sku, "requested": s.requested,
-                                "available": s.available}
-                               | ({"lot": s.lot} if s.lot is not None else {})
-                               for s in error.lines]}
-        case VersionConflict():
-            extra = {"location_id": error.location_id, "sku": error.sku,
-                     "expected_version": error.expected, "current_version": error.actual}
-        case QuantityExceeded():
-            extra = {"resource": error.kind, "key": error.key,
-                     "lines": [{"sku": x.sku, "requested": x.requested, "allowed": x.allowed}
-                               for x in error.lines]}
-        case InvalidState():
-            extra = {"resource": error.kind, "key": error.key, "state": error.state}
-        case InvalidInput():
-            extra = {"errors": [{"field": error.field, "message": error.message}]}
-        case InvalidRows():
-            extra = {"errors": [{"line": e.line, "field": e.field, "message": e.message}
-                                for e in error.errors]}
-    return code.status, problem_body(code, str(error), **extra)
+    answer = refusal(error)
+    return refusal_problem(answer.outcome, answer.body)
+
+
+def kept_problem(error: DomainError) -> bytes | None:
+    """What an idempotency record keeps of a refusal rendered as a problem (None: the
+    problem itself): services.answers abridges a long one."""
+    answer = refusal(error)
+    return None if answer.kept is None else refusal_problem(answer.outcome, answer.kept)[1]
+
+
+def abridged(code: Code, detail: str, body: bytes) -> bytes | None:
+    """``body``, a problem of this code and detail, as an idempotency record keeps it: None
+    (the body itself) up to the kept size, else the code and the start of the detail,
+    marked ``abridged``."""
+    kept = kept_refusal(code.code, detail, body)
+    return None if kept is None else refusal_problem(code.code, kept)[1]
 
 
 def _field(loc: tuple[Any, ...], kind: str) -> str:
@@ -286,6 +251,13 @@ def install_error_handlers(app: FastAPI) -> None:
                                 "the database is unavailable; nothing was changed",
                                 {"Retry-After": "1"})
 
+    async def on_driver_error(request: Request, exc: Exception) -> Response:
+        """A read's driver error or refused connection (writes' are translated by the
+        executor): the database being down is a 503, anything else stays a bug."""
+        if storage_down(exc):
+            return await on_unavailable(request, exc)
+        return await on_unexpected(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=loggable_path(request.scope))
         return problem_response(INTERNAL_ERROR, "an unexpected error occurred")
@@ -297,4 +269,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StorageUnavailable, on_unavailable)
     app.add_exception_handler(TransientStorageError, on_unavailable)
+    app.add_exception_handler(DBAPIError, on_driver_error)
+    app.add_exception_handler(OSError, on_driver_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -1,4 +1,6 @@
-"""Prometheus metrics: requests by route and status, latency, sales and units sold."""
+"""Prometheus metrics: HTTP requests by route and status, gRPC calls by method and code,
+latency, sales and units sold; and the business and operations metrics of
+``business_metrics`` (docs/operations.md lists them all)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from prometheus_client import (
 )
 
 from stockline.domain.model import Sale
+from stockline.entrypoints.http.business_metrics import BusinessMetrics, DatabaseGauges
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -30,6 +33,11 @@ class Metrics:
         self.latency = Histogram("stockline_http_request_duration_seconds",
                                  "Time to answer an HTTP request", ["method", "route"],
                                  buckets=_BUCKETS, registry=self.registry)
+        self.calls = Counter("stockline_grpc_calls", "gRPC calls answered",
+                             ["method", "code"], registry=self.registry)
+        self.call_latency = Histogram("stockline_grpc_call_duration_seconds",
+                                      "Time to answer a gRPC call (a stream: its life)",
+                                      ["method"], buckets=_BUCKETS, registry=self.registry)
         self.sales = Counter("stockline_sales", "Sales recorded", ["channel"],
                              registry=self.registry)
         self.units = Counter("stockline_units_sold", "Units sold", registry=self.registry)
@@ -40,10 +48,18 @@ class Metrics:
         self.batch_seconds = Histogram("stockline_sale_batch_duration_seconds",
                                        "Time to apply and commit one batch of sales",
                                        buckets=_BUCKETS, registry=self.registry)
+        # Stock-outs, streams, the relay, refusals, reconcile; and the database's numbers.
+        self.business = BusinessMetrics(self.registry)
+        self.database = DatabaseGauges()
+        self.registry.register(self.database)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def call(self, method: str, code: str, seconds: float) -> None:
+        self.calls.labels(method, code).inc()
+        self.call_latency.labels(method).observe(seconds)
 
     def sale(self, sale: Sale) -> None:
         self.sales.labels(sale.channel.value).inc()
@@ -57,5 +73,6 @@ class Metrics:
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.database)
             return generate_latest(registry)
         return generate_latest(self.registry)

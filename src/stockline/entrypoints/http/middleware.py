@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockline.adapters.audit import AuditRecord, AuditTrail, outcome_of
 from stockline.adapters.ratelimit import RateLimiter
+from stockline.entrypoints.access import limit_refusal
 from stockline.entrypoints.http.errors import PAYLOAD_TOO_LARGE, RATE_LIMITED, problem_response
 from stockline.entrypoints.http.logged import loggable_path, loggable_query
 from stockline.entrypoints.http.metrics import Metrics
@@ -162,11 +163,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         fields = decision.headers()
-        if not decision.allowed:
+        if (detail := limit_refusal(decision)) is not None:
             headers = {k.decode(): v.decode() for k, v in fields}
             headers["Retry-After"] = str(decision.retry_after)
-            detail = (f"over the rate limit of {decision.limit} requests at once; "
-                      f"retry in {decision.retry_after} s")
             await problem_response(RATE_LIMITED, detail, headers,
                                    retry_after=decision.retry_after)(scope, receive, send)
             return
@@ -250,14 +249,18 @@ def _audit_record(scope: Scope, at: datetime, method: str, status: int) -> Audit
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The interactive docs (Swagger UI) run scripts and styles (its page starts it with an
+# The interactive docs (Swagger UI, GraphiQL) run scripts and styles (its page starts it with an
 # inline script) and call the API from the page. Every asset is served by this server
 # (entrypoints/http/docs.py), so no other origin is allowed anything.
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
             "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'self'")
-_DOCS_PREFIXES = ("/docs",)
+_DOCS_PREFIXES = ("/docs", "/graphql")  # the GraphQL explorer is such a page
+# The dashboard: its own scripts and styles only (none inline), calls to this server only.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+                 "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                 "form-action 'self'")
 
 
 class SecurityHeadersMiddleware:
@@ -271,6 +274,7 @@ class SecurityHeadersMiddleware:
                   ("Referrer-Policy", "no-referrer")]
         self._api = [*common, ("Content-Security-Policy", API_CSP)]
         self._docs = [*common, ("Content-Security-Policy", DOCS_CSP)]
+        self._dashboard = [*common, ("Content-Security-Policy", DASHBOARD_CSP)]
         self._hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -278,8 +282,10 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        fields = self._docs if path.startswith(_DOCS_PREFIXES) else self._api
-        no_store = path.startswith("/v1/") or path == "/v1"
+        fields = (self._docs if path.startswith(_DOCS_PREFIXES) else self._dashboard
+                  if path.startswith("/dashboard") else self._api)
+        no_store = path.startswith(("/v1/", "/dashboard")) and not path.startswith(
+            "/dashboard/assets/") or path == "/v1"
         hsts = self._hsts if scope.get("scheme") == "https" else None
 
         def add_fields(message: Message) -> None:

@@ -14,11 +14,13 @@ from fastapi import Depends, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from stockline.domain.security import Permission, Principal
+from stockline.entrypoints.access import MISSING, Rule, rule_refusal
 from stockline.entrypoints.http.errors import FORBIDDEN, UNAUTHORIZED, ProblemError
 
 P = Permission
-PUBLIC: tuple[Permission, ...] = ()
-Rule = tuple[Permission, ...]
+PUBLIC: Rule = ()
+# Every role holds one of these: GraphQL lets any caller in, its fields check the rest.
+GRAPHQL: Rule = (P.CATALOG_READ, P.LOCATIONS_READ, P.INVENTORY_READ, P.EVENTS_READ)
 
 ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
@@ -35,9 +37,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/warehouses"): (P.LOCATIONS_WRITE,),
     ("GET", "/v1/warehouses"): (P.LOCATIONS_READ,),
     ("GET", "/v1/warehouses/{code}"): (P.LOCATIONS_READ,),
+    ("PATCH", "/v1/warehouses/{code}"): (P.LOCATIONS_WRITE,),
     ("POST", "/v1/retail-locations"): (P.LOCATIONS_WRITE,),
     ("GET", "/v1/retail-locations"): (P.LOCATIONS_READ,),
     ("GET", "/v1/retail-locations/{code}"): (P.LOCATIONS_READ,),
+    ("PATCH", "/v1/retail-locations/{code}"): (P.LOCATIONS_WRITE,),
     # files of products, locations, levels or suppliers (the kind's permission is checked
     # by the import itself)
     ("POST", "/v1/imports/{kind}"): (P.CATALOG_WRITE, P.LOCATIONS_WRITE, P.INVENTORY_COUNT,
@@ -45,6 +49,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # inventory and the ledger
     ("GET", "/v1/inventory"): (P.INVENTORY_READ,),
     ("GET", "/v1/inventory/{location_id}/{sku}"): (P.INVENTORY_READ,),
+    ("GET", "/v1/inventory/by-location"): (P.INVENTORY_READ,),
     ("POST", "/v1/inventory/update"): (P.INVENTORY_RECEIVE, P.INVENTORY_COUNT,
                                        P.INVENTORY_ADJUST),
     ("POST", "/v1/inventory/batch"): (P.INVENTORY_RECEIVE, P.INVENTORY_COUNT,
@@ -55,7 +60,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/sales/record"): (P.SALES_WRITE,),
     ("GET", "/v1/sales"): (P.SALES_READ,),
     ("GET", "/v1/sales/{sale_id}"): (P.SALES_READ,),
+    ("PATCH", "/v1/sales/{sale_id}"): (P.SALES_WRITE,),
     ("GET", "/v1/reports/sales"): (P.SALES_READ,),
+    ("GET", "/v1/reports/stock-cover"): (P.SALES_READ,),
+    ("GET", "/v1/reports/inventory-value"): (P.LEDGER_READ,),
     ("POST", "/v1/sales/{sale_id}/returns"): (P.RETURNS_WRITE,),
     ("POST", "/v1/reservations"): (P.RESERVATIONS_WRITE,),
     ("GET", "/v1/reservations"): (P.RESERVATIONS_READ,),
@@ -68,10 +76,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/stock-movements/transfers/{transfer_id}"): (P.TRANSFERS_READ,),
     ("POST", "/v1/stock-movements/transfers/{transfer_id}/receive"): (P.TRANSFERS_RECEIVE,),
     ("POST", "/v1/stock-movements/transfers/{transfer_id}/cancel"): (P.TRANSFERS_CANCEL,),
+    ("POST", "/v1/stock-movements/transfers/{transfer_id}/close"): (P.TRANSFERS_CANCEL,),
     # purchasing and replenishment
     ("POST", "/v1/suppliers"): (P.SUPPLIERS_WRITE,),
     ("GET", "/v1/suppliers"): (P.SUPPLIERS_READ,),
     ("GET", "/v1/suppliers/{code}"): (P.SUPPLIERS_READ,),
+    ("PATCH", "/v1/suppliers/{code}"): (P.SUPPLIERS_WRITE,),
     ("POST", "/v1/purchase-orders"): (P.PURCHASING_WRITE,),
     ("GET", "/v1/purchase-orders"): (P.PURCHASING_READ,),
     ("GET", "/v1/purchase-orders/{order_id}"): (P.PURCHASING_READ,),
@@ -79,6 +89,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/purchase-orders/{order_id}/receive"): (P.PURCHASING_RECEIVE,),
     ("POST", "/v1/purchase-orders/{order_id}/cancel"): (P.PURCHASING_WRITE,),
     ("GET", "/v1/replenishment/suggestions"): (P.REPLENISHMENT_READ,),
+    # staff feedback, count tasks and their accuracy (reporting and counting need the
+    # right to count; the use case checks it at the location named)
+    ("POST", "/v1/feedback"): (P.INVENTORY_COUNT,),
+    ("GET", "/v1/feedback"): (P.FEEDBACK_READ,),
+    ("GET", "/v1/count-tasks"): (P.INVENTORY_COUNT,),
+    ("GET", "/v1/count-tasks/{task_id}"): (P.INVENTORY_COUNT,),
+    ("POST", "/v1/count-tasks/{task_id}/complete"): (P.INVENTORY_COUNT,),
+    ("GET", "/v1/reports/accuracy"): (P.LEDGER_READ,),
     # events and webhooks
     ("GET", "/v1/events"): (P.EVENTS_READ,),
     ("GET", "/v1/events/stream"): (P.EVENTS_READ,),
@@ -100,11 +118,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/audit"): (P.AUDIT_READ,),
     # reconciliation of every level with its ledger, documents and events
     ("GET", "/v1/admin/reconcile"): (P.RECONCILE,),
+    ("GET", "/v1/admin/status"): (P.OPERATIONS_READ,),
     # API keys and access tokens
     ("POST", "/v1/api-keys"): (P.KEYS_MANAGE,),
     ("GET", "/v1/api-keys"): (P.KEYS_MANAGE,),
     ("GET", "/v1/api-keys/{key_id}"): (P.KEYS_MANAGE,),
     ("DELETE", "/v1/api-keys/{key_id}"): (P.KEYS_MANAGE,),
+    # GraphQL: any role may call it (each field checks its own permission and scope, as
+    # the REST route it mirrors); the explorer page and its assets are public as /docs
+    ("GET", "/graphql"): PUBLIC,  # the page; an operation by GET is authenticated first
+    ("POST", "/graphql"): GRAPHQL,
+    ("WEBSOCKET", "/graphql"): GRAPHQL,
+    ("GET", "/graphql/assets/{name}"): PUBLIC,
+    # the dashboard's page, sign-in (it checks the key itself) and sign-out; its assets
+    ("GET", "/dashboard"): PUBLIC,
+    ("POST", "/dashboard/session"): PUBLIC,
+    ("POST", "/dashboard/sign-out"): PUBLIC,
     ("POST", "/v1/oauth/token"): PUBLIC,  # the client authenticates in the form (RFC 6749)
     ("GET", "/.well-known/jwks.json"): PUBLIC,
 }
@@ -125,14 +154,11 @@ async def authorize(connection: HTTPConnection) -> None:
         return
     principal = getattr(connection.state, "principal", None)
     if not isinstance(principal, Principal):
-        _refuse(connection, ProblemError(UNAUTHORIZED, "send an API key in X-API-Key or a "
-                                         "bearer token", {"WWW-Authenticate": "Bearer"}))
+        _refuse(connection, ProblemError(UNAUTHORIZED, MISSING, {"WWW-Authenticate": "Bearer"}))
     elif rule is None:  # fail closed: a route nobody gave a rule is open to nobody
         _refuse(connection, ProblemError(FORBIDDEN, f"no access rule covers {method} {path}"))
-    elif not any(principal.may(permission) for permission in rule):
-        needed = " or ".join(p.value for p in rule)
-        _refuse(connection, ProblemError(
-            FORBIDDEN, f"the {principal.role.value} role may not {needed}"))
+    elif (refusal := rule_refusal(principal, rule)) is not None:
+        _refuse(connection, ProblemError(FORBIDDEN, refusal))
 
 
 def _refuse(connection: HTTPConnection, problem: ProblemError) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from stockline.domain.calendar import time_zone
 from stockline.domain.commands import CreateLocation
+from stockline.domain.errors import InvalidInput
 from stockline.domain.imports import (
     ImportFile,
     ImportResult,
@@ -21,7 +23,7 @@ from stockline.services.locations import new_location
 from stockline.services.ports import UnitOfWork
 
 # The columns of a row that a known location takes (its code and type stay).
-FIELDS = ("name", "region", "address", "latitude", "longitude", "capacity")
+FIELDS = ("name", "region", "address", "latitude", "longitude", "capacity", "time_zone")
 
 
 async def import_locations(uow: UnitOfWork, cmd: ImportFile[CreateLocation],
@@ -36,7 +38,9 @@ async def import_locations(uow: UnitOfWork, cmd: ImportFile[CreateLocation],
     changed: list[Location] = []
     for row in cmd.rows:
         before = existing.get(row.value.code)
-        if before is None:
+        if (refused := _zone_refused(row)) is not None:
+            errors.append(refused)
+        elif before is None:
             made.append(new_location(row.value, ctx.now))
         elif before.type is not row.value.type:
             errors.append(_type_kept(row, before))
@@ -48,6 +52,16 @@ async def import_locations(uow: UnitOfWork, cmd: ImportFile[CreateLocation],
             raise TransientStorageError("a location of the file was created meanwhile")
         await uow.imports.update_locations(changed)
     return result(cmd, len(made), len(changed))
+
+
+def _zone_refused(row: Row[CreateLocation]) -> RowError | None:
+    """A time zone the zone database does not know, refused on its line (the rule of
+    :func:`stockline.domain.calendar.time_zone`, as when a location is created or edited)."""
+    try:
+        time_zone(row.value.time_zone)
+    except InvalidInput as refused:
+        return RowError(row.line, refused.field, refused.message)
+    return None
 
 
 def _type_kept(row: Row[CreateLocation], before: Location) -> RowError:

@@ -9,6 +9,7 @@ limit (``streams.guard``).
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import orjson
@@ -19,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from stockline.adapters.bus.base import json_encoder
-from stockline.adapters.feed import EventFeed, reset_for
+from stockline.adapters.feed import EventFeed, log_page
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, stream_credential
@@ -27,6 +28,7 @@ from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.errors import ProblemError
 from stockline.entrypoints.http.schemas.common import problems
 from stockline.entrypoints.http.schemas.events import EventPage, TicketOut
+from stockline.entrypoints.http.session import session_of
 from stockline.entrypoints.http.streams.guard import StreamGuard
 from stockline.entrypoints.http.streams.scope import (
     LAST_EVENT_ID_PATTERN,
@@ -63,13 +65,8 @@ async def list_events(container: ContainerDep, principal: PrincipalDep, wanted: 
         raise RequestValidationError([{"loc": ("query", "cursor"), "type": "value_error",
                                        "msg": "give after or cursor, not two different points"}])
     start = after if after is not None else from_cursor
-    reset = None
-    if start is not None:
-        reset = reset_for(start, *await container.queries.event_log_bounds())
-    position = (start or 0) if reset is None else reset.resumes_after
-    records = await container.queries.events_after(position, wanted, limit + 1)
-    more = len(records) > limit
-    records = records[:limit]
+    page = await log_page(container.queries, wanted, start, limit)
+    records, more, reset = page.records, page.more, page.reset
     encode = json_encoder(principal.event_shape())
     body = b"".join((b'{"items":[', b",".join(encode(r) for r in records),
                      b'],"next_cursor":',
@@ -81,8 +78,11 @@ async def list_events(container: ContainerDep, principal: PrincipalDep, wanted: 
 
 
 def guard_of(container: Container, scope: Scope, principal: Principal) -> StreamGuard:
+    session = session_of(scope)
     return StreamGuard(container.authenticator, container.limiter, stream_credential(scope),
-                       principal, key_cache_seconds=container.settings.key_cache_seconds)
+                       principal, key_cache_seconds=container.settings.key_cache_seconds,
+                       session_alive=None if session is None
+                       else functools.partial(container.sessions.store.alive, session))
 
 
 # -- tickets --------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep,
     try:
         guard = guard_of(container, websocket.scope, principal)
         slot = open_stream(container.hub, principal,
-                           container.settings.max_streams_per_principal)
+                           container.settings.max_streams_per_principal, "websocket")
     except ProblemError as refused:
         await deny(websocket, refused)
         return

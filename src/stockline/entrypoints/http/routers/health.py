@@ -41,6 +41,8 @@ async def get_readiness(container: ContainerDep) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def get_metrics(request: Request, _principal: PrincipalDep) -> Response:
+async def get_metrics(request: Request, container: ContainerDep,
+                      _principal: PrincipalDep) -> Response:
     m = request.app.state.metrics
+    await m.database.refresh(container, request.app.state.settings.metrics_cache_seconds)
     return Response(m.render(), media_type=m.content_type)

@@ -16,8 +16,8 @@ from stockline.entrypoints.http.routers.scope import require_at
 from stockline.entrypoints.http.schemas.common import problems
 from stockline.entrypoints.http.schemas.imports import ImportOut, ImportRequest
 from stockline.entrypoints.imports import digest, read_file
+from stockline.entrypoints.operations import IMPORT_FILE, import_request
 from stockline.services.imports.common import PERMISSIONS
-from stockline.services.imports.files import import_file
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 CSV = "text/csv"
@@ -27,7 +27,8 @@ A CSV file (UTF-8, header row first) of one kind:
 - `products`: `sku,name,category`, optional `price_amount,price_currency`, and `attr.<name>`
   columns (attributes, as text; an empty cell removes that attribute from a known product).
 - `locations`: `type` (`warehouse` or `store`), `code`, `name`, optional `region` (stores),
-  `address`, `latitude`, `longitude`, `capacity`, and `operating_hours.<day>` columns.
+  `address`, `latitude`, `longitude`, `capacity`, `time_zone` (an IANA name; an unknown one
+  is refused on its line), and `operating_hours.<day>` columns.
 - `levels`: `location_id,sku,on_hand` (a count: on_hand is set, with its ledger entry, as
   `POST /v1/inventory/update` with `reason: count` does), optional `reorder_point`,
   `reorder_quantity`, `safety_stock`.
@@ -76,4 +77,5 @@ async def import_csv(kind: ImportKind, request: Request,
     file = await asyncio.to_thread(read_file, kind, data, max_rows=settings.import_max_rows,
                                    dry_run=dry_run)
     fingerprint = ImportRequest(kind=kind, dry_run=dry_run, sha256=digest(data))
-    return await write(import_file, file, ImportOut.of, body=fingerprint)
+    return await write.perform(IMPORT_FILE, file, body=fingerprint,
+                               identity=import_request(fingerprint))

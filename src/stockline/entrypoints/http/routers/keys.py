@@ -9,13 +9,13 @@ from starlette.responses import Response
 
 from stockline.adapters.credentials import new_api_key
 from stockline.domain.errors import NotFound
-from stockline.domain.keys import ApiKey, RevokeApiKey
+from stockline.domain.keys import RevokeApiKey
 from stockline.domain.security import Role
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import NO_STORE, ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from stockline.services import keys
+from stockline.entrypoints.operations import REVOKE_API_KEY, api_key_request, create_api_key
 from stockline.services.executor import utcnow
 
 router = APIRouter(prefix="/v1/api-keys", tags=["access"])
@@ -33,13 +33,9 @@ KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
                          "scope on an admin or manager key, is 422.")
 async def create_key(body: ApiKeyCreate, write: WriterDep) -> Response:
     issued = new_api_key()
-
-    def shown_once(created: ApiKey) -> ApiKeyCreated:
-        return ApiKeyCreated.of_new(created, issued.key)
-
-    response = await write(keys.create_key,
-                           body.to_command(prefix=issued.prefix, secret_hash=issued.secret_hash),
-                           ApiKeyCreated.redacted, body=body, status=201, shown_once=shown_once)
+    command = body.to_command(prefix=issued.prefix, secret_hash=issued.secret_hash)
+    response = await write.perform(create_api_key(issued.key), command, body=body, status=201,
+                                   identity=api_key_request(command))
     response.headers.update(NO_STORE)
     return response
 
@@ -76,6 +72,5 @@ async def get_key(key_id: KeyId, container: ContainerDep, _p: PrincipalDep) -> A
                            "as `revoked`. Revoking a revoked key answers it unchanged.")
 async def revoke_key(key_id: KeyId, write: WriterDep) -> Response:
     forget = write.container.authenticator.keys.forget
-    return await write(keys.revoke_key, RevokeApiKey(key_id=key_id),
-                       lambda k: ApiKeyOut.of(k, k.revoked_at or utcnow()), body=None,
-                       on_success=lambda k: forget(k.id))
+    return await write.perform(REVOKE_API_KEY, RevokeApiKey(key_id=key_id), body=None,
+                               on_success=lambda k: forget(k.id))

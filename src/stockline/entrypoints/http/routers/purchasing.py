@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from stockline.domain.commands import CancelPurchaseOrder, PlacePurchaseOrder
-from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.errors import NotFound
 from stockline.domain.security import Permission
 from stockline.domain.states import PurchaseOrderStatus
-from stockline.domain.values import CODE_PATTERN
+from stockline.domain.values import CODE_PATTERN, SupplierStatus
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
@@ -25,8 +25,18 @@ from stockline.entrypoints.http.schemas.purchasing import (
     SuggestionOut,
     SupplierCreate,
     SupplierOut,
+    SupplierUpdate,
 )
-from stockline.services import purchasing
+from stockline.entrypoints.limits import at_most_lines
+from stockline.entrypoints.operations import (
+    CANCEL_PURCHASE_ORDER,
+    CREATE_PURCHASE_ORDER,
+    CREATE_SUPPLIER,
+    PLACE_PURCHASE_ORDER,
+    RECEIVE_PURCHASE_ORDER,
+    UPDATE_SUPPLIER,
+)
+from stockline.services.executor import utcnow
 
 router = APIRouter(prefix="/v1", tags=["purchasing"])
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
@@ -41,16 +51,19 @@ OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
              description="Every SKU it sells must exist (else 404); a code is taken once "
                          "(else 409 `already_exists`).")
 async def create_supplier(body: SupplierCreate, write: WriterDep) -> Response:
-    return await write(purchasing.create_supplier, body.to_command(), SupplierOut.of,
-                       body=body, status=201)
+    return await write.perform(CREATE_SUPPLIER, body.to_command(), body=body, status=201)
 
 
 @router.get("/suppliers", response_model=Page[SupplierOut], responses=problems(),
             summary="Suppliers, by code",
-            description="`sku` lists only the suppliers that sell it.")
+            description="`sku` lists only the suppliers that sell it; `status` only the "
+                        "open (`active`) or `closed` ones.")
 async def list_suppliers(container: ContainerDep, _p: PrincipalDep, sku: CodeQuery = None,
+                         status: Annotated[SupplierStatus | None, Query(
+                             description="Only the `active` or the `closed` ones")] = None,
                          limit: Limit = 50, cursor: Cursor = None) -> Page[SupplierOut]:
-    page = await container.queries.suppliers(sku=sku, limit=limit, cursor=cursor)
+    page = await container.queries.suppliers(sku=sku, limit=limit, cursor=cursor,
+                                             status=status)
     return Page(items=[SupplierOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
@@ -64,20 +77,27 @@ async def get_supplier(code: CodePath, container: ContainerDep,
     return SupplierOut.of(supplier)
 
 
+@router.patch("/suppliers/{code}", response_model=SupplierOut, responses=problems(404),
+              summary="Change or close a supplier",
+              description="Only the fields sent change; `null` clears `contact` or "
+                          "`lead_time_days`. A `closed` supplier takes no new purchase order "
+                          "(409 `invalid_state`) and is no replenishment source.")
+async def update_supplier(code: CodePath, body: SupplierUpdate, write: WriterDep) -> Response:
+    return await write.perform(UPDATE_SUPPLIER, body.to_command(code), body=body)
+
+
 # -- purchase orders ----------------------------------------------------------------------
 
 @router.post("/purchase-orders", status_code=201, response_model=PurchaseOrderOut,
-             responses=problems(404), summary="Order from a supplier",
+             responses=problems(404, 409), summary="Order from a supplier",
              description="Status `ordered`: each line's quantity shows at once as `incoming` "
                          "on its level. With `\"draft\": true` nothing is incoming until "
                          "`POST /v1/purchase-orders/{id}/order`. A line without `unit_cost` "
                          "takes the supplier's cost of the SKU.")
 async def create_purchase_order(body: PurchaseOrderCreate, write: WriterDep) -> Response:
-    max_lines = write.container.settings.max_lines
-    if len(body.lines) > max_lines:
-        raise InvalidInput("lines", f"at most {max_lines} lines per purchase order")
-    return await write(purchasing.create_purchase_order, body.to_command(),
-                       PurchaseOrderOut.of, body=body, status=201)
+    at_most_lines(write.container.settings, len(body.lines), "purchase order")
+    return await write.perform(CREATE_PURCHASE_ORDER, body.to_command(), body=body,
+                               status=201)
 
 
 @router.get("/purchase-orders", response_model=Page[PurchaseOrderOut], responses=problems(),
@@ -114,9 +134,9 @@ async def get_purchase_order(order_id: OrderId, container: ContainerDep,
                          "quantities become `incoming`.")
 async def place_purchase_order(order_id: OrderId, write: WriterDep,
                                body: NoFields | None = None) -> Response:
-    return await write(purchasing.place_purchase_order,
-                       PlacePurchaseOrder(purchase_order_id=order_id), PurchaseOrderOut.of,
-                       body=None)  # no body and {} are the same request
+    return await write.perform(PLACE_PURCHASE_ORDER,
+                               PlacePurchaseOrder(purchase_order_id=order_id),
+                               body=None)  # no body and {} are the same request
 
 
 @router.post("/purchase-orders/{order_id}/receive", response_model=PurchaseOrderOut,
@@ -130,11 +150,9 @@ async def place_purchase_order(order_id: OrderId, write: WriterDep,
 async def receive_purchase_order(order_id: OrderId, write: WriterDep,
                                  body: PurchaseOrderReceipt | None = None) -> Response:
     body = body or PurchaseOrderReceipt()  # no body is {}: receive everything
-    max_lines = write.container.settings.max_lines
-    if body.lines is not None and len(body.lines) > max_lines:
-        raise InvalidInput("lines", f"at most {max_lines} lines per receipt")
-    return await write(purchasing.receive_purchase_order, body.to_command(order_id),
-                       PurchaseOrderOut.of, body=body)
+    if body.lines is not None:
+        at_most_lines(write.container.settings, len(body.lines), "receipt")
+    return await write.perform(RECEIVE_PURCHASE_ORDER, body.to_command(order_id), body=body)
 
 
 @router.post("/purchase-orders/{order_id}/cancel", response_model=PurchaseOrderOut,
@@ -143,9 +161,9 @@ async def receive_purchase_order(order_id: OrderId, write: WriterDep,
                          "stays. A received or cancelled order is 409 `invalid_state`.")
 async def cancel_purchase_order(order_id: OrderId, write: WriterDep,
                                 body: NoFields | None = None) -> Response:
-    return await write(purchasing.cancel_purchase_order,
-                       CancelPurchaseOrder(purchase_order_id=order_id), PurchaseOrderOut.of,
-                       body=None)  # no body and {} are the same request
+    return await write.perform(CANCEL_PURCHASE_ORDER,
+                               CancelPurchaseOrder(purchase_order_id=order_id),
+                               body=None)  # no body and {} are the same request
 
 
 # -- replenishment ------------------------------------------------------------------------
@@ -155,17 +173,25 @@ async def cancel_purchase_order(order_id: OrderId, write: WriterDep,
             description=(
                 "One item for every level at or under its reorder point (`available <= "
                 "reorder_point`) that is not already covered by what is on order.\n\n"
-                "**Quantity**: `on_order = in_transit + incoming`; the shortfall is "
-                "`reorder_point + safety_stock + 1 - (available + on_order)` (a level whose "
-                "shortfall is 0 or less is covered and left out). `quantity` is the "
-                "smallest multiple of `reorder_quantity` that covers the shortfall, or the "
-                "shortfall itself when no reorder quantity is set.\n\n"
+                "**Quantity**: `on_order = in_transit + incoming`; the level is ordered up "
+                "to `target = max(reorder_point + safety_stock + 1, safety_stock + "
+                "ceil(daily_velocity * (lead_time_days + cover_days)))`, where "
+                "`daily_velocity` is its pace of net sales over the trailing 28 days (as "
+                "`/v1/reports/stock-cover`), `lead_time_days` that of the best supplier "
+                "offer below (0 without one) and `cover_days` the setting "
+                "`STOCKLINE_REPLENISHMENT_COVER_DAYS`; the shortfall is `target - "
+                "(available + on_order)` (a level whose shortfall is 0 or less is covered "
+                "and left out). `quantity` is the smallest multiple of `reorder_quantity` "
+                "that covers the shortfall, or the shortfall itself when no reorder "
+                "quantity is set.\n\n"
                 "**Source**: a location's surplus is `available - reorder_point - "
-                "safety_stock` (unset counts as 0). The other location with the most "
-                "surplus (`transfer`) if it covers the whole quantity; else the cheapest "
-                "supplier of the SKU with a known lead time (`supplier`; ties: shorter lead "
-                "time, then code); else the location with the most surplus even though it "
-                "covers only part (`source.surplus` < `quantity`); else null.\n\n"
+                "safety_stock` (unset counts as 0). The locations with a surplus are ranked "
+                "nearest first: same region as the level's, then by distance (when both "
+                "have coordinates; unknown after known), then the most surplus, then the "
+                "code. The first whose surplus covers the whole quantity (`transfer`); else "
+                "the cheapest supplier of the SKU with a known lead time (`supplier`; ties: "
+                "shorter lead time, then code); else the first ranked even though it covers "
+                "only part (`source.surplus` < `quantity`); else null.\n\n"
                 "`source_type` keeps only one kind of source (`none`: no source).\n\n"
                 "A key limited to some locations gets the suggestions of its locations "
                 "(asking for another is a 403); a supplier's `unit_cost` is shown only to "
@@ -180,7 +206,7 @@ async def list_suggestions(container: ContainerDep, principal: PrincipalDep,
     page = await container.queries.suggestions(
         location_id=location_id, sku=sku,
         source_type=source_type.value if source_type else None, limit=limit, cursor=cursor,
-        within=seen)
+        within=seen, now=utcnow(), cover_days=container.settings.replenishment_cover_days)
     costs = principal.may(Permission.SUPPLIERS_READ)
     return Page(items=[SuggestionOut.of(s, costs=costs) for s in page.items],
                 next_cursor=page.next_cursor)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from stockline.domain.commands import ReleaseReservation
-from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.errors import NotFound
 from stockline.domain.security import Permission
 from stockline.domain.states import ReservationStatus
 from stockline.domain.values import CODE_PATTERN
@@ -22,6 +22,8 @@ from stockline.entrypoints.http.schemas.reservations import (
     ReservationOut,
 )
 from stockline.entrypoints.http.schemas.sales import SaleOut
+from stockline.entrypoints.limits import at_most_lines
+from stockline.entrypoints.operations import COMMIT_RESERVATION, RELEASE_RESERVATION, RESERVE
 from stockline.services import reservations
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
@@ -37,13 +39,11 @@ ReservationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
                          "its units are available again.")
 async def create_reservation(body: ReservationCreate, write: WriterDep) -> Response:
     settings = write.container.settings
-    if len(body.lines) > settings.max_lines:
-        raise InvalidInput("lines", f"at most {settings.max_lines} lines per reservation")
+    at_most_lines(settings, len(body.lines), "reservation")
     command = reservations.with_ttl(body.to_command(),
                                     default=settings.reservation_default_ttl_seconds,
                                     maximum=settings.reservation_max_ttl_seconds)
-    return await write(reservations.create_reservation, command, ReservationOut.of,
-                       body=body, status=201)
+    return await write.perform(RESERVE, command, body=body, status=201)
 
 
 @router.get("", response_model=Page[ReservationOut], responses=problems(),
@@ -84,9 +84,9 @@ async def commit_reservation(reservation_id: ReservationId, request: Request,
                              write: WriterDep, body: ReservationCommit | None = None
                              ) -> Response:
     body = body or ReservationCommit()  # no body and {} are the same request
-    return await write(reservations.commit_reservation, body.to_command(reservation_id),
-                       SaleOut.of, body=body, status=201,
-                       on_success=request.app.state.metrics.sale)
+    return await write.perform(COMMIT_RESERVATION, body.to_command(reservation_id),
+                               body=body, status=201,
+                               on_success=request.app.state.metrics.sale)
 
 
 @router.post("/{reservation_id}/release", response_model=ReservationOut,
@@ -94,6 +94,5 @@ async def commit_reservation(reservation_id: ReservationId, request: Request,
              description="Its units are available again. 409 `invalid_state` once the hold "
                          "is committed, released, expired or past its `expires_at`.")
 async def release_reservation(reservation_id: ReservationId, write: WriterDep) -> Response:
-    return await write(reservations.release_reservation,
-                       ReleaseReservation(reservation_id=reservation_id), ReservationOut.of,
-                       body=None)
+    return await write.perform(RELEASE_RESERVATION,
+                               ReleaseReservation(reservation_id=reservation_id), body=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.routing import NoMatchFound
 
 from stockline.entrypoints.http.docs import DOCS_PATH
 
@@ -26,9 +28,19 @@ def links_of(request: Request) -> dict[str, str]:
     """The index's links, from the routes the app has (the dashboard only if served)."""
     app = request.app
     links = {"docs": DOCS_PATH, "openapi": app.openapi_url or "/openapi.json"}
-    if any(getattr(route, "path", None) == DASHBOARD_PATH for route in app.routes):
+    if any(getattr(route, "path", None) == DASHBOARD_PATH for route in app.routes) or (
+            _named(app, "dashboard")):
         links["dashboard"] = DASHBOARD_PATH
     return links
+
+
+def _named(app: Starlette, name: str) -> bool:
+    """The app serves a route of this name (in an included router too)."""
+    try:
+        app.url_path_for(name)
+    except NoMatchFound:
+        return False
+    return True
 
 
 @router.get("/", response_model=ServiceIndex, summary="Where to start: the documentation, "

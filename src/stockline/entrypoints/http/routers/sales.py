@@ -11,7 +11,7 @@ from starlette.responses import Response
 from stockline.domain.customers import REF_PATTERN
 from stockline.domain.errors import InvalidInput, NotFound
 from stockline.domain.security import Permission
-from stockline.domain.values import CODE_PATTERN, Channel
+from stockline.domain.values import CODE_PATTERN, Channel, FulfillmentStatus, PaymentStatus
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import (
     IDEMPOTENCY_KEY,
@@ -30,8 +30,9 @@ from stockline.entrypoints.http.schemas.sales import (
     SaleOut,
     SaleReturnCreate,
     SaleReturnOut,
+    SaleUpdate,
 )
-from stockline.services import returns, sales
+from stockline.entrypoints.operations import RECORD_SALE, RETURN_SALE, UPDATE_SALE
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
 SaleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
@@ -41,9 +42,8 @@ async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> R
     max_lines = write.container.settings.max_lines
     if len(body.lines) > max_lines:
         raise InvalidInput("lines", f"at most {max_lines} lines per sale")
-    return await write(sales.record_sale, body.to_command(), SaleOut.of, body=body,
-                       status=201, on_success=request.app.state.metrics.sale,
-                       grouped=write.container.sales)
+    return await write.perform(RECORD_SALE, body.to_command(), body=body, status=201,
+                               on_success=request.app.state.metrics.sale)
 
 
 async def record_sale_lean(request: Request) -> Response | None:
@@ -78,8 +78,10 @@ async def list_sales(container: ContainerDep, principal: PrincipalDep,
                      location_id: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      sku: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
                      customer_ref: Annotated[str | None, Query(pattern=REF_PATTERN)] = None,
-                     channel: Channel | None = None, limit: Limit = 50,
-                     cursor: Cursor = None) -> Page[SaleOut]:
+                     channel: Channel | None = None,
+                     payment_status: PaymentStatus | None = None,
+                     fulfillment_status: FulfillmentStatus | None = None,
+                     limit: Limit = 50, cursor: Cursor = None) -> Page[SaleOut]:
     if customer_ref is not None:
         principal.require(Permission.CUSTOMERS_READ)
     seen = within(principal, Permission.SALES_READ, location_id)
@@ -87,6 +89,9 @@ async def list_sales(container: ContainerDep, principal: PrincipalDep,
         return empty_page()
     page = await container.queries.sales(start=start, end=end, location_id=location_id,
                                          sku=sku, channel=channel.value if channel else None,
+                                         payment_status=payment_status and payment_status.value,
+                                         fulfillment_status=fulfillment_status
+                                         and fulfillment_status.value,
                                          customer_ref=customer_ref, limit=limit, cursor=cursor,
                                          within=seen)
     return Page(items=[SaleOut.of(s) for s in page.items], next_cursor=page.next_cursor)
@@ -103,6 +108,19 @@ async def get_sale(sale_id: SaleId, container: ContainerDep,
     return SaleOut.of(sale)
 
 
+@router.patch("/{sale_id}", response_model=SaleOut, responses=problems(404, 409),
+              summary="Move a sale's payment and/or fulfillment on",
+              description="Each field moves along its table (docs/API.md, \"A sale's life "
+                          "after the till\"); any other step is 409 `invalid_state`, and "
+                          "nothing changes. Naming the state the sale is in already is a 200 "
+                          "that changes nothing. Each change logs one `sale.updated` event "
+                          "with the states before and after. Stock never moves here: a "
+                          "cancelled fulfillment leaves the units sold (a return brings them "
+                          "back).")
+async def update_sale(sale_id: SaleId, body: SaleUpdate, write: WriterDep) -> Response:
+    return await write.perform(UPDATE_SALE, body.to_command(sale_id), body=body)
+
+
 @router.post("/{sale_id}/returns", status_code=201, response_model=SaleReturnOut,
              responses=problems(404, 409), summary="Return lines of a sale",
              description="Never more of a SKU than was sold less what has come back already: "
@@ -117,5 +135,4 @@ async def return_sale(sale_id: SaleId, body: SaleReturnCreate, write: WriterDep)
     max_lines = write.container.settings.max_lines
     if len(body.lines) > max_lines:
         raise InvalidInput("lines", f"at most {max_lines} lines per return")
-    return await write(returns.return_sale, body.to_command(sale_id), SaleReturnOut.of_sale,
-                       body=body, status=201)
+    return await write.perform(RETURN_SALE, body.to_command(sale_id), body=body, status=201)

@@ -1,4 +1,4 @@
-"""Transfers between locations: ship, receive, cancel, list."""
+"""Transfers between locations: ship, receive, cancel, close short, list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from stockline.domain.errors import InvalidInput, NotFound
+from stockline.domain.errors import NotFound
 from stockline.domain.security import Permission
 from stockline.domain.states import TransferStatus
 from stockline.domain.values import CODE_PATTERN
@@ -17,21 +17,22 @@ from stockline.entrypoints.http.routers.scope import empty_page, require_of, wit
 from stockline.entrypoints.http.schemas.common import Page, problems
 from stockline.entrypoints.http.schemas.transfers import (
     TransferCancel,
+    TransferClose,
     TransferCreate,
     TransferOut,
     TransferReceive,
 )
-from stockline.services import transfers
+from stockline.entrypoints.limits import at_most_lines
+from stockline.entrypoints.operations import (
+    CANCEL_TRANSFER,
+    CLOSE_TRANSFER,
+    RECEIVE_TRANSFER,
+    SHIP_TRANSFER,
+)
 
 router = APIRouter(prefix="/v1/stock-movements", tags=["transfers"])
 TransferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 CodeQuery = Annotated[str | None, Query(pattern=CODE_PATTERN)]
-
-
-def _limit_lines(write: WriterDep, count: int) -> None:
-    max_lines = write.container.settings.max_lines
-    if count > max_lines:
-        raise InvalidInput("lines", f"at most {max_lines} lines per transfer")
 
 
 @router.post("/transfer", status_code=201, response_model=TransferOut,
@@ -42,9 +43,8 @@ def _limit_lines(write: WriterDep, count: int) -> None:
                          "nothing changes. Each SKU goes on one line; the two locations "
                          "must differ (422).")
 async def ship_transfer(body: TransferCreate, write: WriterDep) -> Response:
-    _limit_lines(write, len(body.lines))
-    return await write(transfers.ship_transfer, body.to_command(), TransferOut.of, body=body,
-                       status=201)
+    at_most_lines(write.container.settings, len(body.lines), "transfer")
+    return await write.perform(SHIP_TRANSFER, body.to_command(), body=body, status=201)
 
 
 @router.post("/transfers/{transfer_id}/receive", response_model=TransferOut,
@@ -57,22 +57,34 @@ async def receive_transfer(transfer_id: TransferId, write: WriterDep,
                            body: TransferReceive | None = None) -> Response:
     body = body or TransferReceive()
     if body.lines is not None:
-        _limit_lines(write, len(body.lines))
-    return await write(transfers.receive_transfer, body.to_command(transfer_id),
-                       TransferOut.of, body=body)
+        at_most_lines(write.container.settings, len(body.lines), "transfer")
+    return await write.perform(RECEIVE_TRANSFER, body.to_command(transfer_id), body=body)
 
 
 @router.post("/transfers/{transfer_id}/cancel", response_model=TransferOut,
-             responses=problems(404, 409), summary="Cancel an in-transit transfer",
-             description="Everything still in transit returns to the origin's `on_hand`. "
-                         "Only a transfer `in_transit` can be cancelled: once part of it was "
-                         "received, or it was received or cancelled, the answer is 409 "
-                         "`invalid_state`.")
+             responses=problems(404, 409), summary="Cancel a transfer still on its way",
+             description="Everything still in transit returns to the origin's `on_hand`; "
+                         "what a partial receipt took in stays received. A transfer "
+                         "`in_transit` or `partially_received` can be cancelled; a received, "
+                         "cancelled or closed one is 409 `invalid_state`.")
 async def cancel_transfer(transfer_id: TransferId, write: WriterDep,
                           body: TransferCancel | None = None) -> Response:
     body = body or TransferCancel()
-    return await write(transfers.cancel_transfer, body.to_command(transfer_id), TransferOut.of,
-                       body=body)
+    return await write.perform(CANCEL_TRANSFER, body.to_command(transfer_id), body=body)
+
+
+@router.post("/transfers/{transfer_id}/close", response_model=TransferOut,
+             responses=problems(404, 409), summary="Close a short-shipped transfer",
+             description="Ends a transfer `in_transit` or `partially_received` (status "
+                         "`closed`): `remainder` `lost` writes what is still in transit off "
+                         "(the lines' `lost_quantity`; a `transfer_lost` ledger row, delta 0, "
+                         "at the destination), `return` ships it back to the origin's "
+                         "`on_hand` (ledger `transfer_cancel`, reason `transfer_close`). The "
+                         "origin closes (`transfers:cancel` there). A received, cancelled or "
+                         "closed transfer is 409 `invalid_state`.")
+async def close_transfer(transfer_id: TransferId, body: TransferClose,
+                         write: WriterDep) -> Response:
+    return await write.perform(CLOSE_TRANSFER, body.to_command(transfer_id), body=body)
 
 
 @router.get("/transfers", response_model=Page[TransferOut], responses=problems(),

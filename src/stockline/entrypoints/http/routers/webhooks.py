@@ -25,6 +25,12 @@ from stockline.entrypoints.http.schemas.webhooks import (
     WebhookDeleted,
     WebhookOut,
 )
+from stockline.entrypoints.operations import (
+    CREATE_WEBHOOK,
+    DELETE_WEBHOOK,
+    REDELIVER,
+    RESUME_WEBHOOK,
+)
 from stockline.services import webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -54,8 +60,7 @@ SIGNING = ("Each delivery is a POST whose body is the event (as in the Events se
 async def create_webhook(body: WebhookCreate, write: WriterDep,
                          container: ContainerDep) -> Response:
     await webhooks.check_destination(container.destinations, body.url, write.principal)
-    response = await write(webhooks.create_webhook, body.to_command(), WebhookCreated.redacted,
-                           body=body, status=201, shown_once=WebhookCreated.of)
+    response = await write.perform(CREATE_WEBHOOK, body.to_command(), body=body, status=201)
     response.headers.update(NO_STORE)
     return response
 
@@ -88,8 +93,7 @@ async def get_webhook(webhook_id: WebhookId, container: ContainerDep,
                            "received yet are discarded (the answer counts them); the ones "
                            "delivered stay on record. Deleted webhooks are not found again.")
 async def delete_webhook(webhook_id: WebhookId, write: WriterDep) -> Response:
-    return await write(webhooks.delete_webhook, DeleteWebhook(webhook_id=webhook_id),
-                       WebhookDeleted.of_deleted, body=None)
+    return await write.perform(DELETE_WEBHOOK, DeleteWebhook(webhook_id=webhook_id), body=None)
 
 
 @router.post("/{webhook_id}/resume", response_model=WebhookOut, responses=problems(404, 409),
@@ -98,8 +102,7 @@ async def delete_webhook(webhook_id: WebhookId, write: WriterDep) -> Response:
                          "paused, go out again in event order, with a fresh retry span. A "
                          "webhook that is not paused is 409 `invalid_state`.")
 async def resume_webhook(webhook_id: WebhookId, write: WriterDep) -> Response:
-    return await write(webhooks.resume_webhook, ResumeWebhook(webhook_id=webhook_id),
-                       WebhookOut.of, body=None)
+    return await write.perform(RESUME_WEBHOOK, ResumeWebhook(webhook_id=webhook_id), body=None)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut],
@@ -137,6 +140,6 @@ async def get_delivery(webhook_id: WebhookId, delivery_id: DeliveryId,
                          "webhook is paused (resume it) or the event has left the event log.")
 async def redeliver_delivery(webhook_id: WebhookId, delivery_id: DeliveryId,
                     write: WriterDep) -> Response:
-    return await write(webhooks.redeliver,
-                       RedeliverDelivery(webhook_id=webhook_id, delivery_id=delivery_id),
-                       DeliveryOut.of, body=None, status=202)
+    return await write.perform(
+        REDELIVER, RedeliverDelivery(webhook_id=webhook_id, delivery_id=delivery_id),
+        body=None, status=202)

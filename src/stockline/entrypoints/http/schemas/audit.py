@@ -27,6 +27,7 @@ class AuditMethod(StrEnum):
     HEAD = "HEAD"
     OPTIONS = "OPTIONS"
     WS = "WS"
+    GRPC = "GRPC"
 
 
 class AuditEntryOut(BaseModel):
@@ -36,7 +37,9 @@ class AuditEntryOut(BaseModel):
                                                  "no credential was accepted")
     principal_name: str | None
     role: str | None
-    method: str = Field(description="HTTP method, or `WS` for a WebSocket handshake")
+    method: str = Field(description="HTTP method, `WS` for a WebSocket handshake, or `GRPC` "
+                                    "for a gRPC call (its path: `/stockline.v1.<Service>/"
+                                    "<Method>`)")
     path: str = Field(description="As requested, with control characters and backslashes "
                                   "escaped (`\\n` is `\\x0a`), clipped to 500 characters")
     route: str | None = Field(description="The route template, e.g. `/v1/sales/{sale_id}`")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +16,8 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
 
 from stockline.domain.values import CODE_MAX_LENGTH, CODE_PATTERN, Money
@@ -160,19 +163,23 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="validation_error: every refused field")
     location_id: str | None = Field(
-        default=None, description="insufficient_stock, version_conflict: the location")
+        default=None, description="insufficient_stock, version_conflict, location_closed: "
+                                  "the location")
     lines: list[ProblemLine] | None = Field(
         default=None, description="insufficient_stock, quantity_exceeded: the lines refused")
     resource: str | None = Field(
         default=None, description="not_found, already_exists, invalid_state, "
-                                  "quantity_exceeded: the kind of object (product, sale, ...)")
+                                  "quantity_exceeded, version_conflict of a product: the kind "
+                                  "of object (product, sale, ...)")
     key: str | None = Field(default=None, description="With resource: the object's id or code")
     state: str | None = Field(default=None, description="invalid_state: its present state")
     sku: str | None = Field(default=None, description="version_conflict: the level's SKU")
+    skus: list[str] | None = Field(default=None,
+                                   description="product_discontinued: the SKUs refused")
     expected_version: int | None = Field(default=None,
                                          description="version_conflict: the version sent")
-    current_version: int | None = Field(default=None,
-                                        description="version_conflict: the level's version")
+    current_version: int | None = Field(
+        default=None, description="version_conflict: the level's (or product's) version")
     retry_after: int | None = Field(default=None,
                                     description="rate_limited: seconds to wait (as Retry-After)")
     abridged: bool | None = Field(
@@ -232,3 +239,66 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "content": {"application/problem+json": {}},
                 "description": "Problem details (RFC 9457)"}
             for s in sorted(base | set(statuses))}
+
+
+def partial_schema(never_null: frozenset[str]) -> Callable[[dict[str, Any]], None]:
+    """The JSON schema of a partial body (PATCH): at least one field, no defaults, and no
+    null for the fields that cannot be cleared."""
+    def shape(schema: dict[str, Any]) -> None:
+        schema["minProperties"] = 1
+        for name, field in schema["properties"].items():
+            field.pop("default", None)
+            if name in never_null:
+                kinds = [k for k in field.pop("anyOf", []) if k.get("type") != "null"]
+                if len(kinds) == 1:
+                    field.update(kinds[0])
+                elif kinds:
+                    field["anyOf"] = kinds
+    return shape
+
+
+class PartialBody(Body):
+    """A PATCH body: only the fields sent change; ``null`` clears a field that may be empty.
+    ``changes()`` gives the fields sent, so a new field is one declaration."""
+
+    NEVER_NULL: ClassVar[frozenset[str]] = frozenset({"name", "status"})
+
+    @model_validator(mode="after")
+    def _sent_something(self) -> PartialBody:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+
+
+def _not_null(value: object) -> object:
+    if value is None:
+        raise ValueError("may be left out, but not null")
+    return value
+
+
+def _sent_fields_only(schema: dict[str, Any]) -> None:
+    partial_schema(frozenset(schema["properties"]))(schema)
+
+
+class SentFields(Body):
+    """A body whose fields may each be left out but not sent null (None stands for "not
+    sent"), at least one of them: the schema shows no null, no default, and minProperties."""
+
+    model_config = ConfigDict(json_schema_extra=_sent_fields_only)
+
+    @field_validator("*")
+    @classmethod
+    def _sent_not_null(cls, value: object) -> object:
+        return _not_null(value)
+
+    @model_validator(mode="after")
+    def _sent_one(self) -> SentFields:
+        if not self.model_fields_set:
+            raise ValueError(f"send at least one of {', '.join(type(self).model_fields)}")
+        return self
+
+
+NeverNull = AfterValidator(_not_null)

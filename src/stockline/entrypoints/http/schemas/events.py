@@ -21,14 +21,21 @@ class EventType(StrEnum):
     INVENTORY_LOW_STOCK = "inventory.low_stock"
     SALE_RECORDED = "sale.recorded"
     SALE_RETURNED = "sale.returned"
+    SALE_UPDATED = "sale.updated"
     TRANSFER_SHIPPED = "transfer.shipped"
     TRANSFER_RECEIVED = "transfer.received"
     TRANSFER_CANCELLED = "transfer.cancelled"
+    TRANSFER_CLOSED = "transfer.closed"
     RESERVATION_CREATED = "reservation.created"
     RESERVATION_COMMITTED = "reservation.committed"
     RESERVATION_RELEASED = "reservation.released"
     RESERVATION_EXPIRED = "reservation.expired"
     PRODUCT_CHANGED = "product.changed"
+    LOCATION_UPDATED = "location.updated"
+    SUPPLIER_UPDATED = "supplier.updated"
+    COUNT_TASK_OPENED = "count_task.opened"
+    COUNT_TASK_COMPLETED = "count_task.completed"
+    FEEDBACK_RECEIVED = "feedback.received"
 
 
 class EventOut(BaseModel):

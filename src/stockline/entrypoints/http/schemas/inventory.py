@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from stockline.adapters.queries import PastLevel
 from stockline.domain.commands import SetReorderSettings, UpdateInventory
 from stockline.domain.lots import Lot, fefo_order
 from stockline.domain.model import LedgerEntry, Level
@@ -55,6 +56,9 @@ class ReorderSettings(Body):
                                   safety_stock=self.safety_stock)
 
 
+PAST = "; null with `as_of` (not recorded over time)"
+
+
 class LevelOut(BaseModel):
     location_id: str
     sku: str
@@ -62,12 +66,16 @@ class LevelOut(BaseModel):
     reserved: int
     available: int = Field(description="on_hand - reserved; never below 0")
     in_transit: int = Field(description="Inbound by transfer, not yet received")
-    incoming: int = Field(description="On open purchase orders, not yet received")
+    incoming: int | None = Field(description="On open purchase orders, not yet received"
+                                 + PAST)
     reorder_point: int | None
     reorder_quantity: int | None
     safety_stock: int | None
-    version: int
+    version: int | None = Field(description="Bumped by every change of the level" + PAST)
     updated_at: datetime | None
+    as_of: datetime | None = Field(
+        default=None, description="With `as_of`: the instant this row is the level at (the "
+        "one asked for, or now when that is later); absent otherwise")
 
     @classmethod
     def of(cls, lv: Level) -> LevelOut:
@@ -76,6 +84,14 @@ class LevelOut(BaseModel):
                    incoming=lv.incoming, reorder_point=lv.reorder_point,
                    reorder_quantity=lv.reorder_quantity, safety_stock=lv.safety_stock,
                    version=lv.version, updated_at=lv.updated_at)
+
+    @classmethod
+    def past(cls, lv: PastLevel) -> LevelOut:
+        """What is known of a level at ``lv.as_of``; the rest null."""
+        return cls(location_id=lv.location_id, sku=lv.sku, on_hand=lv.on_hand,
+                   reserved=lv.reserved, available=lv.available, in_transit=lv.in_transit,
+                   incoming=None, reorder_point=None, reorder_quantity=None,
+                   safety_stock=None, version=None, updated_at=None, as_of=lv.as_of)
 
 
 class LotOut(BaseModel):
@@ -91,13 +107,18 @@ class LotOut(BaseModel):
 
 
 class LevelDetailOut(LevelOut):
-    lots: list[LotOut] = Field(description="For a level kept in lots: on_hand is their sum; "
-                                           "first-expiring first")
+    lots: list[LotOut] | None = Field(
+        description="For a level kept in lots: on_hand is their sum; first-expiring first"
+                    + PAST)
 
     @classmethod
     def with_lots(cls, lv: Level, lots: list[Lot]) -> LevelDetailOut:
         return cls(**LevelOut.of(lv).model_dump(),
                    lots=[LotOut.of(x) for x in sorted(lots, key=fefo_order) if x.on_hand > 0])
+
+    @classmethod
+    def past_detail(cls, lv: PastLevel) -> LevelDetailOut:
+        return cls(**LevelOut.past(lv).model_dump(), lots=None)
 
 
 class MovementOut(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from stockline.domain.commands import (
     CreatePurchaseOrder,
@@ -15,6 +15,7 @@ from stockline.domain.commands import (
     ReceiptLine,
     ReceivePurchaseOrder,
     SupplierProductRequest,
+    UpdateSupplier,
 )
 from stockline.domain.documents import (
     PurchaseOrder,
@@ -25,7 +26,7 @@ from stockline.domain.documents import (
 )
 from stockline.domain.replenishment import SUPPLIER
 from stockline.domain.states import PurchaseOrderStatus
-from stockline.domain.values import Money
+from stockline.domain.values import Money, SupplierStatus
 from stockline.entrypoints.http.schemas.common import (
     NO_NUL,
     Body,
@@ -33,10 +34,13 @@ from stockline.entrypoints.http.schemas.common import (
     IsoDate,
     MoneyIn,
     MoneyOut,
+    NeverNull,
+    PartialBody,
     Quantity,
     Text100,
     Text200,
     Text500,
+    partial_schema,
 )
 
 LeadTime = Annotated[int, Field(strict=True, ge=0, le=3650,
@@ -88,6 +92,26 @@ class SupplierCreate(Body):
                                              for p in self.products))
 
 
+class SupplierUpdate(PartialBody):
+    """``contact`` replaces the whole contact (null clears it); the products a supplier
+    offers are not changed here."""
+
+    model_config = ConfigDict(json_schema_extra=partial_schema(PartialBody.NEVER_NULL))
+
+    name: Annotated[Text200 | None, NeverNull] = None
+    status: Annotated[SupplierStatus | None, NeverNull] = Field(
+        default=None, description="`closed`: no new purchase orders (409 `invalid_state`), "
+                                  "no replenishment suggestions from it")
+    contact: ContactIn | None = None
+    lead_time_days: LeadTime | None = None
+
+    def to_command(self, code: str) -> UpdateSupplier:
+        changes = self.changes()
+        if self.contact is not None:
+            changes["contact"] = self.contact.to_dict() or None
+        return UpdateSupplier(code=code, changes=changes)
+
+
 class ContactOut(BaseModel):
     name: str | None = None
     email: str | None = None
@@ -105,6 +129,7 @@ class SupplierOut(BaseModel):
     contact: ContactOut | None
     lead_time_days: int | None
     products: list[SupplierProductOut]
+    status: SupplierStatus
     created_at: datetime
     updated_at: datetime
 
@@ -115,7 +140,7 @@ class SupplierOut(BaseModel):
         return cls(code=s.code, name=s.name, contact=contact, lead_time_days=s.lead_time_days,
                    products=[SupplierProductOut(sku=p.sku, cost=_money(p.cost))
                              for p in s.products],
-                   created_at=s.created_at, updated_at=s.updated_at)
+                   status=s.status, created_at=s.created_at, updated_at=s.updated_at)
 
 
 # -- purchase orders ----------------------------------------------------------------------
@@ -281,6 +306,8 @@ class SuggestionOut(BaseModel):
     safety_stock: int | None
     on_order: int = Field(description="in_transit + incoming: already on its way")
     quantity: int = Field(description="Units to bring in")
+    daily_velocity: float = Field(description="Net units sold a day over the trailing 28 "
+                                  "days (4 decimals), which the quantity covers")
     source: SourceOut | None = Field(description="Where from; null when nowhere is known")
 
     @classmethod
@@ -289,4 +316,5 @@ class SuggestionOut(BaseModel):
         return cls(location_id=s.location_id, sku=s.sku, available=s.available,
                    reorder_point=s.reorder_point, reorder_quantity=s.reorder_quantity,
                    safety_stock=s.safety_stock, on_order=s.on_order, quantity=s.quantity,
+                   daily_velocity=round(s.daily_velocity, 4),
                    source=SourceOut.of(s.source, costs=costs))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from stockline.domain.commands import CommitReservation, CreateReservation, ReservationLineRequest
 from stockline.domain.documents import Reservation
 from stockline.domain.states import ReservationStatus
-from stockline.domain.values import Channel, PaymentStatus
+from stockline.domain.values import Channel, OpeningPaymentStatus, PaymentStatus
 from stockline.entrypoints.http.schemas.common import (
     Body,
     CodeStr,
@@ -53,13 +53,13 @@ class ReservationCreate(Body):
 
 
 class ReservationCommit(Body):
-    payment_status: PaymentStatus = PaymentStatus.PAID
+    payment_status: OpeningPaymentStatus = OpeningPaymentStatus.PAID
     external_ref: Text100 | None = Field(
         default=None, description="The sale's external ref (the reservation's when left out)")
 
     def to_command(self, reservation_id: str) -> CommitReservation:
         return CommitReservation(reservation_id=reservation_id,
-                                 payment_status=self.payment_status,
+                                 payment_status=PaymentStatus(self.payment_status.value),
                                  external_ref=self.external_ref)
 
 

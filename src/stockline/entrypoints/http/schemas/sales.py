@@ -7,15 +7,29 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from stockline.domain.commands import LineQuantity, RecordSale, ReturnSale, SaleLineRequest
+from stockline.domain.commands import (
+    LineQuantity,
+    RecordSale,
+    ReturnSale,
+    SaleLineRequest,
+    UpdateSale,
+)
 from stockline.domain.model import Sale, SaleReturn
-from stockline.domain.values import Channel, PaymentStatus, ReturnReason, SaleStatus
+from stockline.domain.values import (
+    Channel,
+    FulfillmentStatus,
+    OpeningPaymentStatus,
+    PaymentStatus,
+    ReturnReason,
+    SaleStatus,
+)
 from stockline.entrypoints.http.schemas.common import (
     Body,
     CodeStr,
     MoneyIn,
     MoneyOut,
     Quantity,
+    SentFields,
     Text100,
     Text500,
     Timestamp,
@@ -35,7 +49,9 @@ class SaleCreate(Body):
     channel: Channel = Channel.POS
     occurred_at: Timestamp | None = Field(
         default=None, description="When the sale happened (defaults to now); not in the future")
-    payment_status: PaymentStatus = PaymentStatus.PAID
+    payment_status: OpeningPaymentStatus = Field(
+        default=OpeningPaymentStatus.PAID, description="`refunded` and `failed` come later, "
+        "by PATCH /v1/sales/{id}")
     external_ref: Text100 | None = Field(default=None,
                                          description="The POS or order system's own id")
     customer: CustomerIn | None = Field(
@@ -43,6 +59,13 @@ class SaleCreate(Body):
                                   "answer, its events or webhooks; read at GET "
                                   "/v1/customers/{ref}, erased by POST "
                                   "/v1/customers/{ref}/erase")
+
+    in_hand: bool = Field(
+        default=False, strict=True,
+        description="The customer holds the goods: a line short of available stock is "
+                    "found first (a `found` ledger entry referencing the sale) and a count "
+                    "task opened for its level, instead of 409 `insufficient_stock`. Needs "
+                    "`inventory:count` at the location too")
 
     def subject(self) -> str | None:
         return self.customer.ref if self.customer is not None else None
@@ -53,9 +76,21 @@ class SaleCreate(Body):
             lines=tuple(SaleLineRequest(sku=ln.sku, quantity=ln.quantity,
                                         unit_price=ln.unit_price.to_money())
                         for ln in self.lines),
-            channel=self.channel, payment_status=self.payment_status,
+            channel=self.channel, payment_status=PaymentStatus(self.payment_status.value),
             occurred_at=self.occurred_at, external_ref=self.external_ref,
-            customer=self.customer.to_details() if self.customer else None)
+            customer=self.customer.to_details() if self.customer else None,
+            in_hand=self.in_hand)
+
+
+class SaleUpdate(SentFields):
+    """The states to move the sale to; a field left out stays as it is."""
+
+    payment_status: PaymentStatus | None = None
+    fulfillment_status: FulfillmentStatus | None = None
+
+    def to_command(self, sale_id: str) -> UpdateSale:
+        return UpdateSale(sale_id=sale_id, payment_status=self.payment_status,
+                          fulfillment_status=self.fulfillment_status)
 
 
 class ReturnLineIn(Body):
@@ -136,6 +171,7 @@ class SaleOut(BaseModel):
     status: SaleStatus
     channel: Channel
     payment_status: PaymentStatus
+    fulfillment_status: FulfillmentStatus
     external_ref: str | None
     actor: str
     occurred_at: datetime
@@ -156,6 +192,7 @@ class SaleOut(BaseModel):
         return cls(id=s.id, location_id=s.location_id, lines=lines,
                    total=MoneyOut(amount=s.total.format(), currency=s.currency),
                    units=s.units, status=SaleStatus(s.status), channel=s.channel,
-                   payment_status=s.payment_status, external_ref=s.external_ref,
+                   payment_status=s.payment_status,
+                   fulfillment_status=s.fulfillment_status, external_ref=s.external_ref,
                    actor=s.actor, occurred_at=s.occurred_at, created_at=s.created_at,
                    returns=[ReturnOut.of(r) for r in s.returns])

@@ -6,14 +6,16 @@ token it was opened with (for a stream opened with a ticket: the principal, whos
 is checked) and checks it again through the one Authenticator, as a request would be
 checked: every half key-cache time against key records no older than that (a
 key revoked on any node ends the stream within ``key_cache_seconds``, as it ends that
-node's requests), and exactly when the credential expires. A WebSocket also checks it on
-every message it receives. Every such message, and every page of a replay past the first,
-takes a token from the caller's bucket, as a request does.
+node's requests), and exactly when the credential expires; a stream opened with the
+dashboard's session also checks that the session has not ended (signed out). A WebSocket
+also checks it on every message it receives. Every such message, and every page of a
+replay past the first, takes a token from the caller's bucket, as a request does.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -27,6 +29,8 @@ CREDENTIAL_REVOKED = ("credential_revoked: this stream's key or token is no long
                       "(revoked); open a new stream with a valid one")
 CREDENTIAL_EXPIRED = ("credential_expired: this stream's key or token has expired; open a "
                       "new stream with a new one to resume")
+SESSION_ENDED = ("credential_revoked: this stream's session has ended (signed out, or its key "
+                 "revoked); sign in again to resume")
 CREDENTIAL_UNCHECKED = ("unavailable: this stream's credential cannot be checked now; "
                         "reconnect to resume")
 MIN_RECHECK_SECONDS = 0.5  # with no key cache at all, a stream still does not spin
@@ -37,10 +41,13 @@ class StreamGuard:
 
     def __init__(self, authenticator: Authenticator, limiter: RateLimiter,
                  credential: str | None, principal: Principal, *,
-                 key_cache_seconds: float) -> None:
+                 key_cache_seconds: float,
+                 session_alive: Callable[[], Awaitable[bool]] | None = None) -> None:
         """``credential``: the key or token to check again; None for a stream opened with
-        a ticket (the ticket is spent: the principal's source is checked instead)."""
+        a ticket or a session (the principal's source is checked instead);
+        ``session_alive``: whether the session it was opened with still lasts."""
         self._authenticator, self._limiter = authenticator, limiter
+        self._session_alive = session_alive
         self._credential, self.principal = credential, principal
         self._every = max(key_cache_seconds / 2, MIN_RECHECK_SECONDS)
 
@@ -50,6 +57,8 @@ class StreamGuard:
         if self._seconds_left() == 0:
             return CREDENTIAL_EXPIRED
         try:
+            if self._session_alive is not None and not await self._session_alive():
+                return SESSION_ENDED
             if self._credential is None:
                 await self._authenticator.confirm(self.principal, max_age=max_age)
             else:

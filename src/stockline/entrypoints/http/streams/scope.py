@@ -52,14 +52,21 @@ EVENT_READS: Mapping[EventType, Permission] = {
     EventType.INVENTORY_LOW_STOCK: Permission.INVENTORY_READ,
     EventType.SALE_RECORDED: Permission.SALES_READ,
     EventType.SALE_RETURNED: Permission.SALES_READ,
+    EventType.SALE_UPDATED: Permission.SALES_READ,
     EventType.TRANSFER_SHIPPED: Permission.TRANSFERS_READ,
     EventType.TRANSFER_RECEIVED: Permission.TRANSFERS_READ,
     EventType.TRANSFER_CANCELLED: Permission.TRANSFERS_READ,
+    EventType.TRANSFER_CLOSED: Permission.TRANSFERS_READ,
     EventType.RESERVATION_CREATED: Permission.RESERVATIONS_READ,
     EventType.RESERVATION_COMMITTED: Permission.RESERVATIONS_READ,
     EventType.RESERVATION_RELEASED: Permission.RESERVATIONS_READ,
     EventType.RESERVATION_EXPIRED: Permission.RESERVATIONS_READ,
     EventType.PRODUCT_CHANGED: Permission.CATALOG_READ,
+    EventType.LOCATION_UPDATED: Permission.LOCATIONS_READ,
+    EventType.SUPPLIER_UPDATED: Permission.SUPPLIERS_READ,
+    EventType.COUNT_TASK_OPENED: Permission.INVENTORY_COUNT,
+    EventType.COUNT_TASK_COMPLETED: Permission.INVENTORY_COUNT,
+    EventType.FEEDBACK_RECEIVED: Permission.FEEDBACK_READ,
 }
 
 
@@ -135,10 +142,11 @@ def scoped(principal: Principal, wanted: EventFilter) -> EventFilter:
                                include_unlocated=unlocated)
 
 
-def open_stream(hub: EventHub, principal: Principal, limit: int) -> StreamSlot:
+def open_stream(hub: EventHub, principal: Principal, limit: int,
+                protocol: str = "sse") -> StreamSlot:
     """A slot for one more stream of the caller on this node (429 beyond ``limit``)."""
     try:
-        return hub.open_stream(principal.id, limit)
+        return hub.open_stream(principal.id, limit, protocol)
     except TooManyStreams as exc:
         raise ProblemError(RATE_LIMITED, f"{exc}; close one or retry later",
                            {"Retry-After": STREAM_RETRY_AFTER}) from exc

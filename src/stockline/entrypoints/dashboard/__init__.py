@@ -1,0 +1,1 @@
+"""The operations dashboard: pages for managers and store staff, served at /dashboard."""

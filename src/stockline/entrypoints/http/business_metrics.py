@@ -1,0 +1,154 @@
+"""Business and operations metrics beside the HTTP ones: stock-outs, streams, the relay,
+rate-limit refusals and reconciliation (counted in this process as things happen), and the
+numbers read from the database when /metrics is scraped (``DatabaseGauges``).
+
+In a server of several worker processes (PROMETHEUS_MULTIPROC_DIR) each gauge says how its
+processes' values combine: stream clients add up; the relay's last round and the last
+reconcile take the newest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from stockline.adapters.status import OperationsStatus, operations_status
+from stockline.adapters.uow import SqlUnitOfWorkFactory
+from stockline.bootstrap import Container
+from stockline.domain.events import Event, InventoryChanged
+from stockline.domain.reconcile import Check, ReconcileReport
+
+
+class BusinessMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.stockouts = Counter(
+            "stockline_stockouts", "Changes that left a level with nothing available "
+            "(available from above 0 to 0 or less): sales, holds, transfers, adjustments",
+            registry=registry)
+        self.refusals = Counter(
+            "stockline_rate_limit_refusals", "Requests refused for a rate limit: limit="
+            "principal (a caller's bucket, by role) or failed_credentials (an address's)",
+            ["limit", "role"], registry=registry)
+        self.streams = Gauge(
+            "stockline_stream_clients", "Event streams open (SSE, WebSocket, GraphQL "
+            "subscriptions, gRPC WatchEvents)", ["protocol"], registry=registry,
+            multiprocess_mode="livesum")
+        self.relay_round = Gauge(
+            "stockline_relay_last_round_timestamp_seconds", "When this node's relay last "
+            "finished a round while leading (Unix time; 0: it has not led)",
+            registry=registry, multiprocess_mode="max")
+        self.relay_leading = Gauge(
+            "stockline_relay_leading", "1 while a process of this node leads the outbox relay",
+            registry=registry, multiprocess_mode="max")
+        self.drift = Gauge(
+            "stockline_reconcile_drift", "Drifts the last reconcile run found, by check",
+            ["check"], registry=registry, multiprocess_mode="mostrecent")
+        self.reconciled_at = Gauge(
+            "stockline_reconcile_last_run_timestamp_seconds", "When the last reconcile run "
+            "started (Unix time)", registry=registry, multiprocess_mode="max")
+        self.reconciled_levels = Gauge(
+            "stockline_reconcile_levels_checked", "Levels the last reconcile run checked",
+            registry=registry, multiprocess_mode="mostrecent")
+
+    def watch(self, container: Container) -> None:
+        """Hook into what the container runs (in the app's lifespan)."""
+        if isinstance(container.uows, SqlUnitOfWorkFactory):
+            container.uows.on_committed = self.committed
+        container.relay.on_round = self.relayed
+        container.hub.on_streams = self.stream
+        container.limiter.on_refused = self.refused
+        if container.reconcile is not None:
+            container.reconcile.on_report = self.reconciled
+
+    def committed(self, events: Sequence[Event]) -> None:
+        outs = sum(1 for e in events if isinstance(e, InventoryChanged) and e.stocked_out)
+        if outs:
+            self.stockouts.inc(outs)
+
+    def relayed(self, leading: bool) -> None:
+        self.relay_leading.set(1 if leading else 0)
+        if leading:
+            self.relay_round.set(time.time())
+
+    def stream(self, protocol: str, change: int) -> None:
+        self.streams.labels(protocol).inc(change)
+
+    def refused(self, limit: str, role: str) -> None:
+        self.refusals.labels(limit, role).inc()
+
+    def reconciled(self, report: ReconcileReport, at: datetime) -> None:
+        for check in Check:
+            self.drift.labels(check.value).set(report.counts.get(check.value, 0))
+        self.reconciled_levels.set(report.checked)
+        self.reconciled_at.set(at.timestamp())
+
+
+def reconcile_registry(report: ReconcileReport, at: datetime) -> CollectorRegistry:
+    """A registry of the reconcile gauges alone, for ``stockline reconcile --textfile``."""
+    registry = CollectorRegistry()
+    metrics = BusinessMetrics(registry)
+    metrics.reconciled(report, at)
+    for name in ("stockouts", "refusals", "streams", "relay_round", "relay_leading"):
+        registry.unregister(getattr(metrics, name))
+    return registry
+
+
+class DatabaseGauges(Collector):
+    """Numbers read from the database at scrape time (at most every ``cache_seconds``):
+    the outbox and the relay (as GET /v1/admin/status), low levels, the webhook backlog;
+    and this process's bus connection."""
+
+    def __init__(self) -> None:
+        self._read: OperationsStatus | None = None
+        self._read_at = -float("inf")
+        self._bus: tuple[str, bool] | None = None
+
+    async def refresh(self, container: Container, cache_seconds: float) -> None:
+        connected = getattr(container.bus, "connected", None)  # a bus that knows says
+        self._bus = (container.bus.name, connected) if isinstance(connected, bool) else None
+        if time.monotonic() - self._read_at < cache_seconds:
+            return
+        try:
+            self._read = await operations_status(container.database.read)
+        except Exception:  # whatever the failure, the process's own metrics still answer
+            self._read = None
+        self._read_at = time.monotonic()
+
+    def collect(self) -> Iterable[Metric]:
+        if self._bus is not None:
+            bus = GaugeMetricFamily("stockline_bus_connected", "1 while this process is "
+                                    "connected to the event bus", labels=["bus"])
+            bus.add_metric([self._bus[0]], 1 if self._bus[1] else 0)
+            yield bus
+        if self._read is not None:
+            yield from _families(self._read, time.time())
+
+
+def _families(read: OperationsStatus, now: float) -> Iterator[Metric]:
+    p = read.pipeline
+    oldest = p.oldest_pending_at.timestamp() if p.oldest_pending_at is not None else None
+    lease = p.lease_expires_at.timestamp() if p.lease_expires_at is not None else 0.0
+    for name, doc, value in (
+        ("stockline_outbox_pending", "Changes committed and not yet in the event log",
+         p.pending),
+        ("stockline_outbox_oldest_pending_age_seconds", "Age of the oldest of them (the "
+         "relay's lag; 0 when none waits)", max(0.0, now - oldest) if oldest else 0.0),
+        ("stockline_events_unpublished", "Events in the log not yet published to the bus",
+         max(0, p.newest_event_id - p.published_through)),
+        ("stockline_relay_lease_expires_timestamp_seconds", "When the relay leader's lease "
+         "ends (Unix time; renewed while it runs)", lease),
+        ("stockline_levels_below_reorder_point", "Levels at or under their reorder point",
+         read.levels_below_reorder_point),
+        ("stockline_webhook_deliveries_pending", "Webhook deliveries queued, not yet "
+         "delivered (the backlog; a paused subscription's wait too)",
+         read.webhook_deliveries_pending),
+        ("stockline_webhooks_paused", "Webhook subscriptions paused (by their owner, or "
+         "after failing for the give-up span)", read.webhooks_paused),
+    ):
+        yield GaugeMetricFamily(name, doc, value=value)
