@@ -16,6 +16,7 @@ from stockline.adapters.audit import AuditTrail
 from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
+from stockline.adapters.cache_redis import RedisTier
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
 from stockline.adapters.database import Database, open_database
 from stockline.adapters.destinations import Destinations
@@ -26,6 +27,7 @@ from stockline.adapters.nodes import NodeRegistry
 from stockline.adapters.queries import Queries
 from stockline.adapters.queries.hot import HotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
+from stockline.adapters.reads import CachedReads
 from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
 from stockline.adapters.rollup import fold_waiting
@@ -56,6 +58,7 @@ class Container:
     writes: WriteService  # the one write path every entrypoint calls (services.writes)
     queries: Queries
     hot: HotReads
+    reads: CachedReads  # the one read of a single level or product, through the cache
     bus: EventBus
     relay: Relay
     hub: EventHub
@@ -87,6 +90,7 @@ class Container:
         """
         self.audit.start()
         await self.limiter.start()
+        await self.reads.start()
         if events:
             try:
                 await self.bus.start()
@@ -112,6 +116,7 @@ class Container:
             await self.bus.close()
         await self.limiter.close()
         await self.audit.close()  # flushes what is still queued
+        await self.reads.close()
         await self.hot.close()
         await self.database.dispose()
 
@@ -167,11 +172,13 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         poll_seconds=settings.webhook_poll_interval_seconds,
         idle_poll_seconds=settings.webhook_idle_poll_seconds, destinations=destinations)
     deliveries.on_queued = dispatcher.wake
-    uows = uow_factory or SqlUnitOfWorkFactory(database.write)
-    executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
     queries = Queries(database.read)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
+    hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
+    reads = cached_reads(settings, queries, hot, hub)
+    uows = uow_factory or SqlUnitOfWorkFactory(database.write, told=[reads.committed])
+    executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
     retention = timedelta(hours=settings.idempotency_retention_hours)
     keys = KeyStore(database.read, database.write, ttl=settings.key_cache_seconds)
     authenticator = Authenticator(
@@ -212,7 +219,6 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
                               lane_of=sales.lane_of, on_commit=relay.wake)
 
-    hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
     writes = WriteService(executor, {sales.record_sale: grouped} if grouped else None)
     scheduled = (ScheduledReconcile(
         database.read, interval=timedelta(seconds=settings.reconcile_interval_seconds),
@@ -227,7 +233,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     if scheduled is not None:
         jobs.append(Periodic("reconcile", scheduled, interval=scheduled.look_seconds))
     return Container(settings=settings, database=database, executor=executor,
-                     writes=writes, queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
+                     writes=writes, queries=queries, hot=hot, reads=reads, bus=bus,
+                     relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
                      destinations=destinations,
                      audit=AuditTrail(database.write,
@@ -239,6 +246,19 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),
                      reconcile=scheduled, background=jobs)
+
+
+def cached_reads(settings: Settings, queries: Queries, hot: HotReads,
+                 hub: EventHub) -> CachedReads:
+    """The read cache: trusted while the hub has caught up with the log within a few of
+    its polls; shared through Redis when STOCKLINE_CACHE_REDIS_URL is set."""
+    ttl = settings.cache_ttl_seconds
+    redis = (RedisTier(settings.cache_redis_url, ttl=ttl, prefix=settings.rate_limit_prefix,
+                       timeout_seconds=settings.cache_redis_timeout_seconds)
+             if settings.cache_redis_url else None)
+    return CachedReads(queries, hot, hub, ttl=ttl, max_entries=settings.cache_max_entries,
+                       feed_window=max(2.0, 4 * settings.hub_poll_interval_seconds),
+                       redis=redis)
 
 
 def idempotency_digests(settings: Settings) -> RequestDigests:

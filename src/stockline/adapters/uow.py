@@ -55,8 +55,9 @@ class SqlUnitOfWork:
     imports: SqlImports
     counting: SqlCounting
 
-    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None) -> None:
-        self._engine, self._on_committed = engine, on_committed
+    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None,
+                 told: Sequence[Committed] = ()) -> None:
+        self._engine, self._on_committed, self._told = engine, on_committed, told
         self._conn: AsyncConnection | None = None
         self._events: list[Event] = []  # appended to the outbox in this transaction
 
@@ -115,7 +116,11 @@ class SqlUnitOfWork:
         await self._conn.commit()
         committed = list(self._events)
         self._events.clear()  # the repositories keep appending to this same list
-        if self._on_committed is not None and committed:
+        if not committed:
+            return
+        for hook in self._told:
+            hook(committed)
+        if self._on_committed is not None:
             self._on_committed(committed)
 
     async def rollback(self) -> None:
@@ -136,11 +141,13 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """``on_committed``: told each committed transaction's events (set by the app)."""
+    """``told``: told each committed transaction's events before the commit returns (the
+    read cache, so that a writer reads its own write); ``on_committed`` too (set by the
+    app: metrics count them)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, told: Sequence[Committed] = ()) -> None:
+        self._engine, self._told = engine, tuple(told)
         self.on_committed: Committed | None = None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine, self.on_committed)
+        return SqlUnitOfWork(self._engine, self.on_committed, self._told)

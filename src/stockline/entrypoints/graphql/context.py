@@ -10,6 +10,7 @@ from stockline.bootstrap import Container
 from stockline.domain.security import Permission, Principal
 from stockline.entrypoints.graphql.loaders import Loaders
 from stockline.entrypoints.http.auth import SocketApiKey
+from stockline.entrypoints.http.deps import READ_AFTER
 from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.routers.scope import require_of, within
@@ -17,11 +18,13 @@ from stockline.entrypoints.http.routers.scope import require_of, within
 
 class Context(BaseContext):
     def __init__(self, container: Container, principal: Principal | None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, *, read_after: bool = False) -> None:
         super().__init__()
         self.container, self.metrics = container, metrics
         self._principal = principal
-        self.loaders = Loaders(container.queries)
+        # The request carries Stockline-Read-After: single objects are read past the cache.
+        self.read_after = read_after
+        self.loaders = Loaders(container.queries, container.reads, fresh=read_after)
 
     @property
     def principal(self) -> Principal:
@@ -54,5 +57,6 @@ async def context_of(connection: HTTPConnection,
     metrics = getattr(connection.app.state, "metrics", None)
     return Context(connection.app.state.container,
                    principal if isinstance(principal, Principal) else None,
-                   metrics if isinstance(metrics, Metrics) else None)
+                   metrics if isinstance(metrics, Metrics) else None,
+                   read_after=READ_AFTER in connection.headers)
 

@@ -40,6 +40,7 @@ from stockline.entrypoints.grpc.status import (
     refusal_of,
     retry_later,
 )
+from stockline.entrypoints.http.deps import READ_AFTER
 from stockline.entrypoints.http.metrics import Metrics
 
 S = grpc.StatusCode
@@ -56,6 +57,11 @@ class Call:
     principal: Principal
     credential: str
     context: Any
+
+    @property
+    def read_after(self) -> str | None:
+        """The ``stockline-read-after`` metadata (as REST's header): read past the cache."""
+        return dict(_text_metadata(self.context)).get(READ_AFTER)
 
 
 def peer_address(peer: str) -> str | None:

@@ -33,7 +33,8 @@ class InventoryService(Service, inventory_pb2_grpc.InventoryServicer):
     async def GetLevel(self, request: pb.GetLevelRequest, call: Call) -> pb.Level:
         location_id = code(request.location_id, "location_id")
         sku = code(request.sku, "sku")
-        found = await get_level(location_id, sku, self.container, call.principal)
+        found = await get_level(location_id, sku, self.container, call.principal,
+                                read_after=call.read_after)
         return message_of(found, pb.Level)
 
     @rpc(ONE_LEVEL)

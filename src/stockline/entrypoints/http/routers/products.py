@@ -15,6 +15,7 @@ from stockline.entrypoints.http.deps import (
     Cursor,
     Limit,
     PrefixedQuery,
+    ReadAfter,
     WriterDep,
 )
 from stockline.entrypoints.http.schemas.catalog import ProductCreate, ProductOut, ProductUpdate
@@ -62,8 +63,9 @@ async def list_products(container: ContainerDep, _p: PrincipalDep,
 
 @router.get("/{sku}", response_model=ProductOut, responses=problems(404),
             summary="One product")
-async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep) -> ProductOut:
-    product = await container.queries.product(sku)
+async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep,
+                      read_after: ReadAfter = None) -> ProductOut:
+    product = await container.reads.product(sku, fresh=read_after is not None)
     if product is None:
         raise NotFound("product", sku)
     return ProductOut.of(product)
