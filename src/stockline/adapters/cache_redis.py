@@ -71,9 +71,13 @@ class RedisTier:
                                             socket_connect_timeout=self._timeout)
             self._script = self._redis.register_script(SET_IF_NEWER)
 
-    async def close(self) -> None:
+    async def flush(self) -> None:
+        """Wait for the writes under way (each is bounded by the timeout)."""
         if self._writes:
             await asyncio.wait(set(self._writes), timeout=self._timeout * 4)
+
+    async def close(self) -> None:
+        await self.flush()
         if self._redis is not None:
             redis, self._redis = self._redis, None
             await redis.aclose()
@@ -88,7 +92,7 @@ class RedisTier:
             return None
         assert self._redis is not None
         try:
-            raw = await self._redis.get(self._name(key))
+            raw = await self._redis.get(self.name(key))
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             return None
@@ -112,12 +116,12 @@ class RedisTier:
 
     async def _write(self, key: Key, version: int, record: bytes, tombstone: bool) -> None:
         try:
-            await self._script(keys=[self._name(key)],
+            await self._script(keys=[self.name(key)],
                                args=[version, record, self._ttl_ms, "1" if tombstone else "0"])
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
 
-    def _name(self, key: Key) -> str:
+    def name(self, key: Key) -> str:
         return self._prefix + "\x1f".join(key)
 
     def _failed(self, exc: BaseException) -> None:

@@ -46,7 +46,7 @@ class CachedReads:
     def __init__(self, queries: Queries, hot: HotReads, feed: EventHub, *, ttl: float,
                  max_entries: int, feed_window: float, redis: RedisTier | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._queries, self._hot, self._feed, self._window = queries, hot, feed, feed_window
+        self._queries, self.hot, self._feed, self._window = queries, hot, feed, feed_window
         self._ttl, self._clock = ttl, clock
         self.local = LocalTier(ttl=ttl, max_entries=max_entries, clock=clock) if ttl else None
         self.redis = redis if ttl else None
@@ -60,7 +60,7 @@ class CachedReads:
     async def level(self, location_id: str, sku: str, *, fresh: bool = False) -> Level | None:
         """The stored level (None: never stocked there, or no such location or SKU)."""
         async def load() -> Level | None:
-            return (await self._hot.level(location_id, sku)
+            return (await self.hot.level(location_id, sku)
                     or await self._queries.level(location_id, sku))
         return await self._read(level_key(location_id, sku), load, fresh)
 
