@@ -115,6 +115,24 @@ async def test_a_fill_begun_before_a_change_and_finished_after_it_is_not_kept() 
     assert local.fresh(KEY) is None
 
 
+async def test_a_fill_that_read_the_version_an_event_brings_is_kept() -> None:
+    clock = Clock()
+    local = tier(clock)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def read(fill: Fill) -> bool:
+        started.set()
+        await release.wait()
+        return local.offer(KEY, "v2", 2, clock.now, fill)
+
+    filling = asyncio.create_task(local.shared_fill(KEY, read))
+    await started.wait()
+    local.changed(KEY, 2)  # the event of the write the fill already read
+    release.set()
+    assert await filling
+    assert local.fresh(KEY).value == "v2"  # type: ignore[union-attr]
+
+
 async def test_a_request_after_a_change_does_not_join_a_fill_begun_before_it() -> None:
     clock = Clock()
     local = tier(clock)

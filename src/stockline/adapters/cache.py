@@ -9,9 +9,10 @@ from there. The rules, in one place (``LocalTier``):
   newer value, and a value read from the database (or from the shared tier) is kept only
   when its version is at least the newest the cache has heard of.
 - **A fill that raced a change is dropped.** A read of the database begun before a change
-  and finished after its event would put back the old value: the event spoils the fills
-  of its key under way (and the tombstone's version refuses their value anyway), and a
-  request that comes after the event starts a fill of its own instead of joining them.
+  and finished after its event would put back the old value: the fill under way learns
+  the event's version and keeps only a value at least that new (the tombstone's version
+  refuses it too), and a request that comes after the event starts a fill of its own
+  instead of joining one that may have read the database before the change.
 - **Entries age out.** A value older than the TTL (counted from its read of the database,
   whichever tier it passed through) is read again, so a lost event leaves a value stale
   for at most the TTL.
@@ -49,9 +50,11 @@ class Entry:
 @dataclass(slots=True, eq=False)
 class Fill:
     """One read of the database under way for a key, shared by the requests that wait on
-    it; ``spoiled`` once the key changed meanwhile (its value is then not kept)."""
+    it. ``newest``: the newest version the key changed to meanwhile (a value older than
+    that is not kept); ``spoiled`` when it changed to a version not told."""
 
     task: asyncio.Task[Any] | None = None
+    newest: int = 0
     spoiled: bool = False
 
 
@@ -80,9 +83,9 @@ class LocalTier:
 
     def offer(self, key: Key, value: Any, version: int, stamp: float,
               fill: Fill | None = None) -> bool:
-        """Keep ``value`` (read at ``stamp``) unless a newer version is known, the fill it
-        came from was spoiled, or it is already too old; whether it was kept."""
-        if fill is not None and fill.spoiled:
+        """Keep ``value`` (read at ``stamp``) unless a newer version is known (to the cache,
+        or to the fill it came from), or it is already too old; whether it was kept."""
+        if fill is not None and (fill.spoiled or version < fill.newest):
             return False
         entry = self._entries.get(key)
         if entry is not None and (entry.version > version or (
@@ -95,11 +98,14 @@ class LocalTier:
         return True
 
     def changed(self, key: Key, version: int | None) -> bool:
-        """``key`` is at ``version`` now (None: at some version not told): fills under way
-        are spoiled and an older entry becomes a tombstone; whether anything was dropped."""
+        """``key`` is at ``version`` now (None: at some version not told): an older entry
+        becomes a tombstone, a fill under way keeps its value only if it is at least that
+        version, and a request from now on starts a fill of its own (the one under way
+        may have read the database before the change); whether anything was dropped."""
         fill = self._fills.pop(key, None)
         if fill is not None:
-            fill.spoiled = True
+            fill.newest = max(fill.newest, version or 0)
+            fill.spoiled = fill.spoiled or version is None
         entry = self._entries.get(key)
         if version is None:
             return self._entries.pop(key, None) is not None or fill is not None
