@@ -1,6 +1,7 @@
 """The read cache of single levels and products, end to end, on both backends: a writer
 reads its own write (REST and GraphQL), a value planted in the cache changes no stock
-decision, and the metrics count where reads were answered from."""
+decision (sale, hold, transfer, adjustment), and the metrics count where reads were
+answered from."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from stockline.domain.model import Level
 from tests.factories import (
     admin_client,
     assert_problem,
+    create_warehouse,
     hold_line,
     line,
     record_sale,
@@ -92,7 +94,15 @@ async def test_a_false_value_in_the_cache_changes_no_stock_decision(
     await record_sale(client, store, [line(sku, 2)])  # what the database holds decides
     assert_problem(await client.post("/v1/sales/record", json={
         "location_id": store, "lines": [line(sku, 2)]}), 409, "insufficient_stock")
+    warehouse = (await create_warehouse(client))["code"]
+    assert_problem(await client.post("/v1/stock-movements/transfer", json={
+        "from_location_id": store, "to_location_id": warehouse,
+        "lines": [{"sku": sku, "quantity": 2}]}), 409, "insufficient_stock")
+    assert_problem(await client.post("/v1/inventory/update", json={
+        "location_id": store, "sku": sku, "delta": -2, "reason": "damage"}),
+        409, "insufficient_stock")
     assert await on_hand(client, store, sku, **READ_AFTER) == 1
+    assert await on_hand(client, store, sku) == 1000  # the plant outlived all of it
 
 
 @pytest.fixture

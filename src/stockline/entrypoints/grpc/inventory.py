@@ -51,7 +51,8 @@ class InventoryService(Service, inventory_pb2_grpc.InventoryServicer):
         for location_id, sku in keys:
             level = stored.get((location_id, sku))
             if level is None or level.lotted:  # zeros, a 404 or its lots: as GetLevel
-                found = await get_level(location_id, sku, self.container, call.principal)
+                found = await get_level(location_id, sku, self.container, call.principal,
+                                        read_after=call.read_after)
             else:
                 found = LevelDetailOut.with_lots(level, [])
             levels.append(message_of(found, pb.Level))
