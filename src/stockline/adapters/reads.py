@@ -108,8 +108,8 @@ class CachedReads:
             value: V = entry.value
             return value
 
-        async def fill(spoiled: Fill) -> tuple[V | None, str, float | None]:
-            return await self._fill(key, spoiled, load)
+        async def fill(ticket: Fill) -> tuple[V | None, str, float | None]:
+            return await self._fill(key, ticket, load)
         found, source, age = await local.shared_fill(key, fill)
         self.on_read(key[0], source, age)
         return found  # type: ignore[no-any-return]
