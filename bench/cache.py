@@ -21,6 +21,8 @@ import os
 import platform
 import sys
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,9 @@ from rich.table import Table
 
 from bench.harness import BENCH_KEY, Dataset, Measured, prepare, served
 from bench.loadgen import run_wrk, wrk_available
+from stockline.bootstrap import bootstrap
+from stockline.config import Settings
+from stockline.entrypoints.http.metrics import Metrics
 
 console = Console(width=150)
 READS = {"level": "read one level", "product": "read one product"}
@@ -98,6 +103,39 @@ def cache_figures(base_url: str) -> str:
     return f"hit ratio {hits / total:.1%} of {total:,.0f}{mean_age}"
 
 
+async def in_process(backend: str, workdir: Path, calls: int = 20_000) -> list[str]:
+    """The cost of one level read in this process, one call after another: the
+    driver-level read the lean route made before the cache (``adapters/queries/hot.py``),
+    then the cache's hit, with its metrics and without them."""
+    url, cleanup = await prepare(backend, workdir, Dataset(1, 10, stock=10))
+    container = bootstrap(Settings(database_url=url, admin_key="bench-" + "k" * 40,
+                                   var_dir=workdir, log_level="warning"))
+    await container.start(jobs=False)
+    try:
+        Metrics().business.watch(container)
+        await asyncio.sleep(0.3)  # the hub catches up with the log: the cache is trusted
+        reads = {"driver-level read": container.hot.level,
+                 "cache hit, with metrics": container.reads.level}
+        found = [backend]
+        for label, read in reads.items():
+            found.append(f"{label}: {await _per_call(read, calls):.1f} us")
+        container.reads.on_read = lambda kind, source, age: None
+        found.append(f"cache hit, no metrics: "
+                     f"{await _per_call(container.reads.level, calls):.1f} us")
+        return found
+    finally:
+        await container.close()
+        await cleanup()
+
+
+async def _per_call(read: Callable[[str, str], Awaitable[object]], calls: int) -> float:
+    await read("BENCH-L000", "BENCH-000001")
+    started = time.perf_counter()
+    for _ in range(calls):
+        await read("BENCH-L000", "BENCH-000001")
+    return (time.perf_counter() - started) / calls * 1e6
+
+
 def print_table(rows: list[list[str]]) -> None:
     table = Table(title="Reads with the read cache vs the same reads without it (same run)")
     for col in ("backend", "operation", "cache req/s", "p50 ms", "no cache req/s", "p50 ms",
@@ -118,8 +156,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--ttl", default="2", help="STOCKLINE_CACHE_TTL_SECONDS when cached")
+    parser.add_argument("--in-process", action="store_true",
+                        help="time one level read in this process instead (no server, no "
+                             "HTTP): the driver-level read against the cache's hit")
     args = parser.parse_args()
-    if not wrk_available():
+    if not wrk_available() and not args.in_process:
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     console.print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
@@ -128,6 +169,10 @@ def main() -> None:
                   f"{args.seconds:g} s per figure; server workers: {args.workers}")
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="stockline-bench-") as tmp:
+        if args.in_process:
+            for backend in backends:
+                console.print("; ".join(asyncio.run(in_process(backend, Path(tmp)))))
+            return
         for backend in backends:
             rows += asyncio.run(run_backend(backend, args, Path(tmp)))
     print_table(rows)
