@@ -301,8 +301,10 @@ class EventHub:
 
     async def _poll_log(self) -> None:
         """Read the log for what the bus did not bring (the node's other processes'
-        events on the in-process bus, a message the bus lost), while anyone listens: with
-        nobody subscribed there is nobody to deliver to (``fresh`` catches up then)."""
+        events on the in-process bus, a message the bus lost), while anyone listens (a
+        subscriber, or a listener such as the read cache, which also learns from each
+        poll that the hub has caught up): with nobody there is nobody to deliver to
+        (``fresh`` catches up then)."""
         while True:
             await asyncio.sleep(self._poll)
             if not self._subscribers and not self._listeners:

@@ -20,7 +20,7 @@ from stockline.entrypoints.http.errors import BAD_REQUEST, problem_response
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 ALLOWED_HEADERS = ("X-API-Key", "Authorization", "Content-Type", "Idempotency-Key",
-                   "Last-Event-ID", "X-Request-ID")
+                   "Last-Event-ID", "X-Request-ID", "Stockline-Read-After")
 # What a page may read of an answer beyond the CORS-safelisted headers.
 EXPOSED_HEADERS = ("Idempotent-Replayed", "X-Request-ID", "Retry-After", "RateLimit-Limit",
                    "RateLimit-Remaining", "RateLimit-Reset", "Location", "WWW-Authenticate")
