@@ -94,6 +94,17 @@ def test_the_oldest_written_entry_makes_room() -> None:
     assert local.fresh(level_key("S", "P2")) is not None
 
 
+def test_the_events_of_keys_not_held_never_take_a_values_room() -> None:
+    clock = Clock()
+    local = tier(clock, max_entries=2)
+    local.offer(KEY, "held", 1, clock.now)
+    for n in range(10):
+        local.changed(level_key("S", f"P{n}"), 3)
+    assert local.fresh(KEY).value == "held"  # type: ignore[union-attr]
+    assert local.floor(level_key("S", "P9")) == 3
+    assert local.floor(level_key("S", "P0")) == 0  # forgotten for room: the TTL bounds it
+
+
 # -- fills -------------------------------------------------------------------------------
 
 async def test_a_fill_begun_before_a_change_and_finished_after_it_is_not_kept() -> None:

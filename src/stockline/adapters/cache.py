@@ -17,8 +17,9 @@ from there. The rules, in one place (``LocalTier``):
   whichever tier it passed through) is read again, so a lost event leaves a value stale
   for at most the TTL.
 
-The cache holds at most ``max_entries`` entries (tombstones included), forgetting the
-oldest written first.
+The cache holds at most ``max_entries`` entries (values, and tombstones of keys it held),
+forgetting the oldest written first, and as many versions heard of for keys it does not
+hold (the events of every key pass through; they never take a value's room).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class LocalTier:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self._max, self._clock = ttl, max_entries, clock
         self._entries: dict[Key, Entry] = {}
+        # The newest version heard of for keys not held: a floor that never takes a held
+        # value's room (the events of every key in the system pass through here).
+        self._heard: dict[Key, int] = {}
         self._fills: dict[Key, Fill] = {}
         self.evictions = 0  # entries forgotten for room: a batch fill that saw one keeps none
 
@@ -79,7 +83,7 @@ class LocalTier:
     def floor(self, key: Key) -> int:
         """The newest version of ``key`` the cache has heard of (0: none)."""
         entry = self._entries.get(key)
-        return 0 if entry is None else entry.version
+        return self._heard.get(key, 0) if entry is None else entry.version
 
     def offer(self, key: Key, value: Any, version: int, stamp: float,
               fill: Fill | None = None) -> bool:
@@ -92,8 +96,9 @@ class LocalTier:
                 entry.version == version and entry.value is not None
                 and entry.stamp >= stamp)):
             return False
-        if self._clock() - stamp >= self.ttl:
+        if self._heard.get(key, 0) > version or self._clock() - stamp >= self.ttl:
             return False
+        self._heard.pop(key, None)
         self._put(key, Entry(value, version, stamp))
         return True
 
@@ -101,18 +106,31 @@ class LocalTier:
         """``key`` is at ``version`` now (None: at some version not told): an older entry
         becomes a tombstone, a fill under way keeps its value only if it is at least that
         version, and a request from now on starts a fill of its own (the one under way
-        may have read the database before the change); whether anything was dropped."""
+        may have read the database before the change); whether a value was dropped."""
         fill = self._fills.pop(key, None)
         if fill is not None:
             fill.newest = max(fill.newest, version or 0)
             fill.spoiled = fill.spoiled or version is None
         entry = self._entries.get(key)
         if version is None:
-            return self._entries.pop(key, None) is not None or fill is not None
-        if entry is not None and entry.version >= version:
-            return fill is not None
+            self._heard.pop(key, None)
+            dropped = self._entries.pop(key, None)
+            return dropped is not None and dropped.value is not None
+        if entry is None:
+            self._hear(key, version)
+            return False
+        if entry.version >= version:
+            return False
         self._put(key, Entry(None, version, self._clock()))
-        return entry is not None and entry.value is not None
+        return entry.value is not None
+
+    def _hear(self, key: Key, version: int) -> None:
+        """Keep ``version`` as the floor of a key not held (the newest heard of wins)."""
+        newest = max(version, self._heard.pop(key, 0))
+        if len(self._heard) >= self._max:
+            del self._heard[next(iter(self._heard))]
+            self.evictions += 1
+        self._heard[key] = newest
 
     def _put(self, key: Key, entry: Entry) -> None:
         if self._entries.pop(key, None) is None and len(self._entries) >= self._max:
@@ -138,9 +156,3 @@ class LocalTier:
         finally:
             if self._fills.get(key) is fill:
                 del self._fills[key]
-
-    def clear(self) -> None:
-        self._entries.clear()
-        for fill in self._fills.values():
-            fill.spoiled = True
-        self._fills.clear()
