@@ -47,11 +47,11 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/stockline"
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
     @property
     def plain_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/stockline"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
         run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
@@ -116,8 +116,8 @@ def _append(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def primary_and_replica() -> Iterator[tuple[Cluster, Cluster]]:
-    """A primary (database ``stockline``, empty) and its streaming replica, both
-    running; killed and removed on the way out."""
+    """A primary (its database ``postgres`` empty) and its streaming replica, both
+    running; killed and removed on the way out, whatever happened."""
     problem = _available()
     if problem is not None:
         if IN_CI:
@@ -132,8 +132,6 @@ def primary_and_replica() -> Iterator[tuple[Cluster, Cluster]]:
         _append(primary.data / "postgresql.conf", SETTINGS.format(port=primary.port,
                                                                   sockets=root))
         primary.start()
-        run("createdb", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-            "stockline")
         run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
             "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync")
         _append(replica.data / "postgresql.conf", f"\nport = {replica.port}\n")

@@ -30,6 +30,10 @@ MAX_LAG = 1.0  # the bound the server is given, in seconds
 def clusters() -> Iterator[tuple[Cluster, Cluster]]:
     with primary_and_replica() as made:
         yield made
+    for cluster in made:  # killed and removed
+        assert not cluster.data.exists()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", cluster.port), timeout=1).close()
 
 
 @pytest.fixture(scope="module")
@@ -202,20 +206,3 @@ async def test_writes_answer_their_position_and_a_bad_token_is_refused(
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["code"] == "bad_request"
     assert "Stockline-Position" not in (await api.get("/v1/products")).headers
-
-
-def test_the_clusters_are_killed_and_removed_when_a_test_fails() -> None:
-    made: list[Cluster] = []
-
-    def failing() -> None:
-        with primary_and_replica() as (primary, replica):
-            made.extend((primary, replica))
-            raise RuntimeError("inside")
-
-    with pytest.raises(RuntimeError, match="inside"):
-        failing()
-    assert made
-    for cluster in made:
-        assert not cluster.data.exists()
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", cluster.port), timeout=1).close()

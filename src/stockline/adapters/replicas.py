@@ -56,6 +56,11 @@ def mark_replica_read(after: int | None) -> None:
     _MARKED.set(ReplicaRead(after))
 
 
+def current_read() -> ReplicaRead | None:
+    """The mark of the request under way (None: its reads are the primary's)."""
+    return _MARKED.get()
+
+
 @contextlib.contextmanager
 def replica_reads(after: int | None) -> Iterator[None]:
     """The same mark for a block, taken off at its end."""
@@ -135,7 +140,7 @@ class ReadRouter:
                   **options: Any) -> T:
         """``work`` on one connection (``options``: the engine's execution options, such
         as an isolation level) where the request's mark lets it run."""
-        read = _MARKED.get()
+        read = current_read()
         replica = self.choose(read)
         if replica is not None:
             try:
