@@ -25,7 +25,7 @@ from stockline.adapters.keys import KeyStore
 from stockline.adapters.nodes import NodeRegistry
 from stockline.adapters.positions import CommitPositions
 from stockline.adapters.queries import Queries
-from stockline.adapters.queries.hot import HotReads, hot_reads_for
+from stockline.adapters.queries.hot import HotReads, PostgresHotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
@@ -244,8 +244,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                      limiter=limiter, sales=grouped, uows=uows,
                      tickets=TicketStore(database.write, clock=utcnow),
                      sessions=sessions, nodes=registry, reads=reads,
-                     positions=(CommitPositions(database.read)
-                                if database.dialect == "postgresql" else None),
+                     positions=(CommitPositions(hot.wal_position)
+                                if isinstance(hot, PostgresHotReads) else None),
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from pathlib import Path
 
@@ -11,7 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from stockline.adapters.database import open_replica, replica_name
-from stockline.adapters.positions import BadPosition, format_position, parse_position
+from stockline.adapters.positions import (
+    BadPosition,
+    CommitPositions,
+    format_position,
+    parse_position,
+)
 from stockline.adapters.replicas import (
     ReadRouter,
     Replica,
@@ -49,6 +55,55 @@ def test_positions_compare_by_their_place_in_the_wal_not_as_text() -> None:
 def test_anything_else_is_not_a_position(token: str) -> None:
     with pytest.raises(BadPosition):
         parse_position(token)
+
+
+# -- the position of writes --------------------------------------------------------------
+
+class Wal:
+    """A primary whose position moves on with every read, each read taking a while."""
+
+    def __init__(self) -> None:
+        self.reads, self.at = 0, 0
+
+    async def read(self) -> int:
+        self.reads += 1
+        sent = self.at = self.at + 10  # what the query sees when it reaches the server
+        await asyncio.sleep(0.01)
+        return sent
+
+
+async def test_writes_answered_together_share_one_read_of_the_position() -> None:
+    wal = Wal()
+    positions = CommitPositions(wal.read)
+    answers = await asyncio.gather(*(positions.now() for _ in range(50)))
+    assert wal.reads == 1 and set(answers) == {10}
+
+
+async def test_a_write_that_finished_during_a_read_waits_for_the_next_one() -> None:
+    wal = Wal()
+    positions = CommitPositions(wal.read)
+    first = asyncio.create_task(positions.now())
+    await asyncio.sleep(0.001)  # the first read is on its way
+    committed_at = wal.at
+    late = await asyncio.gather(*(positions.now() for _ in range(20)))
+    assert await first == 10
+    assert wal.reads == 2 and all(p > committed_at for p in late)
+
+
+async def test_a_failed_read_fails_its_callers_and_the_next_read_is_tried_anew() -> None:
+    calls = 0
+
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("primary gone")
+        return 42
+
+    positions = CommitPositions(flaky)
+    with pytest.raises(OSError, match="gone"):
+        await positions.now()
+    assert await positions.now() == 42
 
 
 # -- choosing ----------------------------------------------------------------------------

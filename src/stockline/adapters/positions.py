@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 _LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
 # The insert position is at or after the end of every record inserted so far, a commit
 # record included, whatever synchronous_commit says of its flush.
-_NOW = text("SELECT pg_current_wal_insert_lsn()::text")
+POSITION_SQL = "SELECT pg_current_wal_insert_lsn()::text"
 
 
 class BadPosition(ValueError):
@@ -44,10 +45,11 @@ class CommitPositions:
     every write that finished meanwhile: callers that arrive while a read is under way
     (which may have been sent before their commit) share the next one, so under load the
     cost is one round trip per wave of answers (a group-committed batch of sales shares
-    one), never one per write."""
+    one), never one per write. ``read``: the query itself (``PostgresHotReads``' driver
+    pool, ``read_position`` over an engine)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        self._read = read
         self._next: asyncio.Future[int] | None = None
         self._running: asyncio.Task[None] | None = None
 
@@ -73,6 +75,8 @@ class CommitPositions:
         finally:
             self._running = None
 
-    async def _read(self) -> int:
-        async with self._engine.connect() as conn:
-            return parse_position(str((await conn.execute(_NOW)).scalar_one()))
+
+async def read_position(engine: AsyncEngine) -> int:
+    """The primary's WAL insert position now, through ``engine``."""
+    async with engine.connect() as conn:
+        return parse_position(str((await conn.execute(text(POSITION_SQL))).scalar_one()))

@@ -27,12 +27,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockline.adapters.driver_errors import storage_down
-from stockline.adapters.positions import parse_position
+from stockline.adapters.positions import parse_position, read_position
 
 T = TypeVar("T")
 log = structlog.get_logger("stockline.replicas")
 
-_PRIMARY_NOW = text("SELECT pg_current_wal_insert_lsn()::text")
 _REPLICA_STATE = text(
     "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
     "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8")
@@ -177,7 +176,7 @@ class ReadRouter:
         polled_at = time.monotonic()
         try:
             async with asyncio.timeout(self.poll_timeout):
-                primary_at: int | None = await _on(self.primary, _position, {})
+                primary_at: int | None = await read_position(self.primary)
         except Exception as exc:
             log.warning("replica_poll_primary_failed", error=str(exc)[:300])
             primary_at = None
@@ -211,10 +210,6 @@ async def _on(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T
         engine = engine.execution_options(**options)
     async with engine.connect() as conn:
         return await work(conn)
-
-
-async def _position(conn: AsyncConnection) -> int:
-    return parse_position(str((await conn.execute(_PRIMARY_NOW)).scalar_one()))
 
 
 async def _state(conn: AsyncConnection) -> Seen:
