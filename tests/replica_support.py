@@ -20,7 +20,17 @@ import pytest
 
 from tests.conftest import IN_CI, free_port
 
-PG_BIN = Path(os.environ.get("STOCKLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _server_binaries() -> Path:
+    """STOCKLINE_TEST_PG_BIN, else the newest of Debian's PostgreSQL server packages."""
+    if given := os.environ.get("STOCKLINE_TEST_PG_BIN"):
+        return Path(given)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _server_binaries()
 OWNER = "postgres"  # the server refuses to run as root
 SETTINGS = """
 listen_addresses = '127.0.0.1'
