@@ -127,6 +127,16 @@ async def eventually_on_replica(api: httpx.AsyncClient, path: str, within: float
         await asyncio.sleep(0.1)
 
 
+async def pause_replay(api: httpx.AsyncClient, replica: Cluster, within: float = 30) -> None:
+    """Replay paused for good: a pause is only requested until the replica meets new WAL."""
+    await on_replica(replica, "SELECT pg_wal_replay_pause()")
+    deadline = time.monotonic() + within
+    while await on_replica(replica, "SELECT pg_get_wal_replay_pause_state()") != "paused":
+        assert time.monotonic() < deadline, "the replica's replay never paused"
+        await new_product(api)  # WAL for the replica to stop at
+        await asyncio.sleep(0.05)
+
+
 async def on_replica(replica: Cluster, sql: str, *args: Any) -> Any:
     conn = await asyncpg.connect(replica.plain_url)
     try:
@@ -154,7 +164,7 @@ async def test_reads_follow_the_replica_and_the_callers_writes(
     assert sku in skus(response)
 
     # (2) replay paused: the caller's token sends its read to the primary, which has it
-    await on_replica(replica, "SELECT pg_wal_replay_pause()")
+    await pause_replay(api, replica)
     try:
         paused_sku, paused_at = await new_product(api)
         response, target = await served(api, "/v1/products?category=replica",
