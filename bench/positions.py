@@ -42,21 +42,23 @@ class Counted:
 
 
 async def _round(client: httpx.AsyncClient, seconds: float, concurrency: int,
-                 skus: int) -> int:
+                 skus: int) -> list[float]:
+    """The time each sale sold in the round took to answer."""
     deadline = time.monotonic() + seconds
-    sold = 0
+    took: list[float] = []
 
     async def clerk(n: int) -> None:
-        nonlocal sold
         while time.monotonic() < deadline:
             n += concurrency
+            started = time.perf_counter()
             answer = await client.post("/v1/sales/record", json={
                 "location_id": location(0), "lines": [{"sku": sku(n % skus), "quantity": 1,
                 "unit_price": {"amount": "1.00", "currency": "USD"}}]})
-            sold += answer.status_code == 201
+            if answer.status_code == 201:
+                took.append(time.perf_counter() - started)
 
     await asyncio.gather(*(clerk(n) for n in range(concurrency)))
-    return sold
+    return took
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
@@ -79,11 +81,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 with_position = n % 2 == 0
                 container.positions = positions if with_position else None
                 before = counted.calls
-                sold = await _round(client, args.seconds, args.concurrency, args.skus)
-                rates[with_position].append(sold / args.seconds)
+                took = await _round(client, args.seconds, args.concurrency, args.skus)
+                rates[with_position].append(len(took) / args.seconds)
+                p50 = statistics.median(took) * 1000
                 console.print(f"round {n + 1}: position {'on ' if with_position else 'off'} "
-                      f"{sold / args.seconds:7.0f} sales/s, position reads "
-                      f"{counted.calls - before} for {sold} sales")
+                              f"{len(took) / args.seconds:7.0f} sales/s, p50 {p50:.1f} ms, "
+                              f"position reads {counted.calls - before} for {len(took)} "
+                              "sales")
     finally:
         container.positions = positions
         await container.close()
