@@ -115,13 +115,13 @@ async def in_process(backend: str, workdir: Path, calls: int = 20_000) -> list[s
         Metrics().business.watch(container)
         await asyncio.sleep(0.3)  # the hub catches up with the log: the cache is trusted
         reads = {"driver-level read": container.hot.level,
-                 "cache hit, with metrics": container.reads.level}
+                 "cache hit, with metrics": container.cached.level}
         found = [backend]
         for label, read in reads.items():
             found.append(f"{label}: {await _per_call(read, calls):.1f} us")
-        container.reads.on_read = lambda kind, source, age: None
+        container.cached.on_read = lambda kind, source, age: None
         found.append(f"cache hit, no metrics: "
-                     f"{await _per_call(container.reads.level, calls):.1f} us")
+                     f"{await _per_call(container.cached.level, calls):.1f} us")
         return found
     finally:
         await container.close()

@@ -69,9 +69,9 @@ class CountingHotReads:
 def counted(container: Container) -> Any:
     original = container.hot
     counter = CountingHotReads(original)
-    container.hot = container.reads.hot = counter
+    container.hot = container.cached.hot = counter
     yield counter
-    container.hot = container.reads.hot = original
+    container.hot = container.cached.hot = original
 
 
 def comparable(response: httpx.Response, *, volatile: tuple[str, ...] = ()) -> dict[str, Any]:

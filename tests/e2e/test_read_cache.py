@@ -28,7 +28,7 @@ from tests.graphql_support import gql
 from tests.metrics_support import scrape, value
 
 LEVEL = "query($l: String!, $s: String!) { level(locationId: $l, sku: $s) { onHand version } }"
-READ_AFTER = {"Stockline-Read-After": "1"}
+READ_AFTER = {"Stockline-Read-After": "0/16B3748"}  # a position (any: it is read past the cache)
 
 
 async def on_hand(client: httpx.AsyncClient, store: str, sku: str, **headers: str) -> int:
@@ -68,15 +68,15 @@ def poison(container: Container) -> Iterator[list[tuple[str, str]]]:
     the plants are dug up afterwards."""
     planted: list[tuple[str, str]] = []
     yield planted
-    assert container.reads.local is not None
+    assert container.cached.local is not None
     for store, sku in planted:
-        container.reads.local.changed(level_key(store, sku), None)
+        container.cached.local.changed(level_key(store, sku), None)
 
 
 def plant(container: Container, planted: list[tuple[str, str]], store: str, sku: str) -> None:
-    assert container.reads.local is not None, "the cache is on in the tests"
+    assert container.cached.local is not None, "the cache is on in the tests"
     planted.append((store, sku))
-    container.reads.local.offer(level_key(store, sku),
+    container.cached.local.offer(level_key(store, sku),
                                 Level(location_id=store, sku=sku, on_hand=1000, version=10**9),
                                 10**9, time.monotonic())
 
@@ -132,3 +132,11 @@ async def test_reads_are_counted_by_where_they_were_answered_from(
     assert more("local") + more("database") == 2
     assert value(after, "stockline_cache_served_age_seconds_count", kind="level",
                  tier="local") >= 1
+
+
+async def test_a_read_after_that_is_no_position_is_refused_as_on_every_route(
+        client: httpx.AsyncClient) -> None:
+    store, (sku,) = await stocked(client)
+    bad = {"Stockline-Read-After": "yesterday"}
+    for url in (f"/v1/inventory/{store}/{sku}", f"/v1/products/{sku}", "/v1/inventory"):
+        assert_problem(await client.get(url, headers=bad), 400, "bad_request")

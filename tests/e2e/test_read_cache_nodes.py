@@ -76,7 +76,7 @@ async def sold_on_one_read_on_the_other(a: httpx.AsyncClient, b: httpx.AsyncClie
         before, READS, kind="level", source="local")  # B answers it from its cache
     await record_sale(a, store, [line(sku, 3)])
     sold_at = time.monotonic()
-    assert await on_hand(b, store, sku, **{"Stockline-Read-After": "opaque"}) == 7
+    assert await on_hand(b, store, sku, **{"Stockline-Read-After": "0/16B3748"}) == 7
 
     async def seen() -> bool:
         return await on_hand(b, store, sku) == 7

@@ -67,7 +67,7 @@ class BusinessMetrics:
         container.limiter.on_refused = self.refused
         if container.reconcile is not None:
             container.reconcile.on_report = self.reconciled
-        self.cache.watch(container.reads)
+        self.cache.watch(container.cached)
 
     def committed(self, events: Sequence[Event]) -> None:
         outs = sum(1 for e in events if isinstance(e, InventoryChanged) and e.stocked_out)

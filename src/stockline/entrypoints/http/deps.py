@@ -183,23 +183,6 @@ IdempotencyKey = Annotated[
            description="Makes the write safe to retry: the first answer is replayed"),
 ]
 
-# A commit position a write's answer gave (opaque here): the read that carries it is
-# answered by the database itself, never by the read cache, so that it sees that write
-# whichever process or node made it.
-READ_AFTER = "stockline-read-after"
-ReadAfter = Annotated[
-    str | None,
-    Header(alias="Stockline-Read-After",
-           description="Read after this commit (as a write's answer gives it): the "
-                       "answer comes from the database, not from a cache"),
-]
-
-
-def reads_after(request: Request) -> bool:
-    """Whether the request asks to read after a commit (``ReadAfter``), as the declared
-    routes' header parameter sees it."""
-    return READ_AFTER in request.headers
-
 
 def json_document(render: Callable[[R], BaseModel]) -> Callable[[R], bytes]:
     """A result's JSON document, as a route's response model renders it."""

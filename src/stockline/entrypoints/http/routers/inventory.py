@@ -17,14 +17,13 @@ from stockline.domain.model import Level
 from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN, LocationType, is_code
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.deps import (
-    ContainerDep,
-    Cursor,
-    Limit,
+from stockline.entrypoints.http.consistency import (
+    READ_AFTER,
+    REPLICA_READ,
     ReadAfter,
-    WriterDep,
-    reads_after,
+    past_the_cache,
 )
+from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.common import Instant, Page, problems
@@ -54,7 +53,8 @@ AS_OF_NOTE = (" With `as_of`: `on_hand` as the ledger had it (the `balance_after
               "the ledger: it takes `ledger:read` at the location (else 403).")
 
 
-@router.get("", response_model=Page[LevelOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[LevelOut], responses=problems(),
             summary="Levels, filtered",
             description="`below_reorder_point=true` lists the levels whose available stock "
                         "is at or under their reorder point. A key limited to some locations "
@@ -100,7 +100,8 @@ class StockByLocation(BaseModel):
     items: list[LocationStockOut]
 
 
-@router.get("/by-location", response_model=StockByLocation, responses=problems(),
+@router.get("/by-location", dependencies=[REPLICA_READ],
+            response_model=StockByLocation, responses=problems(),
             summary="Stock summed by location",
             description="On hand, reserved, available and in transit summed over the levels "
                         "of each location (of one `sku`, or of the products of one "
@@ -151,7 +152,7 @@ async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDe
         await known(container, location_id, sku)
         (old,) = await container.queries.levels_at([(location_id, sku)], at_most_now(as_of))
         return LevelDetailOut.past_detail(old)
-    level = await container.reads.level(location_id, sku, fresh=read_after is not None)
+    level = await container.cached.level(location_id, sku, fresh=past_the_cache(read_after))
     if level is None:
         await known(container, location_id, sku)
         level = Level(location_id=location_id, sku=sku)
@@ -174,8 +175,8 @@ async def get_level_lean(request: Request) -> Response | None:
     if "as_of" in request.query_params or not (is_code(location_id) and is_code(sku)):
         return None
     require_at(await caller(request), Permission.INVENTORY_READ, location_id)
-    level = await container_of(request).reads.level(location_id, sku,
-                                                    fresh=reads_after(request))
+    fresh = past_the_cache(request.headers.get(READ_AFTER))
+    level = await container_of(request).cached.level(location_id, sku, fresh=fresh)
     if level is None or level.lotted:
         return None
     return Response(LevelDetailOut.with_lots(level, []).model_dump_json(),

@@ -10,12 +10,12 @@ from starlette.responses import Response
 from stockline.domain.errors import NotFound
 from stockline.domain.values import CODE_PATTERN, ProductStatus
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ, ReadAfter, past_the_cache
 from stockline.entrypoints.http.deps import (
     ContainerDep,
     Cursor,
     Limit,
     PrefixedQuery,
-    ReadAfter,
     WriterDep,
 )
 from stockline.entrypoints.http.schemas.catalog import ProductCreate, ProductOut, ProductUpdate
@@ -34,7 +34,8 @@ async def create_product(body: ProductCreate, write: WriterDep) -> Response:
     return await write.perform(CREATE_PRODUCT, body.to_command(), body=body, status=201)
 
 
-@router.get("", response_model=Page[ProductOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[ProductOut], responses=problems(),
             summary="List the catalog",
             description="Filter by `category`, by `status` and by attributes as "
                         "`attr.<name>=<value>` (e.g. `attr.size=42`). `q` searches the "
@@ -65,7 +66,7 @@ async def list_products(container: ContainerDep, _p: PrincipalDep,
             summary="One product")
 async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep,
                       read_after: ReadAfter = None) -> ProductOut:
-    product = await container.reads.product(sku, fresh=read_after is not None)
+    product = await container.cached.product(sku, fresh=past_the_cache(read_after))
     if product is None:
         raise NotFound("product", sku)
     return ProductOut.of(product)
