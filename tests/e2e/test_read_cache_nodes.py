@@ -106,7 +106,10 @@ async def test_a_write_on_one_node_is_read_on_the_other_through_nats(
 async def test_nodes_share_values_through_the_caches_redis(
         databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> None:
     await require_broker(BROKERS["redis"])
+    # A timeout far above the default: on a loaded machine a Redis answer slower than
+    # 50 ms would leave Redis alone for a second (that path has its own test below).
     env = {"STOCKLINE_CACHE_REDIS_URL": BROKERS["redis"], **LONG_TTL,
+           "STOCKLINE_CACHE_REDIS_TIMEOUT_SECONDS": "2",
            "STOCKLINE_RATE_LIMIT_PREFIX": f"t{uuid.uuid4().hex[:12]}"}
     with two_nodes(await databases.new("postgres"), tmp_path_factory, env) as nodes:
         async with AsyncExitStack() as stack:
