@@ -27,7 +27,7 @@ from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, st
 from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.errors import ProblemError
-from stockline.entrypoints.http.schemas.common import problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, problems
 from stockline.entrypoints.http.schemas.events import EventPage, TicketOut
 from stockline.entrypoints.http.session import session_of
 from stockline.entrypoints.http.streams.guard import StreamGuard
@@ -91,8 +91,9 @@ def guard_of(container: Container, scope: Scope, principal: Principal) -> Stream
 
 # Read by the authentication middleware; declared here for the document (and the clients).
 Ticket = Annotated[str | SkipJsonSchema[None], Query(
-    max_length=100, description="A ticket from `POST /v1/events/tickets`, in place of a "
-    "key or token (single-use: for a browser's EventSource, which cannot send headers)")]
+    max_length=100, json_schema_extra={"pattern": NO_NUL},
+    description="A ticket from `POST /v1/events/tickets`, in place of a key or token "
+                "(single-use: for a browser's EventSource, which cannot send headers)")]
 
 
 @router.post("/tickets", status_code=201, response_model=TicketOut, responses=problems(403),
