@@ -55,7 +55,7 @@ class SqlUnitOfWork:
     imports: SqlImports
     counting: SqlCounting
 
-    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, on_committed: Sequence[Committed] = ()) -> None:
         self._engine, self._on_committed = engine, on_committed
         self._conn: AsyncConnection | None = None
         self._events: list[Event] = []  # appended to the outbox in this transaction
@@ -115,8 +115,9 @@ class SqlUnitOfWork:
         await self._conn.commit()
         committed = list(self._events)
         self._events.clear()  # the repositories keep appending to this same list
-        if self._on_committed is not None and committed:
-            self._on_committed(committed)
+        if committed:
+            for listener in self._on_committed:
+                listener(committed)
 
     async def rollback(self) -> None:
         assert self._conn is not None
@@ -136,11 +137,12 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """``on_committed``: told each committed transaction's events (set by the app)."""
+    """``on_committed``: each told every committed transaction's events (the apps on this
+    container add their metrics, and take them off when they stop)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self.on_committed: Committed | None = None
+        self.on_committed: list[Committed] = []
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._engine, self.on_committed)

@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *,
                 await grpc.start()
             yield
         finally:
+            metrics.business.unwatch(app.state.container)
             if grpc is not None:
                 await grpc.stop()
             if owned:
