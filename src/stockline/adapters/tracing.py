@@ -27,7 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpUpDownCounter
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -45,8 +45,6 @@ SERVICE = "stockline"  # service.name unless OTEL_SERVICE_NAME or OTEL_RESOURCE_
 TRACEPARENT = "traceparent"
 MAX_LINKS = 128  # the SDK's default span link limit: a span links to at most this many
 _W3C = TraceContextTextMapPropagator()
-# URL attributes whose query string is dropped: a stream's `?ticket=` is a credential.
-_URL_KEYS = ("http.url", "url.full")
 
 
 def wanted(environ: Mapping[str, str]) -> bool:
@@ -91,11 +89,11 @@ def _otlp(environ: Mapping[str, str]) -> SpanExporter:
     return OTLPSpanExporter()
 
 
-def resource_of(environ: Mapping[str, str]) -> Resource:
-    """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK), else ``stockline``."""
+def resource_of() -> Resource:
+    """The process's service: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which the SDK
+    reads, with ``stockline`` as the name when neither gives one."""
     resource = Resource.create({SERVICE_VERSION: __version__})
-    named = str(resource.attributes.get(SERVICE_NAME, ""))
-    if not environ.get("OTEL_SERVICE_NAME") and named.startswith("unknown_service"):
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: SERVICE}))
     return resource
 
@@ -109,30 +107,14 @@ def setup_tracing(environ: Mapping[str, str] | None = None, *,
     OTEL_BSP_* variables tune them). Sampling follows OTEL_TRACES_SAMPLER(_ARG)."""
     environ = os.environ if environ is None else environ
     if exporter is not None:
-        return Tracing([SimpleSpanProcessor(exporter)], resource_of(environ))
+        return Tracing([SimpleSpanProcessor(exporter)], resource_of())
     if not wanted(environ):
         return None
     processors: list[SpanProcessor] = [BatchSpanProcessor(e) for e in exporters_of(environ)]
     if not processors:
         return None
     log.info("tracing_on", exporters=environ.get("OTEL_TRACES_EXPORTER", "otlp"))
-    return Tracing(processors, resource_of(environ))
-
-
-class _NoQueryStrings(SpanProcessor):
-    """Drops the query string from a span's URL attributes as the span starts."""
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes or {}
-        for key in _URL_KEYS:
-            value = attributes.get(key)
-            if isinstance(value, str) and "?" in value:
-                span.set_attribute(key, value.split("?", 1)[0])
-        if "url.query" in attributes:
-            span.set_attribute("url.query", "REDACTED")
-
-    def on_end(self, span: ReadableSpan) -> None:
-        return None
+    return Tracing(processors, resource_of())
 
 
 class Tracing:
@@ -140,7 +122,6 @@ class Tracing:
 
     def __init__(self, processors: Sequence[SpanProcessor], resource: Resource) -> None:
         self.provider = TracerProvider(resource=resource)
-        self.provider.add_span_processor(_NoQueryStrings())
         for processor in processors:
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("stockline", __version__)
@@ -167,10 +148,9 @@ class Tracing:
     # -- trace context as text -------------------------------------------------------------
     def traceparent(self) -> str | None:
         """The W3C traceparent of the span current now (None: no span)."""
-        found = trace.get_current_span().get_span_context()
-        if not found.is_valid:
+        if not trace.get_current_span().get_span_context().is_valid:
             return None
-        return f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags):02x}"
+        return self.headers().get(TRACEPARENT)
 
     @staticmethod
     def context_of(traceparent: str | None) -> Context | None:

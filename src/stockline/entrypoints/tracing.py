@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
@@ -26,6 +26,8 @@ from stockline.adapters.tracing import Tracing
 # Probes and scrapes, many a minute and of no interest in a trace (the standard
 # variable OTEL_PYTHON_FASTAPI_EXCLUDED_URLS replaces this list).
 EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
+# URL attributes whose query string is dropped: a stream's `?ticket=` is a credential.
+URL_KEYS = ("http.url", "url.full")
 REDACTED_HEADERS = ["x-api-key", "authorization", "proxy-authorization", "cookie",
                     "set-cookie", "idempotency-key"]
 
@@ -38,7 +40,18 @@ def trace_http(app: FastAPI, tracing: Tracing) -> None:
         app, tracer_provider=tracing.provider,
         excluded_urls=os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", EXCLUDED_URLS),
         http_capture_headers_sanitize_fields=REDACTED_HEADERS,
-        exclude_spans=["receive", "send"])
+        exclude_spans=["receive", "send"], server_request_hook=without_query_strings)
+
+
+def without_query_strings(span: Span, scope: dict[str, Any]) -> None:
+    """The server span's URL attributes, set by then, lose their query strings."""
+    attributes = getattr(span, "attributes", None) or {}
+    for key in URL_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "REDACTED")
 
 
 def grpc_interceptors(tracing: Tracing | None) -> list[Any]:
