@@ -117,6 +117,20 @@ def setup_tracing(environ: Mapping[str, str] | None = None, *,
     return Tracing(processors, resource_of())
 
 
+class _TracedStatements(EngineTracer):
+    """The SQLAlchemy instrumentation's hooks, for statements run under a recorded span
+    only: the polls of the background tasks (the relay's look at the outbox every few ms,
+    the webhook dispatcher's, the hub's) would otherwise each be a trace of their own, and
+    a request the sampler left out costs no statement spans."""
+
+    def _before_cur_exec(self, conn: Any, cursor: Any, statement: str, params: Any,
+                         context: Any, executemany: bool) -> Any:
+        if not trace.get_current_span().is_recording():  # unsampled: its statements too
+            return statement, params
+        return super()._before_cur_exec(  # type: ignore[no-untyped-call]
+            conn, cursor, statement, params, context, executemany)
+
+
 class Tracing:
     """The tracer provider of a process, and the spans Stockline makes itself."""
 
@@ -132,8 +146,9 @@ class Tracing:
         self.provider.shutdown()
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """A span for each SQL statement the engine runs (its text, never its parameters),
-        a child of the span current when it runs. An engine is instrumented once."""
+        """A span for each SQL statement the engine runs inside a traced piece of work
+        (its text, never its parameters), a child of the span current then. An engine is
+        instrumented once."""
         sync = engine.sync_engine
         if id(sync) in self._engines:
             return
@@ -143,7 +158,7 @@ class Tracing:
         # provider is not the global one.
         tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
         usage = NoOpUpDownCounter("db.client.connections.usage")
-        EngineTracer(tracer, sync, usage)  # type: ignore[no-untyped-call]
+        _TracedStatements(tracer, sync, usage)  # type: ignore[no-untyped-call]
 
     # -- trace context as text -------------------------------------------------------------
     def traceparent(self) -> str | None:
