@@ -5,24 +5,29 @@ In one process: the app on a fresh database (``--backend``), driven in-process t
 httpx's ASGI transport (no socket, so the figure is the server's own work plus the
 client's, which is the same in every mode), ``--sales`` sales of one unit at ``--skus``
 levels of one store, ``--concurrency`` in flight (group commit on, as in production).
-Per mode and round: CPU seconds of the whole process (every thread: aiosqlite's too) per
-sale, and sales a second; the median of ``--rounds`` rounds. Modes: ``off`` (no
-tracing, the default); ``on``: every span recorded and handed to a batch span processor
-whose exporter drops them (the instrumentation's cost, not an exporter's network);
-``10%``: the same with ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` at 0.1. Each
-mode runs twice, interleaved. On a tree without tracing, only ``off`` runs (the figure
-before it came).
+The modes' apps stand side by side (each over its own container), and their rounds take
+turns, so that a busy moment of the machine hits every mode alike. Per mode: CPU seconds
+of the whole process (every thread: aiosqlite's too) per sale, the median and the least
+of ``--rounds`` rounds, and sales a second (the work of each app's relay, moving its
+sales' events, counts in whichever round it falls: each app has a database of its own).
+Modes: ``off`` (no tracing, the default); ``on``: every span recorded and handed to a
+batch span processor whose exporter drops them (the instrumentation's cost, not an
+exporter's network); ``10%``: the same with ``OTEL_TRACES_SAMPLER=
+parentbased_traceidratio`` at 0.1. On a tree without tracing, only ``off`` runs (the
+figure before it came).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +89,9 @@ async def _sales(client: httpx.AsyncClient, count: int, skus: int, concurrency: 
     await asyncio.gather(*(one(n) for n in range(count)))
 
 
-async def run_mode(mode: str, url: str, workdir: Path, args: argparse.Namespace
-                   ) -> tuple[float, float]:
-    """(CPU microseconds per sale, sales a second), medians of the rounds."""
+@asynccontextmanager
+async def _app(mode: str, url: str, workdir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app over its own container, with tracing as ``mode`` says."""
     settings = Settings(database_url=url, admin_key=BENCH_KEY, env="test",
                         log_level="warning", var_dir=workdir, rate_limit_enabled=False)
     tracing = _tracing(mode)
@@ -94,46 +99,55 @@ async def run_mode(mode: str, url: str, workdir: Path, args: argparse.Namespace
                  else bootstrap(settings))
     await container.start(jobs=False)
     app = create_app(settings, container=container)
-    cpu, rates = [], []
     try:
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://bench",
                 headers={"X-API-Key": BENCH_KEY}) as client:
-            await _sales(client, args.sales // 4, args.skus, args.concurrency, 0)  # warm-up
-            for n in range(args.rounds):
-                began, wall = time.process_time(), time.perf_counter()
-                await _sales(client, args.sales, args.skus, args.concurrency,
-                             (n + 1) * args.sales)
-                cpu.append((time.process_time() - began) / args.sales * 1e6)
-                rates.append(args.sales / (time.perf_counter() - wall))
+            yield client
     finally:
         await container.close()
         if tracing is not None:
             tracing.shutdown()
-    return statistics.median(cpu), statistics.median(rates)
 
 
 async def main(args: argparse.Namespace) -> None:
-    modes = ["off"] if Tracing is None else ["off", "on", "10%"] * 2
+    modes = ["off"] if Tracing is None else args.modes.split(",")
+    data = Dataset(1, args.skus, stock=2 * args.sales * (args.rounds + 1) * len(modes))
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, cleanup = await prepare(args.backend, workdir,
-                                     Dataset(1, args.skus, stock=10 * args.sales * args.rounds))
+        made = [await prepare(args.backend, workdir, data) for _ in modes]
         try:
-            for mode in modes:  # each mode twice, interleaved: a busy moment hits both
-                per_sale, rate = await run_mode(mode, url, workdir, args)
-                print(f"{args.backend:8} tracing {mode:4}  {per_sale:7.0f} µs CPU per sale  "
-                      f"{rate:7.0f} sales/s  ({args.sales} sales x {args.rounds}, "
-                      f"{args.concurrency} in flight)")
+            async with contextlib.AsyncExitStack() as stack:
+                clients = {mode: await stack.enter_async_context(_app(mode, url, workdir))
+                           for mode, (url, _) in zip(modes, made, strict=True)}
+                start = 0
+                for n in range(args.rounds + 1):  # the first round warms up
+                    for mode in modes:  # interleaved: a busy moment hits every mode
+                        began, wall = time.process_time(), time.perf_counter()
+                        await _sales(clients[mode], args.sales, args.skus, args.concurrency,
+                                     start)
+                        start += args.sales
+                        if n:
+                            cpu[mode].append((time.process_time() - began) / args.sales * 1e6)
+                            rates[mode].append(args.sales / (time.perf_counter() - wall))
         finally:
-            await cleanup()
+            for _, cleanup in made:
+                await cleanup()
+    for mode in modes:
+        print(f"{args.backend:8} tracing {mode:4}  CPU per sale: median "
+              f"{statistics.median(cpu[mode]):5.0f} µs, least {min(cpu[mode]):5.0f} µs  "
+              f"sales/s: median {statistics.median(rates[mode]):4.0f}  ({args.rounds} rounds "
+              f"of {args.sales} sales, {args.concurrency} in flight)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--sales", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--modes", default="off,on,10%", help="comma-separated")
     asyncio.run(main(parser.parse_args()))
