@@ -17,17 +17,19 @@ from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
-from stockline.adapters.database import Database, open_database
+from stockline.adapters.database import Database, open_database, open_replica, replica_name
 from stockline.adapters.destinations import Destinations
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
 from stockline.adapters.nodes import NodeRegistry
+from stockline.adapters.positions import CommitPositions
 from stockline.adapters.queries import Queries
-from stockline.adapters.queries.hot import HotReads, hot_reads_for
+from stockline.adapters.queries.hot import HotReads, PostgresHotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
+from stockline.adapters.replicas import ReadRouter, Replica
 from stockline.adapters.rollup import fold_waiting
 from stockline.adapters.sessions import Sessions, SessionSigner, SessionStore
 from stockline.adapters.tickets import TicketStore
@@ -70,6 +72,8 @@ class Container:
     tickets: TicketStore
     sessions: Sessions
     nodes: NodeRegistry
+    reads: ReadRouter  # where a read runs: the primary or a replica (adapters.replicas)
+    positions: CommitPositions | None  # the WAL position written answers carry (PostgreSQL)
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     uows: UnitOfWorkFactory | None = None  # the writes' units of work (metrics hook in)
     reconcile: ScheduledReconcile | None = None  # when STOCKLINE_RECONCILE_INTERVAL_SECONDS
@@ -116,6 +120,7 @@ class Container:
         await self.limiter.close()
         await self.audit.close()  # flushes what is still queued
         await self.hot.close()
+        await self.reads.dispose()
         await self.database.dispose()
 
     async def _leave(self) -> None:
@@ -151,10 +156,6 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     ``tracing``: this process's (None, the default: nothing is traced, nothing hooked)."""
     database = open_database(settings.database_url, pool_size=settings.db_pool_size,
                              busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    if tracing is not None:
-        tracing.instrument_engine(database.write)
-        if database.read.pool is not database.write.pool:  # else one engine's events
-            tracing.instrument_engine(database.read)
     bus = open_bus(settings.bus_url, channel=settings.bus_channel)
     relay = Relay(database, bus, node=settings.node_name, batch=settings.relay_batch,
                   lease_seconds=settings.relay_lease_seconds,
@@ -179,7 +180,10 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     uows = uow_factory or SqlUnitOfWorkFactory(
         database.write, trace=tracing.traceparent if tracing is not None else None)
     executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
-    queries = Queries(database.read)
+    reads = read_router(settings, database)
+    if tracing is not None:
+        trace_statements(tracing, database, reads)
+    queries = Queries(database.read, reads)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
     retention = timedelta(hours=settings.idempotency_retention_hours)
@@ -236,6 +240,9 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
             Periodic("fold-sales-rollup", fold_sales, interval=settings.rollup_interval_seconds)]
     if scheduled is not None:
         jobs.append(Periodic("reconcile", scheduled, interval=scheduled.look_seconds))
+    if reads.replicas:
+        jobs.append(Periodic("poll-replicas", reads.poll,
+                             interval=settings.replica_poll_seconds))
     relay.tracing = hub.tracing = dispatcher.tracing = tracing
     return Container(settings=settings, database=database, executor=executor,
                      writes=writes, queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
@@ -245,11 +252,30 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                                       burst_seconds=settings.audit_burst_seconds),
                      limiter=limiter, sales=grouped, uows=uows,
                      tickets=TicketStore(database.write, clock=utcnow),
-                     sessions=sessions, nodes=registry,
+                     sessions=sessions, nodes=registry, reads=reads,
+                     positions=(CommitPositions(hot.wal_position)
+                                if isinstance(hot, PostgresHotReads) else None),
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),
                      reconcile=scheduled, background=jobs, tracing=tracing)
+
+
+def trace_statements(tracing: Tracing, database: Database, reads: ReadRouter) -> None:
+    """SQL spans for the statements of every engine: the primary's, the replicas'."""
+    tracing.instrument_engine(database.write)
+    if database.read.pool is not database.write.pool:  # else one engine's events
+        tracing.instrument_engine(database.read)
+    for replica in reads.replicas:  # its reader shares its engine's events
+        tracing.instrument_engine(replica.engine)
+
+
+def read_router(settings: Settings, database: Database) -> ReadRouter:
+    """The primary's read engine and the replicas of STOCKLINE_DATABASE_REPLICA_URLS."""
+    replicas = [Replica(replica_name(url), open_replica(url, pool_size=settings.replica_pool_size))
+                for url in settings.database_replica_urls]
+    return ReadRouter(database.read, replicas, max_lag=settings.replica_max_lag_seconds,
+                      poll_timeout=max(1.0, settings.replica_poll_seconds * 4))
 
 
 def idempotency_digests(settings: Settings) -> RequestDigests:
