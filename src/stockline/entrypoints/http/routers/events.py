@@ -183,7 +183,7 @@ async def stream_events(
     slot = open_stream(container.hub, principal, container.settings.max_streams_per_principal)
     feed = EventFeed(container.hub, container.queries, wanted, pay=guard.charge)
     return EventStreamResponse(sse_frames(feed.items(start, idle=heartbeat),
-                                          principal.event_shape()),
+                                          principal.event_shape(), container.tracing),
                                ping=0, sep="\n", send_timeout=max(30.0, 2 * heartbeat),
                                slot=slot, end=feed.end, lapsed=guard.lapsed)
 
@@ -220,6 +220,7 @@ async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep,
     try:
         await websocket.accept()
         await EventSocket(websocket, container.hub, container.queries,
-                          container.settings.stream_heartbeat_seconds, guard).serve()
+                          container.settings.stream_heartbeat_seconds, guard,
+                          container.tracing).serve()
     finally:
         slot.release()
