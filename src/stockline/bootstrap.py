@@ -35,8 +35,10 @@ from stockline.adapters.replicas import ReadRouter, Replica
 from stockline.adapters.rollup import fold_waiting
 from stockline.adapters.sessions import Sessions, SessionSigner, SessionStore
 from stockline.adapters.tickets import TicketStore
+from stockline.adapters.tracing import Tracing
 from stockline.adapters.uow import SqlUnitOfWorkFactory
-from stockline.adapters.webhooks import DeliveryQueue, WebhookDispatcher
+from stockline.adapters.webhook_queue import DeliveryQueue
+from stockline.adapters.webhooks import WebhookDispatcher
 from stockline.config import Settings
 from stockline.domain.commands import RecordSale
 from stockline.domain.model import Sale
@@ -78,6 +80,7 @@ class Container:
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     uows: UnitOfWorkFactory | None = None  # the writes' units of work (metrics hook in)
     reconcile: ScheduledReconcile | None = None  # when STOCKLINE_RECONCILE_INTERVAL_SECONDS
+    tracing: Tracing | None = None  # when the OTEL_* variables ask for traces (adapters.tracing)
     background: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _started: list[str] = field(default_factory=list)
@@ -152,8 +155,10 @@ class Container:
                 await task
 
 
-def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = None) -> Container:
-    """Wire the service; tests pass their own unit of work factory to run without a database."""
+def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = None,
+              tracing: Tracing | None = None) -> Container:
+    """Wire the service; tests pass their own unit of work factory to run without a database.
+    ``tracing``: this process's (None, the default: nothing is traced, nothing hooked)."""
     database = open_database(settings.database_url, pool_size=settings.db_pool_size,
                              busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     bus = open_bus(settings.bus_url, channel=settings.bus_channel)
@@ -177,14 +182,19 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
         poll_seconds=settings.webhook_poll_interval_seconds,
         idle_poll_seconds=settings.webhook_idle_poll_seconds, destinations=destinations)
     deliveries.on_queued = dispatcher.wake
+    uows = uow_factory or SqlUnitOfWorkFactory(
+        database.write, trace=tracing.traceparent if tracing is not None else None)
+    executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
     reads = read_router(settings, database)
+    if tracing is not None:
+        trace_statements(tracing, database, reads)
     queries = Queries(database.read, reads)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
     hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
     cached = cached_reads(settings, queries, hot, hub)
-    uows = uow_factory or SqlUnitOfWorkFactory(database.write, told=[cached.committed])
-    executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
+    if isinstance(uows, SqlUnitOfWorkFactory):  # told before each write's answer goes out
+        uows.on_committed.append(cached.committed)
     retention = timedelta(hours=settings.idempotency_retention_hours)
     keys = KeyStore(database.read, database.write, ttl=settings.key_cache_seconds)
     authenticator = Authenticator(
@@ -223,7 +233,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               record_sales, sales.record_sale,
                               window=settings.sale_batch_window_ms / 1000,
                               max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
-                              lane_of=sales.lane_of, on_commit=relay.wake)
+                              lane_of=sales.lane_of, on_commit=relay.wake, trace=tracing)
 
     writes = WriteService(executor, {sales.record_sale: grouped} if grouped else None)
     scheduled = (ScheduledReconcile(
@@ -241,6 +251,7 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     if reads.replicas:
         jobs.append(Periodic("poll-replicas", reads.poll,
                              interval=settings.replica_poll_seconds))
+    relay.tracing = hub.tracing = dispatcher.tracing = tracing
     return Container(settings=settings, database=database, executor=executor,
                      writes=writes, queries=queries, hot=hot, cached=cached, bus=bus,
                      relay=relay, hub=hub,
@@ -256,7 +267,16 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),
-                     reconcile=scheduled, background=jobs)
+                     reconcile=scheduled, background=jobs, tracing=tracing)
+
+
+def trace_statements(tracing: Tracing, database: Database, reads: ReadRouter) -> None:
+    """SQL spans for the statements of every engine: the primary's, the replicas'."""
+    tracing.instrument_engine(database.write)
+    if database.read.pool is not database.write.pool:  # else one engine's events
+        tracing.instrument_engine(database.read)
+    for replica in reads.replicas:  # its reader shares its engine's events
+        tracing.instrument_engine(replica.engine)
 
 
 def read_router(settings: Settings, database: Database) -> ReadRouter:

@@ -34,6 +34,7 @@ from tests.factories import (
     execute_sql,
     hold_line,
     line,
+    random_code,
     receive,
     record_sale,
     reserve,
@@ -41,9 +42,12 @@ from tests.factories import (
     set_reorder,
     stocked,
 )
+from tests.graphql_support import gql
 from tests.metrics_support import eventually, sample, samples, scrape, value
 
 STOCKOUTS = "stockline_stockouts_total"
+GQL_SALE = """mutation ($input: RecordSaleInput!) {
+  recordSale(input: $input) { sale { id } userErrors { code } } }"""
 
 
 @pytest.fixture
@@ -98,6 +102,34 @@ async def test_a_change_that_leaves_nothing_available_is_one_stock_out(
     await receive(metered, store, sku, 2)
     await reserve(metered, store, [hold_line(sku, 2)])
     assert value(await scrape(metered), STOCKOUTS) == before + 2
+
+
+async def test_each_committed_sale_is_counted_once_whichever_protocol_asked(
+        metered: httpx.AsyncClient) -> None:
+    """Sales and units sold (their rates are sales and units per second): counted at the
+    commit, so a REST sale, a GraphQL one, a committed hold and a replay count as the
+    sales they are, and a refusal not at all."""
+    store, (sku,) = await stocked(metered, quantity=20)
+    text = await scrape(metered)
+    pos, online = (value(text, "stockline_sales_total", channel=c) for c in ("pos", "ecommerce"))
+    units = value(text, "stockline_units_sold_total")
+    key = {"Idempotency-Key": random_code("COUNT")}
+    for _ in range(2):  # the second is a replay: not a sale
+        answer = await metered.post("/v1/sales/record", headers=key,
+                                    json={"location_id": store, "lines": [line(sku, 2)]})
+        assert answer.status_code == 201
+    assert (await metered.post("/v1/sales/record", json={
+        "location_id": store, "lines": [line(sku, 99)]})).status_code == 409
+    sold = await gql(metered, GQL_SALE, {"input": {"locationId": store, "lines": [
+        {"sku": sku, "quantity": 3, "unitPrice": {"amount": "4.00", "currency": "USD"}}]}})
+    assert sold["recordSale"]["userErrors"] == []
+    hold = await reserve(metered, store, [hold_line(sku, 4, "5.00")])
+    committed = await metered.post(f"/v1/reservations/{hold['id']}/commit")
+    assert committed.status_code == 201, committed.text
+    text = await scrape(metered)
+    assert value(text, "stockline_sales_total", channel="pos") == pos + 2
+    assert value(text, "stockline_sales_total", channel="ecommerce") == online + 1  # the hold's
+    assert value(text, "stockline_units_sold_total") == units + 2 + 3 + 4
 
 
 async def test_levels_at_or_under_their_reorder_point_are_counted(

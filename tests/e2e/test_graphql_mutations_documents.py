@@ -214,6 +214,33 @@ async def test_a_discrepancy_opens_a_count_task_that_the_count_completes(
     assert codes(negative["completeCountTask"]) == [("validation_error", "quantity")]
 
 
+async def test_a_return_at_another_store_restocks_there_against_the_sale(
+        client: httpx.AsyncClient) -> None:
+    store, (sku,) = await stocked(client, quantity=5)
+    other = (await create_store(client))["code"]
+    sale = await record_sale(client, store, [line(sku, 2)])
+    given = {"id": sale["id"], "input": {"lines": [{"sku": sku, "quantity": 1}],
+                                         "restock": True, "reason": "WRONG_SIZE",
+                                         "locationId": other}}
+    made = (await gql(client, RETURN_SALE, given))["returnSale"]
+    assert made["userErrors"] == []
+    assert (made["saleReturn"]["locationId"], made["saleReturn"]["location"]) == (
+        other, {"code": other})
+    assert ((await level(client, store, sku))["on_hand"],
+            (await assert_ledger_identity(client, other, sku))["on_hand"]) == (3, 1)
+    entries = (await client.get("/v1/stock-movements", params={
+        "location_id": other, "sku": sku})).json()["items"]
+    assert [(e["type"], e["delta"], e["reference"]) for e in entries] == [
+        ("return", 1, sale["id"])]
+    nowhere = {**given, "input": {**given["input"], "locationId": random_code("LOC")}}
+    assert codes((await gql(client, RETURN_SALE, nowhere))["returnSale"]) == [
+        ("not_found", None)]
+    staff = (await create_api_key(client, "store_staff", location_ids=[store]))["key"]
+    elsewhere = (await gql(client, RETURN_SALE, given, key=staff))["returnSale"]
+    assert codes(elsewhere) == [("forbidden", None)]
+    assert (await level(client, other, sku))["on_hand"] == 1
+
+
 async def test_a_store_scoped_key_writes_at_its_store_only(client: httpx.AsyncClient) -> None:
     home, (sku,) = await stocked(client, quantity=4)
     away = (await create_store(client))["code"]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.factories import (
     assert_problem,
@@ -69,8 +70,8 @@ class Flows:
     async def step(self) -> None:
         where, sku = self.rng.choice(self.locations), self.rng.choice(self.skus)
         there = self.rng.choice([x for x in self.locations if x != where])
-        move = self.rng.choice(["receive", "sell", "ship", "arrive", "cancel", "hold",
-                                "release", "commit"])
+        move = self.rng.choice(["receive", "sell", "ship", "arrive", "cancel", "close",
+                                "hold", "release", "commit"])
         c = self.client
         if move == "receive":
             await receive(c, where, sku, self.rng.randint(1, 20))
@@ -89,7 +90,7 @@ class Flows:
                 "ttl_seconds": 3600})
             if held.status_code == 201:
                 self.holds.append(held.json()["id"])
-        elif move in ("arrive", "cancel") and self.transfers:
+        elif move in ("arrive", "cancel", "close") and self.transfers:
             await self.settle(move, self.rng.choice(self.transfers))
         elif move in ("release", "commit") and self.holds:
             await c.post(f"/v1/reservations/{self.holds.pop()}/{move}", json={})
@@ -98,6 +99,10 @@ class Flows:
         path = f"/v1/stock-movements/transfers/{transfer_id}"
         if move == "cancel":
             await self.client.post(f"{path}/cancel", json={})
+            return
+        if move == "close":
+            await self.client.post(f"{path}/close", json={
+                "remainder": self.rng.choice(["lost", "return"])})
             return
         lines = (await self.client.get(path)).json()["lines"]
         body = {"lines": [{"sku": x["sku"], "quantity": 1} for x in lines]} \
@@ -195,6 +200,27 @@ async def test_an_instant_after_now_is_answered_as_now(client: httpx.AsyncClient
     assert before <= answered <= datetime.now(UTC)
     rows = await collect(client, "/v1/inventory", {"sku": sku, "as_of": "2999-01-01"})
     assert {x["location_id"]: x["on_hand"] for x in rows} == {store: 7, warehouse: 25}
+
+
+@pytest.mark.parametrize("remainder", ["lost", "return"])
+async def test_a_closed_transfer_s_remainder_is_in_transit_until_the_close_only(
+        client: httpx.AsyncClient, remainder: str) -> None:
+    warehouse, store, sku = await busy_level(client)  # 15 shipped, 10 received
+    (sent,) = {e["reference"] for e in await ledger(client, warehouse, sku)
+               if e["type"] == "transfer_out"}
+    before = stamp(datetime.now(UTC))
+    closed = await client.post(f"/v1/stock-movements/transfers/{sent}/close",
+                               json={"remainder": remainder})
+    assert closed.status_code == 200, closed.text
+    after = stamp(datetime.now(UTC))
+    assert (await level_then(client, store, sku, before))["in_transit"] == 5
+    assert (await level_then(client, store, sku, after))["in_transit"] == 0
+    back = 5 if remainder == "return" else 0
+    assert (await level_then(client, warehouse, sku, after))["on_hand"] == 25 + back
+    rows = await collect(client, "/v1/inventory", {"sku": sku, "as_of": after})
+    now = await collect(client, "/v1/inventory", {"sku": sku})
+    assert {(x["location_id"], x["on_hand"], x["in_transit"]) for x in rows} == {
+        (x["location_id"], x["on_hand"], x["in_transit"]) for x in now}
 
 
 async def test_the_list_as_of_without_a_location_answers_every_level_in_scope(

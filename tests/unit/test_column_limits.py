@@ -192,6 +192,9 @@ SERVER_WRITTEN: dict[str, float | type[StrEnum] | str] = {
     "webhook_deliveries.status": DeliveryStatus,
     "outbox.type": EventType,
     "events.type": EventType,
+    # W3C traceparent as the propagator writes it: 00-<32 hex>-<16 hex>-<2 hex>
+    "outbox.traceparent": len("00-") + 32 + 1 + 16 + 1 + 2,
+    "events.traceparent": len("00-") + 32 + 1 + 16 + 1 + 2,
     "webhooks.paused_reason": CLIPPED,
     "webhook_deliveries.last_error": CLIPPED,
     "webhook_attempts.error": CLIPPED,

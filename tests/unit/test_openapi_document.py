@@ -99,6 +99,23 @@ def test_the_stream_is_declared_as_an_event_stream_only() -> None:
                for a in problems.values())
 
 
+def _free_text(schema: dict[str, Any]) -> bool:
+    """A string schema that says nothing of its characters (no pattern, enum or format)."""
+    if any(_free_text(x) for x in schema.get("anyOf", [])):
+        return True
+    return schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema)
+
+
+def test_every_text_parameter_says_it_takes_no_nul_character() -> None:
+    """A NUL character in a query value or header is refused (422) on every route; the
+    document says so of each text parameter, so that a fuzzer or a client's validation
+    knows the refusal before it is made."""
+    free = [(method, path, p["name"]) for method, path, operation in OPERATIONS
+            for p in operation.get("parameters", [])
+            if p["in"] in ("query", "header") and _free_text(p.get("schema", {}))]
+    assert free == []
+
+
 def test_every_problem_answer_is_problem_json_with_the_problem_schema() -> None:
     wrong = [(m, p, s, answer.get("content")) for m, p, operation in OPERATIONS
              for s, answer in operation["responses"].items()

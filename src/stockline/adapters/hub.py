@@ -19,9 +19,11 @@ from collections import deque
 from collections.abc import Callable
 
 import structlog
+from opentelemetry.trace import SpanKind
 
 from stockline.adapters.bus.base import EVERYTHING, EventBus, EventFilter, EventRecord
 from stockline.adapters.queries.events import EventQueries
+from stockline.adapters.tracing import Tracing
 
 log = structlog.get_logger("stockline.hub")
 SHUTDOWN = "server_shutdown: reconnect with Last-Event-ID to resume"
@@ -168,6 +170,7 @@ class EventHub:
         self.synced_at: float | None = None
         # Told (protocol, +1 or -1) as streams open and end (metrics).
         self.on_streams: Callable[[str, int], None] = lambda protocol, change: None
+        self.tracing: Tracing | None = None  # a span per event heard on the bus, when on
 
     @property
     def subscribers(self) -> int:
@@ -279,7 +282,14 @@ class EventHub:
         while True:
             try:
                 async for record in await self._bus.listen():
-                    await self.receive(record)
+                    if self.tracing is None:
+                        await self.receive(record)
+                        continue
+                    with self.tracing.span(f"{self._bus.name} receive", kind=SpanKind.CONSUMER,
+                                           parent=record.traceparent,
+                                           attributes={"messaging.system": self._bus.name,
+                                                       "stockline.event.id": record.id}):
+                        await self.receive(record)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the log poll covers the gap; try the bus again soon

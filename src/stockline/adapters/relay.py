@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +29,7 @@ from stockline.adapters.database import Database
 from stockline.adapters.idle import IdleWait
 from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.tables import events, outbox, relay_state, webhook_deliveries
+from stockline.adapters.tracing import Tracing
 
 log = structlog.get_logger("stockline.relay")
 
@@ -56,6 +58,7 @@ class Relay:
         self._stopping = False
         # Told after each round that ran to its end whether this relay leads (metrics).
         self.on_round: Callable[[bool], None] = lambda leading: None
+        self.tracing: Tracing | None = None  # spans of the rounds that move events, when on
 
     def add_hook(self, hook: LoggedHook) -> None:
         self._on_logged.append(hook)
@@ -146,32 +149,45 @@ class Relay:
         async with self._db.read.connect() as conn:  # cheap look before taking a write lock
             if (await conn.execute(select(outbox.c.id).limit(1))).first() is None:
                 return 0, []
+        if self.tracing is None:
+            records, caught_up = await self._move_batch()
+        else:  # a span linked to the writes whose events it moved
+            with self.tracing.span("outbox relay") as span:
+                records, caught_up = await self._move_batch()
+                span.set_attribute("stockline.events.moved", len(records))
+                for link in self.tracing.links(r.traceparent for r in records):
+                    span.add_link(link.context)
+        return len(records), records if caught_up else []
+
+    async def _move_batch(self) -> tuple[list[EventRecord], bool]:
+        """The records moved, and whether every event before them was published."""
         now = self._clock()
         async with self._db.write.begin() as conn:
             state = (await conn.execute(select(relay_state).where(RELAY)
                                         .with_for_update())).one()
             if state.holder != self.node or state.lease_expires_at < now:
                 self._lease_until = None  # another relay took over: stand down
-                return 0, []
+                return [], False
             rows = (await conn.execute(select(outbox).order_by(outbox.c.id)
                                        .limit(self._batch))).all()
             if not rows:
-                return 0, []
+                return [], False
             first = int(state.last_event_id) + 1
             logged = [{"id": first + n, "type": r.type, "location_id": r.location_id,
                        "sku": r.sku, "payload": r.payload, "occurred_at": r.occurred_at,
-                       "logged_at": now} for n, r in enumerate(rows)]
+                       "logged_at": now, "traceparent": r.traceparent}
+                      for n, r in enumerate(rows)]
             await conn.execute(events.insert(), logged)
             await conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
             await conn.execute(update(relay_state).where(RELAY)
                                .values(last_event_id=first + len(rows) - 1))
             records = [EventRecord(id=v["id"], type=v["type"], occurred_at=v["occurred_at"],
                                    location_id=v["location_id"], sku=v["sku"],
-                                   data=orjson.loads(v["payload"])) for v in logged]
+                                   data=orjson.loads(v["payload"]),
+                                   traceparent=v["traceparent"]) for v in logged]
             for hook in self._on_logged:
                 await hook(conn, records)
-        caught_up = int(state.published_through) == first - 1
-        return len(rows), records if caught_up else []
+        return records, int(state.published_through) == first - 1
 
     # -- publishing -----------------------------------------------------------------------
     async def _publish_logged(self, records: list[EventRecord]) -> int:
@@ -183,7 +199,15 @@ class Relay:
 
     async def _send(self, records: list[EventRecord]) -> bool:
         try:
-            await self._bus.publish(records)
+            if self.tracing is None:
+                await self._bus.publish(records)
+            else:
+                with self.tracing.span(f"{self._bus.name} publish", kind=SpanKind.PRODUCER,
+                                       links=(r.traceparent for r in records),
+                                       attributes={"messaging.system": self._bus.name,
+                                                   "messaging.batch.message_count":
+                                                   len(records)}):
+                    await self._bus.publish(records)
         except BusUnavailable as exc:
             if not self._bus_down_logged:
                 log.warning("bus_unavailable", bus=self._bus.name, error=str(exc))

@@ -34,6 +34,9 @@ from stockline.services.executor import StorageUnavailable
 
 # Told what a transaction wrote to the outbox, once it has committed (metrics count them).
 Committed = Callable[[Sequence[Event]], None]
+# The W3C traceparent of the span current as a transaction begins (tracing on), which its
+# outbox rows keep.
+TraceSource = Callable[[], str | None]
 
 
 class SqlUnitOfWork:
@@ -55,9 +58,9 @@ class SqlUnitOfWork:
     imports: SqlImports
     counting: SqlCounting
 
-    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None,
-                 told: Sequence[Committed] = ()) -> None:
-        self._engine, self._on_committed, self._told = engine, on_committed, told
+    def __init__(self, engine: AsyncEngine, on_committed: Sequence[Committed] = (),
+                 trace: TraceSource | None = None) -> None:
+        self._engine, self._on_committed, self._trace = engine, on_committed, trace
         self._conn: AsyncConnection | None = None
         self._events: list[Event] = []  # appended to the outbox in this transaction
 
@@ -76,12 +79,13 @@ class SqlUnitOfWork:
                 raise translate(exc) from exc
             raise
         self._conn = conn
+        traceparent = self._trace() if self._trace is not None else None
         self.products = SqlProducts(conn)
         self.locations = SqlLocations(conn)
         self.levels = SqlLevels(conn)
         self.lots = SqlLots(conn)
         self.ledger = SqlLedger(conn)
-        self.sales = SqlSales(conn, self._events)
+        self.sales = SqlSales(conn, self._events, traceparent)
         self.transfers = SqlTransfers(conn)
         self.reservations = SqlReservations(conn)
         self.suppliers = SqlSuppliers(conn)
@@ -89,7 +93,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(conn)
         self.api_keys = SqlApiKeys(conn)
         self.customers = SqlCustomers(conn)
-        self.outbox = SqlOutbox(conn, self._events)
+        self.outbox = SqlOutbox(conn, self._events, traceparent)
         self.idempotency = SqlIdempotency(conn)
         self.imports = SqlImports(conn)
         self.counting = SqlCounting(conn)
@@ -116,12 +120,9 @@ class SqlUnitOfWork:
         await self._conn.commit()
         committed = list(self._events)
         self._events.clear()  # the repositories keep appending to this same list
-        if not committed:
-            return
-        for hook in self._told:
-            hook(committed)
-        if self._on_committed is not None:
-            self._on_committed(committed)
+        if committed:
+            for listener in self._on_committed:
+                listener(committed)
 
     async def rollback(self) -> None:
         assert self._conn is not None
@@ -141,13 +142,13 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """``told``: told each committed transaction's events before the commit returns (the
-    read cache, so that a writer reads its own write); ``on_committed`` too (set by the
-    app: metrics count them)."""
+    """``on_committed``: each told every committed transaction's events (the apps on this
+    container add their metrics, and take them off when they stop); ``trace``: where the
+    outbox rows' trace context comes from, when tracing is on."""
 
-    def __init__(self, engine: AsyncEngine, told: Sequence[Committed] = ()) -> None:
-        self._engine, self._told = engine, tuple(told)
-        self.on_committed: Committed | None = None
+    def __init__(self, engine: AsyncEngine, trace: TraceSource | None = None) -> None:
+        self._engine, self._trace = engine, trace
+        self.on_committed: list[Committed] = []
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine, self.on_committed, self._told)
+        return SqlUnitOfWork(self._engine, self.on_committed, self._trace)

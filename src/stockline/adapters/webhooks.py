@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy import ColumnElement, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,8 +43,8 @@ from stockline.adapters.bus.base import EventRecord
 from stockline.adapters.database import Database
 from stockline.adapters.destinations import Destinations
 from stockline.adapters.idle import IdleWait
-from stockline.adapters.repositories.webhooks import webhook_from_row
 from stockline.adapters.tables import events, webhook_attempts, webhook_deliveries, webhooks
+from stockline.adapters.tracing import Tracing
 from stockline.domain.destinations import (
     CONNECTION_FAILED,
     COULD_NOT_CONNECT,
@@ -73,38 +74,6 @@ USER_AGENT = f"Stockline-Webhooks/{__version__}"
 _READ_AT_MOST = 64 * 1024  # of an answer's body: enough to reuse the connection, no more
 # After a wake-up from the relay hook, give the relay's transaction a moment to commit.
 _SETTLE_SECONDS = 0.01
-
-
-class DeliveryQueue:
-    """The relay hook: one pending delivery per logged event and matching subscription."""
-
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        self.on_queued: Callable[[], None] = lambda: None
-
-    async def __call__(self, conn: AsyncConnection, records: list[EventRecord]) -> None:
-        # FOR SHARE: a subscription being deleted, paused or resumed right now is waited
-        # for, so deliveries are queued by the status it commits (PostgreSQL; SQLite has
-        # one writer at a time anyway).
-        rows = (await conn.execute(select(webhooks)
-                                   .where(W.status.in_([ACTIVE, PAUSED]))
-                                   .with_for_update(read=True))).all()
-        if not rows:
-            return
-        subscriptions = [webhook_from_row(r) for r in rows]
-        now = self._clock()
-        queued = [{"webhook_id": w.id, "event_id": record.id, "status": PENDING,
-                   "attempts": 0, "created_at": now,
-                   # a paused subscription's deliveries wait for its resumption
-                   "next_attempt_at": now if w.status is WebhookStatus.ACTIVE else None}
-                  for record in records for w in subscriptions
-                  # a change made before the subscription existed is not its business,
-                  # even when the relay logs it a moment after the subscription commits
-                  if record.occurred_at >= w.created_at
-                  and w.wants(record.type, record.location_id)]
-        if queued:
-            await conn.execute(insert(webhook_deliveries), queued)
-            self.on_queued()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +108,7 @@ def _heads(now: datetime, *conditions: ColumnElement[bool]) -> Select[Any]:
             .where(D.status == PENDING, *conditions).group_by(D.webhook_id).subquery())
     return (select(D.id, D.webhook_id, D.event_id, W.url, W.secret,
                    E.id.label("logged_id"), E.type, E.location_id, E.sku, E.payload,
-                   E.occurred_at)
+                   E.occurred_at, E.traceparent)
             .select_from(webhook_deliveries
                          .join(head, (head.c.webhook_id == D.webhook_id)
                                & (head.c.event_id == D.event_id))
@@ -154,7 +123,7 @@ def _due(row: Any) -> Due:
     if row.logged_id is not None:
         record = EventRecord(id=row.logged_id, type=row.type, occurred_at=row.occurred_at,
                              location_id=row.location_id, sku=row.sku,
-                             data=orjson.loads(row.payload))
+                             data=orjson.loads(row.payload), traceparent=row.traceparent)
     return Due(delivery_id=row.id, webhook_id=row.webhook_id, event_id=row.event_id,
                url=row.url, secret=row.secret, record=record)
 
@@ -170,6 +139,7 @@ class WebhookDispatcher:
         self._idle_wait = IdleWait(poll_seconds, idle_poll_seconds)
         self._clock, self._rand, self._destinations = clock, rand, destinations
         self._wake = asyncio.Event()
+        self.tracing: Tracing | None = None  # a span per attempt, its context sent, when on
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._client: httpx.AsyncClient | None = None
         self._stopping = False
@@ -271,19 +241,29 @@ class WebhookDispatcher:
         if due.record is None:
             log.error("webhook_event_missing", webhook_id=due.webhook_id, event_id=due.event_id)
             error: str | None = f"event {due.event_id} is no longer in the event log"
-        else:
+        elif self.tracing is None:
             status, error = await self._post(due, due.record, at)
+        else:  # a child of the write's context; the receiver gets this span's traceparent
+            with self.tracing.span("webhook deliver", kind=SpanKind.CLIENT,
+                                   parent=due.record.traceparent,
+                                   attributes={"stockline.webhook.id": due.webhook_id,
+                                               "stockline.event.id": due.event_id}) as span:
+                status, error = await self._post(due, due.record, at, self.tracing.headers())
+                if status is not None:
+                    span.set_attribute("http.status_code", status)
         duration = int((time.monotonic() - started) * 1000)
         return Outcome(at=at, done=self._clock(), status_code=status, error=error,
                        duration_ms=duration)
 
-    async def _post(self, due: Due, record: EventRecord,
-                    at: datetime) -> tuple[int | None, str | None]:
+    async def _post(self, due: Due, record: EventRecord, at: datetime,
+                    traced: dict[str, str] | None = None) -> tuple[int | None, str | None]:
+        """``traced``: the trace context headers (``traceparent``), when tracing is on."""
         assert self._client is not None, "the dispatcher sends only while it runs"
         body = record.to_json()
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: str(record.id),
                    EVENT_TYPE_HEADER: record.type, DELIVERY_ID_HEADER: str(due.delivery_id),
-                   SIGNATURE_HEADER: signature(due.secret, int(at.timestamp()), body)}
+                   SIGNATURE_HEADER: signature(due.secret, int(at.timestamp()), body),
+                   **(traced or {})}
         try:
             async with self._client.stream("POST", due.url, content=body,
                                            headers=headers) as response:

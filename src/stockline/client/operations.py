@@ -209,13 +209,14 @@ def get_sale(sale_id: str) -> Call[Sale]:
 
 
 def return_sale(sale_id: str, lines: Sequence[Line], *, restock: bool, reason: str,
-                note: str | None = None, idempotency_key: str | None = None
-                ) -> Call[SaleReturn]:
+                note: str | None = None, location_id: str | None = None,
+                idempotency_key: str | None = None) -> Call[SaleReturn]:
     """Return lines of a sale (``restock``: back on hand, else written off); never more
-    than was sold (``QuantityExceeded``)."""
+    than was sold (``QuantityExceeded``). ``location_id``: where the customer brought the
+    goods back (restocked there), by default the sale's location."""
     return write(f"/v1/sales/{_p(sale_id)}/returns", SaleReturn, body(
         lines=[{"sku": x.sku, "quantity": x.quantity} for x in lines], restock=restock,
-        reason=reason, note=note), idempotency_key)
+        reason=reason, note=note, location_id=location_id), idempotency_key)
 
 
 # -- transfers ------------------------------------------------------------------------------

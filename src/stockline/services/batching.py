@@ -24,9 +24,10 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 
@@ -55,6 +56,18 @@ BatchHandler = Callable[[UnitOfWork, Sequence[tuple[C, Context]]],
                         Awaitable[Sequence[R | DomainError]]]
 
 
+class BatchTrace(Protocol):
+    """Tracing of the batches (adapters.tracing), when it is on."""
+
+    def capture(self) -> object:
+        """The submitting request's trace context, kept with its command."""
+        ...
+
+    def batch(self, captured: Sequence[object]) -> AbstractContextManager[None]:
+        """The batch's span, current while it runs, linked to the requests' contexts."""
+        ...
+
+
 @dataclass(slots=True, eq=False)
 class _Item(Generic[C, R]):
     command: C
@@ -62,6 +75,7 @@ class _Item(Generic[C, R]):
     responder: Responder[R]
     claim: IdempotencyClaim | None
     future: asyncio.Future[StoredAnswer] = field(repr=False)
+    trace: object = None  # the request's trace context, when traced
 
 
 class _Lane(Generic[C, R]):
@@ -86,7 +100,8 @@ class GroupCommit(Generic[C, R]):
                  clock: Callable[[], datetime] = utcnow,
                  lane_of: Callable[[C], Hashable] | None = None,
                  on_commit: Callable[[], None] | None = None,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
+                 on_batch: Callable[[int, float], None] | None = None,
+                 trace: BatchTrace | None = None) -> None:
         self._uows, self._executor = uow_factory, executor
         self._batch, self._single = batch, single
         self._window, self._max, self._attempts = window, max_size, attempts
@@ -94,6 +109,7 @@ class GroupCommit(Generic[C, R]):
         self._lane_of = lane_of
         self._on_commit = on_commit or (lambda: None)
         self.on_batch = on_batch or (lambda size, seconds: None)  # metrics may hook in
+        self._trace = trace
         self._lanes: list[_Lane[C, R]] = [_Lane() for _ in range(lanes)]
         self._turn = 0  # round robin, without ``lane_of``
 
@@ -105,6 +121,8 @@ class GroupCommit(Generic[C, R]):
             lane.task = asyncio.create_task(self._collect(lane), name="group-commit")
         item = _Item(command, caller, responder, claim,
                      asyncio.get_running_loop().create_future())
+        if self._trace is not None:
+            item.trace = self._trace.capture()
         lane.pending.append(item)
         lane.arrived.set()
         if len(lane.pending) >= self._max:
@@ -140,7 +158,12 @@ class GroupCommit(Generic[C, R]):
                         await lane.full.wait()
             batch = [lane.pending.popleft()
                      for _ in range(min(self._max, len(lane.pending)))]
-            if batch:
+            if not batch:
+                continue
+            if self._trace is None:
+                await self._run(batch)
+                continue
+            with self._trace.batch([item.trace for item in batch]):
                 await self._run(batch)
 
     async def _run(self, batch: list[_Item[C, R]]) -> None:

@@ -28,6 +28,9 @@ class EventRecord:
     location_id: str | None
     sku: str | None
     data: dict[str, Any]
+    # The W3C trace context of the write that made the event (tracing on): carried on the
+    # bus beside the event, never part of its public JSON.
+    traceparent: str | None = field(default=None, compare=False, repr=False)
     _json: bytes | None = field(default=None, init=False, compare=False, repr=False)
     _sse: bytes | None = field(default=None, init=False, compare=False, repr=False)
     # (JSON, SSE) by shape other than WHOLE: each encoded once too, for all who hear it so
@@ -70,12 +73,20 @@ class EventRecord:
             found = self._shaped[shape] = (shaped.to_json(), shaped.to_sse())
         return found
 
+    def to_bus(self) -> bytes:
+        """The event as the bus carries it: its JSON, with its ``traceparent`` when it has
+        one (the hearers' spans link to it; they serve the event without it)."""
+        if self.traceparent is None:
+            return self.to_json()
+        return self.to_json()[:-1] + b',"traceparent":%s}' % orjson.dumps(self.traceparent)
+
     @classmethod
     def from_json(cls, raw: bytes | str) -> EventRecord:
         body = orjson.loads(raw)
         return cls(id=int(body["id"]), type=body["type"],
                    occurred_at=datetime.fromisoformat(body["occurred_at"].replace("Z", "+00:00")),
-                   location_id=body["location_id"], sku=body["sku"], data=body["data"])
+                   location_id=body["location_id"], sku=body["sku"], data=body["data"],
+                   traceparent=body.get("traceparent"))
 
 
 Encoder = Callable[[EventRecord], bytes]

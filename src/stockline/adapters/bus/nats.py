@@ -105,7 +105,7 @@ class NatsBus:
         try:
             for record in records:
                 # The message id makes a republished event (after a relay restart) a no-op.
-                await self._js.publish(self.subject, record.to_json(),
+                await self._js.publish(self.subject, record.to_bus(),
                                        headers={"Nats-Msg-Id": str(record.id)})
         except (TimeoutError, NatsError, OSError) as exc:
             raise BusUnavailable(str(exc)) from exc

@@ -138,7 +138,7 @@ class RabbitBus:
     async def publish(self, records: list[EventRecord]) -> None:
         _, channel = self._ready()
         exchange = channel.default_exchange
-        messages = [aio_pika.Message(record.to_json(), message_id=str(record.id),
+        messages = [aio_pika.Message(record.to_bus(), message_id=str(record.id),
                                      content_type="application/json",
                                      delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
                     for record in records]

@@ -40,7 +40,7 @@ class RedisBus:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for record in records:
-                    pipe.xadd(self.key, {"e": record.to_json()}, id=f"{record.id}-1",
+                    pipe.xadd(self.key, {"e": record.to_bus()}, id=f"{record.id}-1",
                               maxlen=self._max_length, approximate=True)
                 results = await pipe.execute(raise_on_error=False)
         except RedisError as exc:

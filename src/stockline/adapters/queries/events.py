@@ -16,7 +16,8 @@ E = events.c
 
 def event_from_row(row: Any) -> EventRecord:
     return EventRecord(id=row.id, type=row.type, occurred_at=row.occurred_at,
-                       location_id=row.location_id, sku=row.sku, data=orjson.loads(row.payload))
+                       location_id=row.location_id, sku=row.sku, data=orjson.loads(row.payload),
+                       traceparent=row.traceparent)
 
 
 def filter_conditions(wanted: EventFilter) -> list[ColumnElement[bool]]:

@@ -93,11 +93,14 @@ class HistoryQueries(QueryBase):
         return _sums(await self._all(stmt))
 
     async def _travelling(self, keys: list[Key], as_of: datetime) -> list[tuple[Key, int]]:
-        """Shipped to the location by ``as_of``, less received and cancelled by then."""
-        cancelled = and_(T.cancelled_at.is_not(None), T.cancelled_at <= as_of)
+        """Shipped to the location by ``as_of``, less received by then and less what a
+        cancel or a close ended by then (sent back: ``cancelled_quantity``; written off:
+        ``lost_quantity``)."""
+        ended_at = func.coalesce(T.cancelled_at, T.closed_at)
+        ended = and_(ended_at.is_not(None), ended_at <= as_of)
+        settled = TL.cancelled_quantity + TL.lost_quantity
         shipped = (select(T.to_location_id.label("location_id"), TL.sku,
-                          func.sum(TL.quantity - case((cancelled, TL.cancelled_quantity),
-                                                      else_=0)).label("q"))
+                          func.sum(TL.quantity - case((ended, settled), else_=0)).label("q"))
                    .join(transfers, T.id == TL.transfer_id)
                    .where(_keys(T.to_location_id, TL.sku, keys), T.created_at <= as_of)
                    .group_by(T.to_location_id, TL.sku))

@@ -51,9 +51,9 @@ WITH levels AS (
                          $36::timestamptz[])
     RETURNING 1
 ), events AS (
-    INSERT INTO outbox (type, location_id, sku, payload, occurred_at)
-    SELECT * FROM unnest($37::varchar[], $38::varchar[], $39::varchar[], $40::text[],
-                         $41::timestamptz[])
+    INSERT INTO outbox (type, location_id, sku, payload, occurred_at, traceparent)
+    SELECT e.*, $43::varchar FROM unnest($37::varchar[], $38::varchar[], $39::varchar[],
+                                          $40::text[], $41::timestamptz[]) AS e
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM levels), (SELECT count(*) FROM new_sales),
@@ -68,7 +68,8 @@ def _columns(records: Sequence[dict[str, Any]], names: Sequence[str]) -> list[li
 
 async def write_sales_batch(conn: AsyncConnection, levels: Sequence[Level],
                             made: Sequence[tuple[Sale, str | None]],
-                            entries: Sequence[LedgerEntry], events: Sequence[Event]) -> None:
+                            entries: Sequence[LedgerEntry], events: Sequence[Event],
+                            traceparent: str | None = None) -> None:
     sale_rows = [{**rows.sale_values(sale), "customer_ref": ref} for sale, ref in made]
     line_rows = [{"sale_id": sale.id, "line_no": n, "sku": line.sku,
                   "quantity": line.quantity, "unit_price_amount": line.unit_price.units}
@@ -92,6 +93,7 @@ async def write_sales_batch(conn: AsyncConnection, levels: Sequence[Level],
                                "recorded_at")),
         *_columns(event_rows, ("type", "location_id", "sku", "payload", "occurred_at")),
         *_columns(sale_rows, ("fulfillment_status",)),  # $42: added after the others
+        traceparent,  # $43: every outbox row's trace context (None: not traced)
     ]
     counts = (await conn.exec_driver_sql(_STATEMENT, tuple(arguments))).one()
     expected = (len(level_rows), len(sale_rows), len(line_rows), len(entry_rows),

@@ -296,8 +296,10 @@ class SqlLedger:
 
 
 class SqlSales(SaleStatusWrites):
-    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None) -> None:
-        self._conn, self._seen = conn, seen  # ``seen``: as SqlOutbox's
+    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None,
+                 traceparent: str | None = None) -> None:
+        self._conn, self._seen = conn, seen  # ``seen``, ``traceparent``: as SqlOutbox's
+        self._traceparent = traceparent
 
     async def add(self, sale: Sale, *, customer_ref: str | None = None) -> None:
         await self._conn.execute(sales.insert().values(
@@ -323,12 +325,13 @@ class SqlSales(SaleStatusWrites):
         if self._seen is not None:
             self._seen.extend(events)
         if self._conn.dialect.name == "postgresql":  # one round trip under the row locks
-            await write_sales_batch(self._conn, levels, made, entries, events)
+            await write_sales_batch(self._conn, levels, made, entries, events,
+                                    self._traceparent)
             return
         await SqlLevels(self._conn).save_many(levels)
         await self.add_many(made)
         await SqlLedger(self._conn).append(entries)
-        await SqlOutbox(self._conn).append(events)
+        await SqlOutbox(self._conn, traceparent=self._traceparent).append(events)
 
     async def get(self, sale_id: str, *, for_update: bool = False) -> Sale | None:
         stmt = select(sales).where(sales.c.id == sale_id)
@@ -352,8 +355,12 @@ class SqlSales(SaleStatusWrites):
 
 
 class SqlOutbox:
-    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None) -> None:
-        self._conn, self._seen = conn, seen  # ``seen``: the unit of work's, for after commit
+    """``seen``: the unit of work's list of events, for after commit; ``traceparent``: the
+    trace context of the transaction (tracing on), kept on each row."""
+
+    def __init__(self, conn: AsyncConnection, seen: list[Event] | None = None,
+                 traceparent: str | None = None) -> None:
+        self._conn, self._seen, self._traceparent = conn, seen, traceparent
 
     async def append(self, events: Sequence[Event]) -> None:
         if self._seen is not None:
@@ -361,5 +368,6 @@ class SqlOutbox:
         if events:
             await self._conn.execute(_INSERT_OUTBOX, [
                 {"type": e.type, "location_id": e.location_id, "sku": e.sku,
-                 "payload": orjson.dumps(e.data()).decode(), "occurred_at": e.occurred_at}
+                 "payload": orjson.dumps(e.data()).decode(), "occurred_at": e.occurred_at,
+                 "traceparent": self._traceparent}
                 for e in events])

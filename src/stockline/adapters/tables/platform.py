@@ -28,6 +28,8 @@ outbox = Table(
     Column("sku", Code),
     Column("payload", Text, nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
+    # The W3C traceparent of the request that wrote the row (tracing on; else null).
+    Column("traceparent", String(64)),
 )
 
 
@@ -58,6 +60,7 @@ events = Table(
     Column("payload", Text, nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("logged_at", UTCDateTime, nullable=False, index=True),
+    Column("traceparent", String(64)),  # the outbox row's: never in the event's JSON
     Index(None, "location_id", "id"),
     Index(None, "sku", "id"),
 )

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 import strawberry
 
-from stockline.domain import model
 from stockline.domain.commands import ReleaseReservation
-from stockline.entrypoints.graphql.context import Context, Info
+from stockline.entrypoints.graphql.context import Info
 from stockline.entrypoints.graphql.documents import Hold, Transfer
 from stockline.entrypoints.graphql.inputs import (
     CancelTransferInput,
@@ -28,7 +27,6 @@ from stockline.entrypoints.graphql.inputs import (
     body_as,
 )
 from stockline.entrypoints.graphql.payloads import (
-    Around,
     UserError,
     perform,
     shown,
@@ -76,12 +74,6 @@ SALE = shown(Sale, SaleOut)
 PRODUCT = shown(Product, ProductOut)
 
 
-def _count_sale(context: Context, sale: model.Sale) -> None:
-    if context.metrics is not None:  # counted as the REST route counts a sale
-        context.metrics.sale(sale)
-
-
-COUNTED: Around[Any, model.Sale] = Around(applied=_count_sale)
 Key = Annotated[str | None, strawberry.argument(
     description="Makes the write safe to retry, as REST's Idempotency-Key: one key, one "
                 "effect, whichever protocol retries it; a retry answers as the first")]
@@ -134,7 +126,7 @@ class StockMutation:
             return body.to_command()
 
         found, errors = await perform(info, ("POST", "/v1/sales/record"), RECORD_SALE,
-                                      command, SALE, idempotency_key, COUNTED)
+                                      command, SALE, idempotency_key)
         return SalePayload(sale=found, user_errors=errors)
 
     @strawberry.mutation(description="Change one level (POST /v1/inventory/update); "
@@ -230,7 +222,7 @@ class StockMutation:
 
         found, errors = await perform(
             info, ("POST", "/v1/reservations/{reservation_id}/commit"), COMMIT_RESERVATION,
-            command, SALE, idempotency_key, COUNTED)
+            command, SALE, idempotency_key)
         return SalePayload(sale=found, user_errors=errors)
 
     @strawberry.mutation(description="Release a hold (POST /v1/reservations/{id}/release)")

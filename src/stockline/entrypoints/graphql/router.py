@@ -11,6 +11,7 @@ GET) is answered problem+json as REST answers it, not strawberry's plain text.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -76,8 +77,9 @@ async def asset(request: Request, name: str = Path(max_length=64)) -> Response:
 class GraphQLEndpoint(GraphQLRouter[Context, None]):
     graphql_transport_ws_handler_class = CheckedOperations
 
-    def __init__(self, allowed_origins: tuple[str, ...] = ()) -> None:
-        super().__init__(build_schema(), prefix=PATH, context_getter=context_of,
+    def __init__(self, allowed_origins: tuple[str, ...] = (),
+                 extensions: Sequence[Any] = ()) -> None:
+        super().__init__(build_schema(extensions), prefix=PATH, context_getter=context_of,
                          graphql_ide="graphiql", allow_queries_via_get=True,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
                          include_in_schema=False, allowed_origins=allowed_origins)

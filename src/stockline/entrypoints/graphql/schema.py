@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import strawberry
@@ -67,11 +67,12 @@ def parser_cache() -> ParserCache:
     return ParserCache(maxsize=256)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(extensions: Sequence[Any] = ()) -> strawberry.Schema:
+    """``extensions``: more of them (the tracing's, when it is on)."""
     return StocklineSchema(query=Query, mutation=Mutation, subscription=Subscription,
                            # documents parsed once; not validated once: the limits read
                            # each request's variables (`first: $n`)
-                           extensions=[parser_cache, QueryLimits, ReadRouting],
+                           extensions=[parser_cache, QueryLimits, ReadRouting, *extensions],
                            config=StrawberryConfig(scalar_map={EventId: EVENT_ID_SCALAR}))
 
 

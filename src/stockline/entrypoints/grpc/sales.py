@@ -77,8 +77,6 @@ class SalesService(Service, sales_pb2_grpc.SalesServicer):
         if len(body.lines) > max_lines:
             raise InvalidInput("lines", f"at most {max_lines} lines per sale")
         outcome = await perform(self.container, RECORD_SALE, body.to_command(), call, key)
-        if self.metrics is not None and outcome.result is not None:
-            self.metrics.sale(outcome.result)
         return outcome.answer
 
     async def _read(self, requests: AsyncIterator[pb.RecordSaleRequest], call: Call,

@@ -38,6 +38,7 @@ from stockline.entrypoints.grpc.v1 import (
 )
 from stockline.entrypoints.grpc.writes import ReservationsService, TransfersService
 from stockline.entrypoints.http.metrics import Metrics
+from stockline.entrypoints.tracing import grpc_interceptors
 
 log = structlog.get_logger("stockline.grpc")
 GRACE_SECONDS = 5.0  # for calls under way when the server stops
@@ -91,7 +92,8 @@ class GrpcServer:
     async def start(self) -> int:
         """Listen and serve; the port bound. RuntimeError when it cannot be bound."""
         settings = self._container.settings
-        server = grpc.aio.server(options=[
+        server = grpc.aio.server(interceptors=grpc_interceptors(self._container.tracing),
+                                 options=[
             ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from stockline import __version__
 from stockline.adapters.logging import configure_logging
+from stockline.adapters.tracing import Tracing, setup_tracing
 from stockline.bootstrap import Container, bootstrap
 from stockline.config import Settings
 from stockline.entrypoints.dashboard import router as dashboard
@@ -60,6 +61,7 @@ from stockline.entrypoints.http.routers import (
     webhooks,
 )
 from stockline.entrypoints.http.schemas.common import close_keyed_maps, name_components
+from stockline.entrypoints.tracing import graphql_extensions, trace_http
 
 DESCRIPTION = """\
 Real-time inventory and sales across warehouses and stores.
@@ -93,18 +95,22 @@ def operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings | None = None, *,
-               container: Container | None = None, serve_grpc: bool = False) -> FastAPI:
+               container: Container | None = None, serve_grpc: bool = False,
+               tracing: Tracing | None = None) -> FastAPI:
     """Build the app; the container (engines, pools) is made in the lifespan.
     ``serve_grpc``: the lifespan also serves gRPC on STOCKLINE_GRPC_PORT (unless 0) over
-    the same container (a server process; in-process test apps bind nothing)."""
+    the same container (a server process; in-process test apps bind nothing).
+    ``tracing``: the process's (adapters.tracing), or the given container's; None: off."""
     settings = settings or Settings()
+    if tracing is None and container is not None:
+        tracing = container.tracing
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
-        app.state.container = container or bootstrap(settings)
+        app.state.container = container or bootstrap(settings, tracing=tracing)
         if owned:
             await app.state.container.start()
         if app.state.container.sales is not None:
@@ -118,10 +124,13 @@ def create_app(settings: Settings | None = None, *,
                 await grpc.start()
             yield
         finally:
+            metrics.business.unwatch(app.state.container)
             if grpc is not None:
                 await grpc.stop()
             if owned:
                 await app.state.container.close()
+                if tracing is not None:
+                    tracing.provider.force_flush()
 
     app = FastAPI(title="Stockline", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan,
@@ -158,7 +167,8 @@ def create_app(settings: Settings | None = None, *,
     # GraphQL (nested reads, live events) on the same container, auth and permissions;
     # not in the OpenAPI document, which describes the REST API (its own schema is at
     # /graphql, and in docs/schema.graphql).
-    app.include_router(GraphQLEndpoint(settings.cors_origins), include_in_schema=False)
+    app.include_router(GraphQLEndpoint(settings.cors_origins, graphql_extensions(tracing)),
+                       include_in_schema=False)
     # The operations dashboard (pages for browsers, signed in with a session cookie).
     app.include_router(dashboard.router)
     app.mount(f"{dashboard.PATH}/assets", dashboard.assets, name="dashboard-assets")
@@ -176,12 +186,14 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=settings.hsts_max_age_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: sees every answer
+    if tracing is not None:  # around them all: a span per request, named by its route
+        trace_http(app, tracing)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """Entry for ``uvicorn --factory`` (each worker process reads the environment)."""
-    app = create_app(Settings(), serve_grpc=True)
+    app = create_app(Settings(), serve_grpc=True, tracing=setup_tracing())
     # A server process: what start-up made lives as long as it does, out of the cycle
     # collector's way; and collections far less often than CPython's default (every 700
     # allocations), since requests free their objects by reference counting anyway.

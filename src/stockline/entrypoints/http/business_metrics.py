@@ -1,5 +1,6 @@
-"""Business and operations metrics beside the HTTP ones: stock-outs, streams, the relay,
-rate-limit refusals and reconciliation (counted in this process as things happen), and the
+"""Business and operations metrics beside the HTTP ones: sales and units sold, stock-outs,
+streams, the relay, rate-limit refusals and reconciliation (counted in this process as
+things happen), and the
 numbers read from the database when /metrics is scraped (``DatabaseGauges``).
 
 In a server of several worker processes (PROMETHEUS_MULTIPROC_DIR) each gauge says how its
@@ -22,12 +23,17 @@ from stockline.adapters.reads import CachedReads
 from stockline.adapters.status import OperationsStatus, operations_status
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.bootstrap import Container
-from stockline.domain.events import Event, InventoryChanged
+from stockline.domain.events import Event, InventoryChanged, SaleRecorded
 from stockline.domain.reconcile import Check, ReconcileReport
 
 
 class BusinessMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        # Sales per second and units per second are their rates (PromQL ``rate``).
+        self.sales = Counter("stockline_sales", "Sales recorded (committed), by channel",
+                             ["channel"], registry=registry)
+        self.units = Counter("stockline_units_sold", "Units sold (committed sales)",
+                             registry=registry)
         self.stockouts = Counter(
             "stockline_stockouts", "Changes that left a level with nothing available "
             "(available from above 0 to 0 or less): sales, holds, transfers, adjustments",
@@ -61,7 +67,7 @@ class BusinessMetrics:
     def watch(self, container: Container) -> None:
         """Hook into what the container runs (in the app's lifespan)."""
         if isinstance(container.uows, SqlUnitOfWorkFactory):
-            container.uows.on_committed = self.committed
+            container.uows.on_committed.append(self.committed)
         container.relay.on_round = self.relayed
         container.hub.on_streams = self.stream
         container.limiter.on_refused = self.refused
@@ -69,8 +75,24 @@ class BusinessMetrics:
             container.reconcile.on_report = self.reconciled
         self.cache.watch(container.cached)
 
+    def unwatch(self, container: Container) -> None:
+        """Stop counting the container's commits (the app stops; the container may not)."""
+        if isinstance(container.uows, SqlUnitOfWorkFactory):
+            listeners = container.uows.on_committed
+            if self.committed in listeners:
+                listeners.remove(self.committed)
+
     def committed(self, events: Sequence[Event]) -> None:
-        outs = sum(1 for e in events if isinstance(e, InventoryChanged) and e.stocked_out)
+        """Counted once a transaction has committed: whichever protocol asked (REST,
+        GraphQL, gRPC, the batch route, a hold committed), a sale is counted once, and a
+        replay, a refusal or a rollback never."""
+        outs = 0
+        for e in events:
+            if isinstance(e, InventoryChanged):
+                outs += e.stocked_out
+            elif isinstance(e, SaleRecorded):
+                self.sales.labels(e.sale.channel.value).inc()
+                self.units.inc(e.sale.units)
         if outs:
             self.stockouts.inc(outs)
 
@@ -97,7 +119,8 @@ def reconcile_registry(report: ReconcileReport, at: datetime) -> CollectorRegist
     registry = CollectorRegistry()
     metrics = BusinessMetrics(registry)
     metrics.reconciled(report, at)
-    for name in ("stockouts", "refusals", "streams", "relay_round", "relay_leading"):
+    for name in ("sales", "units", "stockouts", "refusals", "streams", "relay_round",
+                 "relay_leading"):
         registry.unregister(getattr(metrics, name))
     metrics.cache.unregister(registry)
     return registry

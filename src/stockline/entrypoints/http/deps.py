@@ -29,6 +29,7 @@ from stockline.entrypoints.http.errors import (
     refusal_problem,
 )
 from stockline.entrypoints.http.permissions import authorize
+from stockline.entrypoints.http.schemas.common import NO_NUL
 from stockline.services.executor import Handler
 from stockline.services.ports import StoredAnswer
 from stockline.services.writes import Operation
@@ -173,7 +174,8 @@ async def get_container(request: Request) -> Container:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500)")]
-Cursor = Annotated[str | None, Query(max_length=512, description="From next_cursor")]
+Cursor = Annotated[str | None, Query(max_length=512, pattern=NO_NUL,
+                                      description="From next_cursor")]
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 IdempotencyKey = Annotated[

@@ -1,5 +1,5 @@
 """Prometheus metrics: HTTP requests by route and status, gRPC calls by method and code,
-latency, sales and units sold; and the business and operations metrics of
+latency, group-commit batches; and the business and operations metrics of
 ``business_metrics`` (docs/operations.md lists them all)."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from prometheus_client import (
     multiprocess,
 )
 
-from stockline.domain.model import Sale
 from stockline.entrypoints.http.business_metrics import BusinessMetrics, DatabaseGauges
 from stockline.entrypoints.http.replica_metrics import ReplicaMetrics
 
@@ -39,9 +38,6 @@ class Metrics:
         self.call_latency = Histogram("stockline_grpc_call_duration_seconds",
                                       "Time to answer a gRPC call (a stream: its life)",
                                       ["method"], buckets=_BUCKETS, registry=self.registry)
-        self.sales = Counter("stockline_sales", "Sales recorded", ["channel"],
-                             registry=self.registry)
-        self.units = Counter("stockline_units_sold", "Units sold", registry=self.registry)
         self.batch_size = Histogram("stockline_sale_batch_size",
                                     "Sales applied per group-commit transaction",
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
@@ -49,7 +45,7 @@ class Metrics:
         self.batch_seconds = Histogram("stockline_sale_batch_duration_seconds",
                                        "Time to apply and commit one batch of sales",
                                        buckets=_BUCKETS, registry=self.registry)
-        # Stock-outs, streams, the relay, refusals, reconcile; and the database's numbers.
+        # Sales, units, stock-outs, streams, the relay, refusals, reconcile; the database's.
         self.business = BusinessMetrics(self.registry)
         self.replicas = ReplicaMetrics(self.registry)  # lag, state, reads by target
         self.database = DatabaseGauges()
@@ -62,10 +58,6 @@ class Metrics:
     def call(self, method: str, code: str, seconds: float) -> None:
         self.calls.labels(method, code).inc()
         self.call_latency.labels(method).observe(seconds)
-
-    def sale(self, sale: Sale) -> None:
-        self.sales.labels(sale.channel.value).inc()
-        self.units.inc(sale.units)
 
     def batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from stockline.entrypoints.http.auth import PrincipalDep
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.schemas.audit import AuditEntryOut, AuditMethod, AuditOutcome
-from stockline.entrypoints.http.schemas.common import Instant, Page, problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, Instant, Page, problems
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -26,8 +26,8 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
                         "within a few milliseconds of their answer; this list shows every "
                         "entry this server has recorded so far.")
 async def list_audit(container: ContainerDep, _p: PrincipalDep,
-                     principal_id: Annotated[str | None, Query(min_length=1,
-                                                               max_length=100)] = None,
+                     principal_id: Annotated[str | None, Query(
+                         min_length=1, max_length=100, pattern=NO_NUL)] = None,
                      outcome: AuditOutcome | None = None, method: AuditMethod | None = None,
                      start: Annotated[Instant | None, Query(alias="from")] = None,
                      end: Annotated[Instant | None, Query(alias="to")] = None,

@@ -27,7 +27,7 @@ from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, st
 from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.errors import ProblemError
-from stockline.entrypoints.http.schemas.common import problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, problems
 from stockline.entrypoints.http.schemas.events import EventPage, TicketOut
 from stockline.entrypoints.http.session import session_of
 from stockline.entrypoints.http.streams.guard import StreamGuard
@@ -91,8 +91,9 @@ def guard_of(container: Container, scope: Scope, principal: Principal) -> Stream
 
 # Read by the authentication middleware; declared here for the document (and the clients).
 Ticket = Annotated[str | SkipJsonSchema[None], Query(
-    max_length=100, description="A ticket from `POST /v1/events/tickets`, in place of a "
-    "key or token (single-use: for a browser's EventSource, which cannot send headers)")]
+    max_length=100, json_schema_extra={"pattern": NO_NUL},
+    description="A ticket from `POST /v1/events/tickets`, in place of a key or token "
+                "(single-use: for a browser's EventSource, which cannot send headers)")]
 
 
 @router.post("/tickets", status_code=201, response_model=TicketOut, responses=problems(403),
@@ -182,7 +183,7 @@ async def stream_events(
     slot = open_stream(container.hub, principal, container.settings.max_streams_per_principal)
     feed = EventFeed(container.hub, container.queries, wanted, pay=guard.charge)
     return EventStreamResponse(sse_frames(feed.items(start, idle=heartbeat),
-                                          principal.event_shape()),
+                                          principal.event_shape(), container.tracing),
                                ping=0, sep="\n", send_timeout=max(30.0, 2 * heartbeat),
                                slot=slot, end=feed.end, lapsed=guard.lapsed)
 
@@ -219,6 +220,7 @@ async def event_socket(websocket: WebSocket, principal: SocketPrincipalDep,
     try:
         await websocket.accept()
         await EventSocket(websocket, container.hub, container.queries,
-                          container.settings.stream_heartbeat_seconds, guard).serve()
+                          container.settings.stream_heartbeat_seconds, guard,
+                          container.tracing).serve()
     finally:
         slot.release()

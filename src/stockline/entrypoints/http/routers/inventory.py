@@ -26,7 +26,7 @@ from stockline.entrypoints.http.consistency import (
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
-from stockline.entrypoints.http.schemas.common import Instant, Page, problems
+from stockline.entrypoints.http.schemas.common import NO_NUL, Instant, Page, problems
 from stockline.entrypoints.http.schemas.inventory import (
     InventoryUpdate,
     LevelDetailOut,
@@ -109,8 +109,8 @@ class StockByLocation(BaseModel):
                         "gets only theirs.")
 async def stock_by_location(container: ContainerDep, principal: PrincipalDep,
                             sku: CodeQuery = None,
-                            category: Annotated[str | None, Query(min_length=1,
-                                                                  max_length=100)] = None
+                            category: Annotated[str | None, Query(
+                                min_length=1, max_length=100, pattern=NO_NUL)] = None
                             ) -> StockByLocation:
     seen = within(principal, Permission.INVENTORY_READ)
     if seen is not None and not seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from stockline.domain.commands import ReleaseReservation
@@ -82,13 +82,12 @@ async def get_reservation(reservation_id: ReservationId, container: ContainerDep
                          "hold is committed, released, expired or past its `expires_at`. "
                          "Lines without a unit price are sold at the product's price (none: "
                          "422). The body is optional.")
-async def commit_reservation(reservation_id: ReservationId, request: Request,
-                             write: WriterDep, body: ReservationCommit | None = None
+async def commit_reservation(reservation_id: ReservationId, write: WriterDep,
+                             body: ReservationCommit | None = None
                              ) -> Response:
     body = body or ReservationCommit()  # no body and {} are the same request
     return await write.perform(COMMIT_RESERVATION, body.to_command(reservation_id),
-                               body=body, status=201,
-                               on_success=request.app.state.metrics.sale)
+                               body=body, status=201)
 
 
 @router.post("/{reservation_id}/release", response_model=ReservationOut,

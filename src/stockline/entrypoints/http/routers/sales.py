@@ -39,12 +39,11 @@ router = APIRouter(prefix="/v1/sales", tags=["sales"])
 SaleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 
 
-async def record_sale(body: SaleCreate, request: Request, write: WriterDep) -> Response:
+async def record_sale(body: SaleCreate, write: WriterDep) -> Response:
     max_lines = write.container.settings.max_lines
     if len(body.lines) > max_lines:
         raise InvalidInput("lines", f"at most {max_lines} lines per sale")
-    return await write.perform(RECORD_SALE, body.to_command(), body=body, status=201,
-                               on_success=request.app.state.metrics.sale)
+    return await write.perform(RECORD_SALE, body.to_command(), body=body, status=201)
 
 
 async def record_sale_lean(request: Request) -> Response | None:
@@ -57,8 +56,7 @@ async def record_sale_lean(request: Request) -> Response | None:
     except ValidationError:
         return None
     principal = await caller(request)
-    return await record_sale(body, request, Writer(request, container_of(request), principal,
-                                                   key))
+    return await record_sale(body, Writer(request, container_of(request), principal, key))
 
 
 router.add_api_route(

@@ -17,13 +17,15 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import WebSocket
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from stockline.adapters.bus import EventFilter
-from stockline.adapters.bus.base import json_encoder
+from stockline.adapters.bus.base import EventRecord, json_encoder
 from stockline.adapters.feed import Closed, EventFeed, Opened, Reset
 from stockline.adapters.hub import EventHub
 from stockline.adapters.queries.events import EventQueries
+from stockline.adapters.tracing import Tracing
 from stockline.domain.errors import Forbidden
 from stockline.entrypoints.http.errors import ProblemError, problem_response
 from stockline.entrypoints.http.schemas.events import ClientMessage, SubscribeMessage
@@ -48,7 +50,7 @@ class EventSocket:
     so does one whose credential lapses."""
 
     def __init__(self, websocket: WebSocket, hub: EventHub, log_reader: EventQueries,
-                 heartbeat: float, guard: StreamGuard) -> None:
+                 heartbeat: float, guard: StreamGuard, tracing: Tracing | None = None) -> None:
         self._ws, self._hub, self._log, self._heartbeat = websocket, hub, log_reader, heartbeat
         self._guard, self._principal = guard, guard.principal
         self._encode = json_encoder(self._principal.event_shape())
@@ -59,6 +61,7 @@ class EventSocket:
         self._pump: asyncio.Task[None] | None = None
         self._refusals = 0
         self._last_id: int | None = None  # the position of the subscription, once it has one
+        self._tracing = tracing  # a span per event sent, when on
 
     async def serve(self) -> None:
         tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._watch())]
@@ -151,8 +154,7 @@ class EventSocket:
                     match item:
                         case list():
                             for record in item:
-                                await self._send_raw(b'{"type":"event","event":'
-                                                     + self._encode(record) + b"}")
+                                await self._send_event(record)
                                 self._last_id = record.id
                         case Opened(after=after):
                             self._last_id = after
@@ -189,6 +191,16 @@ class EventSocket:
                 log.debug("event_socket_close_failed", error=repr(exc))
             finally:
                 self._done.set()
+
+    async def _send_event(self, record: EventRecord) -> None:
+        frame = b'{"type":"event","event":' + self._encode(record) + b"}"
+        if self._tracing is None:
+            await self._send_raw(frame)
+            return
+        with self._tracing.span("websocket send", kind=SpanKind.PRODUCER,
+                                parent=record.traceparent,
+                                attributes={"stockline.event.id": record.id}):
+            await self._send_raw(frame)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self._send_raw(orjson.dumps(message))

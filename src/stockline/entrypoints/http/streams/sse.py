@@ -13,12 +13,14 @@ from typing import Any
 import anyio
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
 from sse_starlette import EventSourceResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from stockline.adapters.bus.base import sse_encoder
 from stockline.adapters.feed import Closed, FeedItem, Idle, Opened, Reset
 from stockline.adapters.hub import SHUTDOWN, StreamSlot
+from stockline.adapters.tracing import Tracing
 from stockline.domain.security import WHOLE, EventShape
 
 log = structlog.get_logger("stockline.events")
@@ -113,13 +115,22 @@ class EventStreamResponse(EventSourceResponse):
         end(await lapsed())
 
 
-async def sse_frames(items: AsyncGenerator[FeedItem, None],
-                     shape: EventShape = WHOLE) -> AsyncIterator[bytes]:
-    """The feed as SSE messages, each event as ``shape`` lets the caller hear it."""
+async def sse_frames(items: AsyncGenerator[FeedItem, None], shape: EventShape = WHOLE,
+                     tracing: Tracing | None = None) -> AsyncIterator[bytes]:
+    """The feed as SSE messages, each event as ``shape`` lets the caller hear it; with
+    ``tracing``, a span for each write of events (until the stream asks for more)."""
     encode = sse_encoder(shape)
     async with contextlib.aclosing(items):
         async for item in items:
             match item:
+                case list() if tracing is not None:
+                    span = tracing.start("sse send", [r.traceparent for r in item],
+                                         kind=SpanKind.PRODUCER,
+                                         attributes={"stockline.events.sent": len(item)})
+                    try:
+                        yield b"".join([encode(r) for r in item])
+                    finally:
+                        span.end()
                 case list():
                     yield (encode(item[0]) if len(item) == 1
                            else b"".join([encode(r) for r in item]))
