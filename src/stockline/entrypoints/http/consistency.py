@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stockline.adapters.positions import BadPosition, format_position, parse_position
 from stockline.adapters.replicas import mark_replica_read
 from stockline.entrypoints.http.errors import BAD_REQUEST, ProblemError
+from stockline.entrypoints.http.schemas.common import NO_NUL
 
 POSITION = "Stockline-Position"
 READ_AFTER = "Stockline-Read-After"
@@ -43,8 +44,9 @@ def read_after(value: str | None) -> int | None:
 # Declared by the routes of one level and one product, whose reads go through the read
 # cache (adapters.reads): with the header they are answered by the primary itself.
 ReadAfter = Annotated[str | None, Header(
-    alias=READ_AFTER, description="A write's `Stockline-Position`: the answer is read "
-                                  "after that write (from the database, past any cache)")]
+    alias=READ_AFTER, pattern=NO_NUL,
+    description="A write's `Stockline-Position`: the answer is read after that write "
+                "(from the database, past any cache); one that is no position is a 400")]
 
 
 def past_the_cache(value: str | None) -> bool:
