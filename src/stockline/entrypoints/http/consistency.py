@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Header
+from fastapi import Depends
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stockline.adapters.positions import BadPosition, format_position, parse_position
 from stockline.adapters.replicas import mark_replica_read
 from stockline.entrypoints.http.errors import BAD_REQUEST, ProblemError
-from stockline.entrypoints.http.schemas.common import NO_NUL
 
 POSITION = "Stockline-Position"
 READ_AFTER = "Stockline-Read-After"
@@ -41,18 +40,13 @@ def read_after(value: str | None) -> int | None:
         raise ProblemError(BAD_REQUEST, f"{READ_AFTER} {exc}") from exc
 
 
-# Declared by the routes of one level and one product, whose reads go through the read
-# cache (adapters.reads): with the header they are answered by the primary itself.
-ReadAfter = Annotated[str | None, Header(
-    alias=READ_AFTER, pattern=NO_NUL,
-    description="A write's `Stockline-Position`: the answer is read after that write "
-                "(from the database, past any cache); one that is no position is a 400")]
+async def past_the_cache(connection: HTTPConnection) -> bool:
+    """Whether a read of one level or product must skip the read cache (adapters.reads):
+    it carries ``Stockline-Read-After`` (a malformed one: a 400, as on every route)."""
+    return read_after(connection.headers.get(READ_AFTER)) is not None
 
 
-def past_the_cache(value: str | None) -> bool:
-    """Whether a read must skip the read cache: it carries ``Stockline-Read-After`` (a
-    malformed one: a 400, as on every route)."""
-    return read_after(value) is not None
+PastTheCache = Annotated[bool, Depends(past_the_cache)]
 
 
 async def replica_read(connection: HTTPConnection) -> None:
