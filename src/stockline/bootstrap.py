@@ -16,6 +16,7 @@ from stockline.adapters.audit import AuditTrail
 from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
+from stockline.adapters.cache_redis import RedisTier
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
 from stockline.adapters.database import Database, open_database, open_replica, replica_name
 from stockline.adapters.destinations import Destinations
@@ -27,6 +28,7 @@ from stockline.adapters.positions import CommitPositions
 from stockline.adapters.queries import Queries
 from stockline.adapters.queries.hot import HotReads, PostgresHotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
+from stockline.adapters.reads import CachedReads
 from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
 from stockline.adapters.replicas import ReadRouter, Replica
@@ -60,6 +62,7 @@ class Container:
     writes: WriteService  # the one write path every entrypoint calls (services.writes)
     queries: Queries
     hot: HotReads
+    cached: CachedReads  # the one read of a single level or product, through the cache
     bus: EventBus
     relay: Relay
     hub: EventHub
@@ -94,6 +97,7 @@ class Container:
         """
         self.audit.start()
         await self.limiter.start()
+        await self.cached.start()
         if events:
             try:
                 await self.bus.start()
@@ -119,6 +123,7 @@ class Container:
             await self.bus.close()
         await self.limiter.close()
         await self.audit.close()  # flushes what is still queued
+        await self.cached.close()
         await self.hot.close()
         await self.reads.dispose()
         await self.database.dispose()
@@ -186,6 +191,10 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     queries = Queries(database.read, reads)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
+    hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
+    cached = cached_reads(settings, queries, hot, hub)
+    if isinstance(uows, SqlUnitOfWorkFactory):  # told before each write's answer goes out
+        uows.on_committed.append(cached.committed)
     retention = timedelta(hours=settings.idempotency_retention_hours)
     keys = KeyStore(database.read, database.write, ttl=settings.key_cache_seconds)
     authenticator = Authenticator(
@@ -226,7 +235,6 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                               max_size=settings.sale_batch_max, lanes=settings.sale_batch_lanes,
                               lane_of=sales.lane_of, on_commit=relay.wake, trace=tracing)
 
-    hot = hot_reads_for(database.read, pool_size=max(2, settings.db_pool_size // 4))
     writes = WriteService(executor, {sales.record_sale: grouped} if grouped else None)
     scheduled = (ScheduledReconcile(
         database.read, interval=timedelta(seconds=settings.reconcile_interval_seconds),
@@ -245,7 +253,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                              interval=settings.replica_poll_seconds))
     relay.tracing = hub.tracing = dispatcher.tracing = tracing
     return Container(settings=settings, database=database, executor=executor,
-                     writes=writes, queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
+                     writes=writes, queries=queries, hot=hot, cached=cached, bus=bus,
+                     relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
                      destinations=destinations,
                      audit=AuditTrail(database.write,
@@ -276,6 +285,19 @@ def read_router(settings: Settings, database: Database) -> ReadRouter:
                 for url in settings.database_replica_urls]
     return ReadRouter(database.read, replicas, max_lag=settings.replica_max_lag_seconds,
                       poll_timeout=max(1.0, settings.replica_poll_seconds * 4))
+
+
+def cached_reads(settings: Settings, queries: Queries, hot: HotReads,
+                 hub: EventHub) -> CachedReads:
+    """The read cache: trusted while the hub has caught up with the log within a few of
+    its polls; shared through Redis when STOCKLINE_CACHE_REDIS_URL is set."""
+    ttl = settings.cache_ttl_seconds
+    redis = (RedisTier(settings.cache_redis_url, ttl=ttl, prefix=settings.rate_limit_prefix,
+                       timeout_seconds=settings.cache_redis_timeout_seconds)
+             if settings.cache_redis_url else None)
+    return CachedReads(queries, hot, hub, ttl=ttl, max_entries=settings.cache_max_entries,
+                       feed_window=max(2.0, 4 * settings.hub_poll_interval_seconds),
+                       redis=redis)
 
 
 def idempotency_digests(settings: Settings) -> RequestDigests:

@@ -212,6 +212,17 @@ class Settings(BaseSettings):
         default=0.25, gt=0, le=30, description="How long a rate-limit check waits for Redis "
         "before this process limits on its own buckets for a while")
     rate_limit_enabled: bool = True
+    # The read cache of single levels and products (adapters.cache, adapters.reads).
+    cache_ttl_seconds: float = Field(
+        default=2.0, ge=0, le=300, description="How long a cached level or product may be "
+        "served before it is read again, however it was kept fresh (0: no cache)")
+    cache_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
+    cache_redis_url: str | None = Field(
+        default=None, description="Redis shared by every process and node as the cache's "
+        "second tier (may be the rate limits' Redis); unset: each process caches alone")
+    cache_redis_timeout_seconds: float = Field(
+        default=0.05, gt=0, le=5, description="How long a read waits for the cache's Redis "
+        "before it reads the database (and leaves Redis alone for a second)")
     rate_limits: dict[str, float] = Field(default_factory=lambda: {
         "admin": 2000.0, "manager": 1000.0, "warehouse_staff": 300.0, "store_staff": 300.0,
         "partner": 50.0})  # requests per second by role; a key may set its own
@@ -231,7 +242,8 @@ class Settings(BaseSettings):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
 
-    # Rate limits in Redis live under "<prefix>:ratelimit:<principal id>".
+    # Rate limits in Redis live under "<prefix>:ratelimit:<principal id>", the read cache's
+    # shared tier under "<prefix>:cache:" (deployments sharing a Redis need their own).
     rate_limit_prefix: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_.:-]{1,60}$")
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
     # forwarded_allow_ips: comma-separated addresses or networks, "*" for any). Unset: the

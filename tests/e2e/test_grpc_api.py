@@ -26,6 +26,7 @@ from stockline.entrypoints.grpc.v1 import (
 from tests.factories import create_product, create_store, level, random_sku, receive, stocked
 from tests.grpc_support import GrpcServer, Stubs, detail, reason, refused, rest_client, serving
 from tests.grpc_support import stubs as open_stubs
+from tests.metrics_support import scrape, value
 
 S = grpc.StatusCode
 
@@ -629,3 +630,21 @@ async def test_calls_are_counted_in_the_metrics_by_method_and_code(
                 'GetLevel"}') in shown, code
     assert 'stockline_grpc_call_duration_seconds_count{method="/stockline.v1.Inventory/' \
            'GetLevel"}' in shown
+
+
+async def test_get_level_reads_through_the_cache_unless_asked_to_read_after_a_commit(
+        rpc: Stubs, server: GrpcServer, rest: httpx.AsyncClient) -> None:
+    store, (sku,) = await stocked(rest, quantity=6)
+    asked = inventory_pb2.GetLevelRequest(location_id=store, sku=sku)
+
+    async def counts() -> tuple[float, float]:
+        text = await scrape(rest)
+        return (value(text, "stockline_cache_reads_total", kind="level", source="local"),
+                value(text, "stockline_cache_reads_total", kind="level", source="read_after"))
+
+    await rpc.inventory.GetLevel(asked, metadata=server.metadata())  # the cache fills
+    local, read_after = await counts()
+    assert (await rpc.inventory.GetLevel(asked, metadata=server.metadata())).on_hand == 6
+    after = (*server.metadata(), ("stockline-read-after", "0/16B3748"))
+    assert (await rpc.inventory.GetLevel(asked, metadata=after)).on_hand == 6
+    assert await counts() == (local + 1, read_after + 1)

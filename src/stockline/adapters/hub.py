@@ -163,6 +163,11 @@ class EventHub:
         self._streams: dict[str, int] = {}  # owner -> streams open on this node
         self.last_id = 0
         self._stale = False  # polls skipped while nobody was subscribed
+        # Told every event as it is delivered, in id order (the read cache); while any
+        # listens, the log is polled as if someone were subscribed.
+        self._listeners: list[Callable[[EventRecord], None]] = []
+        # Loop time when the hub last knew it had every event of the log (None: never).
+        self.synced_at: float | None = None
         # Told (protocol, +1 or -1) as streams open and end (metrics).
         self.on_streams: Callable[[str, int], None] = lambda protocol, change: None
         self.tracing: Tracing | None = None  # a span per event heard on the bus, when on
@@ -171,8 +176,18 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    def add_listener(self, listener: Callable[[EventRecord], None]) -> None:
+        self._listeners.append(listener)
+
+    def behind(self, within: float) -> bool:
+        """Whether the hub has not known itself caught up with the log for ``within``
+        seconds (not started, the bus and the log unreachable, polls failing)."""
+        return (self.synced_at is None
+                or asyncio.get_running_loop().time() - self.synced_at > within)
+
     async def start(self) -> None:
         _, self.last_id = await self._reader.event_log_bounds()
+        self._synced()
         self._tasks = [asyncio.create_task(self._listen(), name="hub-listen"),
                        asyncio.create_task(self._poll_log(), name="hub-poll")]
 
@@ -182,7 +197,7 @@ class EventHub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks, self.synced_at = [], None
         for subscription in list(self._subscribers):
             subscription.close(SHUTDOWN)
 
@@ -248,10 +263,16 @@ class EventHub:
                 if n % 100 == 0:
                     await asyncio.sleep(0)  # let readers drain between parts of a burst
             if len(records) < 1000:
+                self._synced()
                 return
+
+    def _synced(self) -> None:
+        self.synced_at = asyncio.get_running_loop().time()
 
     def _deliver(self, record: EventRecord) -> None:
         self.last_id = record.id
+        for listener in self._listeners:
+            listener(record)
         for wanted, group in list(self._by_filter.items()):
             if wanted.matches(record):
                 for subscription in list(group):
@@ -290,11 +311,13 @@ class EventHub:
 
     async def _poll_log(self) -> None:
         """Read the log for what the bus did not bring (the node's other processes'
-        events on the in-process bus, a message the bus lost), while anyone listens: with
-        nobody subscribed there is nobody to deliver to (``fresh`` catches up then)."""
+        events on the in-process bus, a message the bus lost), while anyone listens (a
+        subscriber, or a listener such as the read cache, which also learns from each
+        poll that the hub has caught up): with nobody there is nobody to deliver to
+        (``fresh`` catches up then)."""
         while True:
             await asyncio.sleep(self._poll)
-            if not self._subscribers:
+            if not self._subscribers and not self._listeners:
                 self._stale = True
                 continue
             try:

@@ -22,8 +22,10 @@ class Context(BaseContext):
         super().__init__()
         self.container, self.metrics = container, metrics
         self._principal = principal
-        self.loaders = Loaders(container.queries)
         self.read_after = read_after  # the caller's Stockline-Read-After (a query's reads)
+        # With it, single levels and products are read past the cache, as REST reads them.
+        self.loaders = Loaders(container.queries, container.cached,
+                               fresh=read_after is not None)
 
     @property
     def principal(self) -> Principal:

@@ -20,6 +20,7 @@ from strawberry.dataloader import DataLoader
 
 from stockline.adapters.queries import Page, Queries
 from stockline.adapters.queries.base import Within
+from stockline.adapters.reads import CachedReads
 from stockline.domain.lots import Lot
 from stockline.domain.model import Level, LocationStock, Product, Sale
 from stockline.domain.values import LocationType
@@ -78,10 +79,10 @@ def _grouped(read: Callable[[Any, list[str]], Awaitable[dict[str, Page[V]]]]
 class Loaders:
     """One request's loaders, over the read queries."""
 
-    def __init__(self, queries: Queries) -> None:
-        self._queries = queries
+    def __init__(self, queries: Queries, reads: CachedReads, *, fresh: bool = False) -> None:
+        self._queries, self._reads, self._fresh = queries, reads, fresh
         self.products: DataLoader[str, Product | None] = DataLoader(
-            _by_key(queries.products_by_sku), cache=False)
+            _by_key(self._products), cache=False)
         self.locations: DataLoader[str, LocationStock | None] = DataLoader(
             _by_key(self._locations), cache=False)
         self.lots: DataLoader[tuple[str, str], list[Lot] | None] = DataLoader(
@@ -92,6 +93,10 @@ class Loaders:
             _grouped(self._levels("location_id")), cache=False)
         self.sales_at: DataLoader[tuple[str, SalesAsked], Page[Sale]] = DataLoader(
             _grouped(self._sales), cache=False)
+
+    async def _products(self, skus: list[str]) -> dict[str, Product]:
+        """Through the read cache, as REST reads one product."""
+        return await self._reads.products(skus, fresh=self._fresh)
 
     async def _locations(self, codes: list[str]) -> dict[str, LocationStock]:
         """Locations with the units they hold, as REST answers a location."""

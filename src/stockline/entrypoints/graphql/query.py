@@ -104,8 +104,8 @@ class StockQuery:
     @strawberry.field(description="One level (GET /v1/inventory/{location_id}/{sku})")
     async def level(self, info: Info, location_id: str, sku: str) -> Level | None:
         info.context.principal.require(P.INVENTORY_READ, code("locationId", location_id))
-        queries = info.context.container.queries
-        found = await queries.level(location_id, code("sku", sku))
+        found = await info.context.container.cached.level(
+            location_id, code("sku", sku), fresh=info.context.read_after is not None)
         if found is None:  # as REST: zeros for a SKU never stocked there, else not found
             await known(info.context.container, location_id, sku)
             found = model.Level(location_id=location_id, sku=sku)

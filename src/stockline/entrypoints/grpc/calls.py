@@ -22,7 +22,7 @@ import structlog
 
 from stockline.adapters.audit import AuditRecord, outcome_of
 from stockline.adapters.authentication import AuthenticationFailed
-from stockline.adapters.positions import format_position
+from stockline.adapters.positions import BadPosition, format_position, parse_position
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.access import (
@@ -39,9 +39,11 @@ from stockline.entrypoints.grpc.status import (
     HTTP_EQUIVALENT,
     Refusal,
     abort,
+    invalid,
     refusal_of,
     retry_later,
 )
+from stockline.entrypoints.http.consistency import READ_AFTER
 from stockline.entrypoints.http.metrics import Metrics
 
 S = grpc.StatusCode
@@ -60,6 +62,19 @@ class Call:
     principal: Principal
     credential: str
     context: Any
+
+    @property
+    def read_after(self) -> str | None:
+        """The ``stockline-read-after`` metadata (REST's header: a write's position, read
+        past the cache); one this server could not have given out is an invalid argument."""
+        name = READ_AFTER.lower()
+        value = dict(_text_metadata(self.context)).get(name)
+        if value is not None:
+            try:
+                parse_position(value)
+            except BadPosition as exc:
+                raise invalid(name, str(exc)) from exc
+        return value
 
 
 def peer_address(peer: str) -> str | None:

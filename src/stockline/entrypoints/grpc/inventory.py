@@ -33,7 +33,8 @@ class InventoryService(Service, inventory_pb2_grpc.InventoryServicer):
     async def GetLevel(self, request: pb.GetLevelRequest, call: Call) -> pb.Level:
         location_id = code(request.location_id, "location_id")
         sku = code(request.sku, "sku")
-        found = await get_level(location_id, sku, self.container, call.principal)
+        found = await get_level(location_id, sku, self.container, call.principal,
+                                fresh=call.read_after is not None)
         return message_of(found, pb.Level)
 
     @rpc(ONE_LEVEL)
@@ -50,7 +51,8 @@ class InventoryService(Service, inventory_pb2_grpc.InventoryServicer):
         for location_id, sku in keys:
             level = stored.get((location_id, sku))
             if level is None or level.lotted:  # zeros, a 404 or its lots: as GetLevel
-                found = await get_level(location_id, sku, self.container, call.principal)
+                found = await get_level(location_id, sku, self.container, call.principal,
+                                        fresh=call.read_after is not None)
             else:
                 found = LevelDetailOut.with_lots(level, [])
             levels.append(message_of(found, pb.Level))

@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from stockline.adapters.reads import CachedReads
 from stockline.adapters.status import OperationsStatus, operations_status
 from stockline.adapters.uow import SqlUnitOfWorkFactory
 from stockline.bootstrap import Container
@@ -61,6 +62,7 @@ class BusinessMetrics:
         self.reconciled_levels = Gauge(
             "stockline_reconcile_levels_checked", "Levels the last reconcile run checked",
             registry=registry, multiprocess_mode="mostrecent")
+        self.cache = CacheMetrics(registry)
 
     def watch(self, container: Container) -> None:
         """Hook into what the container runs (in the app's lifespan)."""
@@ -71,6 +73,7 @@ class BusinessMetrics:
         container.limiter.on_refused = self.refused
         if container.reconcile is not None:
             container.reconcile.on_report = self.reconciled
+        self.cache.watch(container.cached)
 
     def unwatch(self, container: Container) -> None:
         """Stop counting the container's commits (the app stops; the container may not)."""
@@ -119,7 +122,62 @@ def reconcile_registry(report: ReconcileReport, at: datetime) -> CollectorRegist
     for name in ("sales", "units", "stockouts", "refusals", "streams", "relay_round",
                  "relay_leading"):
         registry.unregister(getattr(metrics, name))
+    metrics.cache.unregister(registry)
     return registry
+
+
+class CacheMetrics:
+    """The read cache of single levels and products: where reads were answered from (the
+    hit ratio is (local + redis) / all), how old the values served were, what changes
+    dropped, and Redis's failures."""
+
+    KINDS, SOURCES = ("level", "product"), ("local", "redis", "database", "read_after",
+                                            "feed_behind")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.reads = Counter(
+            "stockline_cache_reads", "Reads of one level or product by where they were "
+            "answered from: local (this process's cache), redis (the shared tier), database "
+            "(the cache missed), read_after (Stockline-Read-After: past the cache), "
+            "feed_behind (the process's event feed was behind: past the cache)",
+            ["kind", "source"], registry=registry)
+        self.age = Histogram(
+            "stockline_cache_served_age_seconds", "Age of the cached values served, since "
+            "their read of the database (bounded by STOCKLINE_CACHE_TTL_SECONDS)",
+            ["kind", "tier"], buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=registry)
+        self.dropped = Counter(
+            "stockline_cache_dropped", "Cached values a newer version dropped: source=commit "
+            "(this process's own write), event (heard from the event log)",
+            ["kind", "source"], registry=registry)
+        self.redis_errors = Counter(
+            "stockline_cache_redis_errors", "Reads and writes of the cache's Redis that "
+            "failed (the database answered instead)", registry=registry)
+        # Bound once: a label lookup per read would cost more than the cache's hit.
+        self._reads = {(k, s): self.reads.labels(k, s) for k in self.KINDS for s in self.SOURCES}
+        self._ages = {(k, t): self.age.labels(k, t) for k in self.KINDS
+                      for t in ("local", "redis")}
+        for k in self.KINDS:
+            for source in ("commit", "event"):
+                self.dropped.labels(k, source)
+
+    def watch(self, reads: CachedReads) -> None:
+        reads.on_read = self.read
+        reads.on_dropped = self.drop
+        if reads.redis is not None:
+            reads.redis.on_error = self.redis_errors.inc
+
+    def read(self, kind: str, source: str, age: float | None) -> None:
+        self._reads[kind, source].inc()
+        if age is not None:
+            self._ages[kind, source].observe(age)
+
+    def drop(self, kind: str, source: str) -> None:
+        self.dropped.labels(kind, source).inc()
+
+    def unregister(self, registry: CollectorRegistry) -> None:
+        for metric in (self.reads, self.age, self.dropped, self.redis_errors):
+            registry.unregister(metric)
 
 
 class DatabaseGauges(Collector):

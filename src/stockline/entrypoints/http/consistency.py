@@ -9,6 +9,8 @@ every other route reads the primary.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import structlog
 from fastapi import Depends
 from starlette.datastructures import MutableHeaders
@@ -36,6 +38,15 @@ def read_after(value: str | None) -> int | None:
         return parse_position(value)
     except BadPosition as exc:
         raise ProblemError(BAD_REQUEST, f"{READ_AFTER} {exc}") from exc
+
+
+async def past_the_cache(connection: HTTPConnection) -> bool:
+    """Whether a read of one level or product must skip the read cache (adapters.reads):
+    it carries ``Stockline-Read-After`` (a malformed one: a 400, as on every route)."""
+    return read_after(connection.headers.get(READ_AFTER)) is not None
+
+
+PastTheCache = Annotated[bool, Depends(past_the_cache)]
 
 
 async def replica_read(connection: HTTPConnection) -> None:

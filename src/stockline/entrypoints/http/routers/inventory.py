@@ -17,7 +17,7 @@ from stockline.domain.model import Level
 from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN, LocationType, is_code
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.consistency import REPLICA_READ
+from stockline.entrypoints.http.consistency import REPLICA_READ, PastTheCache, past_the_cache
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
@@ -139,14 +139,15 @@ def was_low(old: PastLevel, now: Level) -> bool:
 
 
 async def get_level(location_id: CodePath, sku: CodePath, container: ContainerDep,
-                    principal: PrincipalDep, as_of: AsOf = None) -> LevelDetailOut:
+                    principal: PrincipalDep, as_of: AsOf = None,
+                    fresh: PastTheCache = False) -> LevelDetailOut:
     require_at(principal, Permission.INVENTORY_READ, location_id)
     if as_of is not None:
         past_scope(principal, location_id)
         await known(container, location_id, sku)
         (old,) = await container.queries.levels_at([(location_id, sku)], at_most_now(as_of))
         return LevelDetailOut.past_detail(old)
-    level = await container.queries.level(location_id, sku)
+    level = await container.cached.level(location_id, sku, fresh=fresh)
     if level is None:
         await known(container, location_id, sku)
         level = Level(location_id=location_id, sku=sku)
@@ -169,7 +170,8 @@ async def get_level_lean(request: Request) -> Response | None:
     if "as_of" in request.query_params or not (is_code(location_id) and is_code(sku)):
         return None
     require_at(await caller(request), Permission.INVENTORY_READ, location_id)
-    level = await container_of(request).hot.level(location_id, sku)
+    level = await container_of(request).cached.level(location_id, sku,
+                                                     fresh=await past_the_cache(request))
     if level is None or level.lotted:
         return None
     return Response(LevelDetailOut.with_lots(level, []).model_dump_json(),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from stockline.domain.errors import NotFound
 from stockline.domain.values import CODE_PATTERN, ProductStatus
 from stockline.entrypoints.http.auth import PrincipalDep
-from stockline.entrypoints.http.consistency import REPLICA_READ
+from stockline.entrypoints.http.consistency import REPLICA_READ, PastTheCache
 from stockline.entrypoints.http.deps import (
     ContainerDep,
     Cursor,
@@ -64,8 +64,9 @@ async def list_products(container: ContainerDep, _p: PrincipalDep,
 
 @router.get("/{sku}", response_model=ProductOut, responses=problems(404),
             summary="One product")
-async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep) -> ProductOut:
-    product = await container.queries.product(sku)
+async def get_product(sku: Sku, container: ContainerDep, _p: PrincipalDep,
+                      fresh: PastTheCache = False) -> ProductOut:
+    product = await container.cached.product(sku, fresh=fresh)
     if product is None:
         raise NotFound("product", sku)
     return ProductOut.of(product)
