@@ -291,7 +291,7 @@ def cached_reads(settings: Settings, queries: Queries, hot: HotReads,
                  hub: EventHub) -> CachedReads:
     """The read cache: trusted while the hub has caught up with the log within a few of
     its polls; shared through Redis when STOCKLINE_CACHE_REDIS_URL is set."""
-    ttl = settings.cache_ttl_seconds
+    ttl = settings.read_cache_ttl
     redis = (RedisTier(settings.cache_redis_url, ttl=ttl, prefix=settings.rate_limit_prefix,
                        timeout_seconds=settings.cache_redis_timeout_seconds)
              if settings.cache_redis_url else None)

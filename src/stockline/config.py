@@ -30,6 +30,9 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+LONE_PROCESS_CACHE_TTL = 2.0  # seconds: the read cache when one process serves alone
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STOCKLINE_", extra="ignore")
 
@@ -156,6 +159,14 @@ class Settings(BaseSettings):
                              "(STOCKLINE_DATABASE_URL is SQLite, which has no replicas)")
         return self
 
+    @property
+    def read_cache_ttl(self) -> float:
+        """The read cache's time to live: as set, else on only where every read of a
+        writer's next request meets the process that committed its write."""
+        if self.cache_ttl_seconds is not None:
+            return self.cache_ttl_seconds
+        return LONE_PROCESS_CACHE_TTL if self.workers == 1 and self.bus_url is None else 0.0
+
     @field_validator("bus_url")
     @classmethod
     def _bus(cls, value: str | None) -> str | None:
@@ -213,9 +224,12 @@ class Settings(BaseSettings):
         "before this process limits on its own buckets for a while")
     rate_limit_enabled: bool = True
     # The read cache of single levels and products (adapters.cache, adapters.reads).
-    cache_ttl_seconds: float = Field(
-        default=2.0, ge=0, le=300, description="How long a cached level or product may be "
-        "served before it is read again, however it was kept fresh (0: no cache)")
+    cache_ttl_seconds: float | None = Field(
+        default=None, ge=0, le=300, description="How long a cached level or product may be "
+        "served before it is read again, however it was kept fresh (0: no cache; unset: 2 s "
+        "when this server is the only process, one worker and no bus, else no cache: a "
+        "client that writes through one process and reads through another sees its write "
+        "at once without sending Stockline-Read-After)")
     cache_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
     cache_redis_url: str | None = Field(
         default=None, description="Redis shared by every process and node as the cache's "

@@ -63,6 +63,7 @@ def serve(
                                   setting="STOCKLINE_GRPC_PORT (0: no gRPC)")
     key, source = ensure_admin_key(settings)
     os.environ["STOCKLINE_ADMIN_KEY"] = key
+    os.environ["STOCKLINE_WORKERS"] = str(settings.workers)  # each worker knows it has peers
     if settings.workers > 1:
         metrics_dir = settings.var_dir / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
