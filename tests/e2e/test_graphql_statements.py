@@ -70,6 +70,12 @@ def counted(container: Container) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", note)
 
 
+def cold(container: Container) -> None:
+    """The read cache forgets its products: each page is counted as a first read."""
+    if container.cached.local is not None:
+        container.cached.local.clear()
+
+
 async def run(client: httpx.AsyncClient, query: str, variables: dict[str, Any]
               ) -> dict[str, Any]:
     response = await client.post("/graphql", json={"query": query, "variables": variables})
@@ -93,6 +99,7 @@ async def test_a_nested_page_of_products_costs_the_same_statements_for_2_or_12(
 
     counts = {}
     for n in (2, 12):
+        cold(container)
         with counted(container) as statements:
             answer = await run(client, PRODUCTS, {"n": n, "category": category})
         edges = answer["data"]["products"]["edges"]
@@ -123,6 +130,7 @@ async def test_a_page_of_sales_with_lines_products_and_returns_costs_the_same_fo
 
     counts = {}
     for n in (2, 12):
+        cold(container)
         with counted(container) as statements:
             answer = await run(client, SALES, {"n": n, "store": store})
         assert len(answer["data"]["sales"]["edges"]) == n

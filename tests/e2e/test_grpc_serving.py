@@ -135,7 +135,9 @@ async def test_while_postgres_is_down_calls_are_unavailable_and_health_not_servi
     NOT_SERVING, and the same process serves again once PostgreSQL is back."""
     with throwaway_postgres() as pg:
         await migrate(pg.url)
-        server = start_grpc_server(pg.url, tmp_path)
+        # No read cache: the level read here is the database's (a cached one may be served
+        # for moments of an outage, until the process's event feed is known to be behind).
+        server = start_grpc_server(pg.url, tmp_path, {"STOCKLINE_CACHE_TTL_SECONDS": "0"})
         try:
             async with httpx.AsyncClient(base_url=server.live.base_url, timeout=30,
                                          headers={"X-API-Key": ADMIN_KEY}) as rest:

@@ -47,6 +47,16 @@ def test_a_value_read_is_served_until_it_is_older_than_the_ttl() -> None:
     assert local.fresh(KEY) is None
 
 
+def test_a_cleared_cache_serves_nothing_and_takes_back_no_older_value() -> None:
+    clock = Clock()
+    local = tier(clock)
+    assert local.offer(KEY, "v3", 3, clock.now)
+    local.clear()
+    assert local.fresh(KEY) is None and len(local) == 0
+    assert not local.offer(KEY, "v2", 2, clock.now)  # read before the clear, answered late
+    assert local.offer(KEY, "v3", 3, clock.now)
+
+
 def test_a_newer_version_drops_the_value_and_refuses_older_reads() -> None:
     clock = Clock()
     local = tier(clock)

@@ -73,6 +73,12 @@ class LocalTier:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Forget every value held (the versions heard of stay: none can come back older)."""
+        for key, entry in list(self._entries.items()):
+            self._hear(key, entry.version)
+        self._entries.clear()
+
     def fresh(self, key: Key) -> Entry | None:
         """The entry of ``key`` if it holds a value younger than the TTL."""
         entry = self._entries.get(key)
