@@ -84,18 +84,13 @@ class Month:
         return add_months(self.month, 1)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Upkeep:
-    """What one run of the upkeep did."""
+    """What a run of the upkeep did: partitions made and dropped, events forgotten."""
 
     created: list[str]
     dropped: list[str]
-    deleted: int = 0
-
-    def merge(self, other: Upkeep) -> None:
-        self.created += other.created
-        self.dropped += other.dropped
-        self.deleted += other.deleted
+    forgotten: int = 0
 
 
 async def partitioned(conn: AsyncConnection, table: str) -> bool:
@@ -119,8 +114,8 @@ async def months(conn: AsyncConnection, table: str) -> list[Month]:
 
 
 async def _guard(conn: AsyncConnection) -> None:
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
 
 
 def create_month_sql(part: Month, parent: str | None = None) -> str:
@@ -159,9 +154,9 @@ async def create_ahead(engine: AsyncEngine, *, now: datetime, ahead: int) -> lis
     """Make every month partition from the current month to ``ahead`` months on, for each
     partitioned table: the names made (none when all exist, or on SQLite)."""
     created: list[str] = []
+    if engine.dialect.name != "postgresql":
+        return created
     async with engine.begin() as conn:
-        if conn.dialect.name != "postgresql":
-            return created
         await _guard(conn)
         for table in PARTITIONED:
             if not await partitioned(conn, table):
