@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import ForeignKeyConstraint, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -70,6 +70,13 @@ def is_partition_name(name: str) -> bool:
     return table in PARTITIONED and (found is not None or name.endswith("_default"))
 
 
+def references_partitioned(obj: object) -> bool:
+    """Whether ``obj`` is a foreign key to a partitioned table: on PostgreSQL, a trigger
+    does its work (migration 0020), since a key can only point at a partitioned table
+    through its partition column."""
+    return isinstance(obj, ForeignKeyConstraint) and obj.referred_table.name in PARTITIONED
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Month:
     table: str
@@ -98,7 +105,7 @@ async def partitioned(conn: AsyncConnection, table: str) -> bool:
     if conn.dialect.name != "postgresql":
         return False
     kind = (await conn.execute(text(
-        "SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(:t)"), {"t": table})
+        "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass(:t)"), {"t": table})
     ).scalar()
     return kind == "p"
 
