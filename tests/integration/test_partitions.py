@@ -219,7 +219,7 @@ async def _log_events(engine: AsyncEngine, times: list[datetime]) -> None:
 async def test_retention_drops_the_months_wholly_past_and_deletes_the_rest_row_by_row(
         head: Database) -> None:
     engine = head.write
-    old = [month_of(NOW - timedelta(days=d)) for d in (150, 120, 90)]
+    old = [add_months(month_of(NOW), step) for step in (-6, -5, -4)]
     for month in old:
         async with engine.begin() as conn:
             await create_month(conn, Month("events", month))
