@@ -248,11 +248,12 @@ def start_server(database_url: str, var_dir: Path, *, workers: int = 1,
 
 def _ready(process: subprocess.Popen[bytes], readyz: str, log_path: Path, *,
            verify: bool) -> bool:
-    """Whether ``readyz`` answers 200 within a minute (a loaded machine, the whole suite
-    on two cores, can take half of it). One client for every probe: ``httpx.get`` makes
-    a client, and with it a TLS context, each time (some 25 ms of CPU a probe, ten probes
-    a second for as long as a server takes to start)."""
-    deadline = time.monotonic() + 60
+    """Whether ``readyz`` answers 200 within three minutes (a loaded machine, the whole
+    suite on two cores beside other work, took over a minute to start two workers). One
+    client for every probe: ``httpx.get`` makes a client, and with it a TLS context, each
+    time (some 25 ms of CPU a probe, ten probes a second for as long as a server takes to
+    start)."""
+    deadline = time.monotonic() + 180
     with httpx.Client(timeout=1, verify=verify) as probe:
         while time.monotonic() < deadline:
             if process.poll() is not None:

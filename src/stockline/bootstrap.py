@@ -17,18 +17,20 @@ from stockline.adapters.auth_failures import FailureBudget
 from stockline.adapters.authentication import Authenticator
 from stockline.adapters.bus import EventBus, open_bus
 from stockline.adapters.credentials import ExternalTokens, TokenIssuer
-from stockline.adapters.database import Database, open_database
+from stockline.adapters.database import Database, open_database, open_replica, replica_name
 from stockline.adapters.destinations import Destinations
 from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
 from stockline.adapters.nodes import NodeRegistry
 from stockline.adapters.partitions import create_ahead
+from stockline.adapters.positions import CommitPositions
 from stockline.adapters.queries import Queries
-from stockline.adapters.queries.hot import HotReads, hot_reads_for
+from stockline.adapters.queries.hot import HotReads, PostgresHotReads, hot_reads_for
 from stockline.adapters.ratelimit import RateLimiter
 from stockline.adapters.reconcile_schedule import ScheduledReconcile
 from stockline.adapters.relay import Relay
+from stockline.adapters.replicas import ReadRouter, Replica
 from stockline.adapters.rollup import fold_waiting
 from stockline.adapters.sessions import Sessions, SessionSigner, SessionStore
 from stockline.adapters.tickets import TicketStore
@@ -69,6 +71,8 @@ class Container:
     tickets: TicketStore
     sessions: Sessions
     nodes: NodeRegistry
+    reads: ReadRouter  # where a read runs: the primary or a replica (adapters.replicas)
+    positions: CommitPositions | None  # the WAL position written answers carry (PostgreSQL)
     sales: GroupCommit[RecordSale, Sale] | None = None  # group commit of sales, when on
     uows: UnitOfWorkFactory | None = None  # the writes' units of work (metrics hook in)
     reconcile: ScheduledReconcile | None = None  # when STOCKLINE_RECONCILE_INTERVAL_SECONDS
@@ -114,6 +118,7 @@ class Container:
         await self.limiter.close()
         await self.audit.close()  # flushes what is still queued
         await self.hot.close()
+        await self.reads.dispose()
         await self.database.dispose()
 
     async def _leave(self) -> None:
@@ -170,7 +175,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     deliveries.on_queued = dispatcher.wake
     uows = uow_factory or SqlUnitOfWorkFactory(database.write)
     executor = Executor(uows, on_commit=relay.wake, digests=idempotency_digests(settings))
-    queries = Queries(database.read)
+    reads = read_router(settings, database)
+    queries = Queries(database.read, reads)
     hub = EventHub(queries, bus, poll_seconds=settings.hub_poll_interval_seconds,
                    queue_size=settings.stream_queue_size)
     retention = timedelta(hours=settings.idempotency_retention_hours)
@@ -232,6 +238,9 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
             Periodic("create-partitions", partitions_ahead, interval=86_400)]
     if scheduled is not None:
         jobs.append(Periodic("reconcile", scheduled, interval=scheduled.look_seconds))
+    if reads.replicas:
+        jobs.append(Periodic("poll-replicas", reads.poll,
+                             interval=settings.replica_poll_seconds))
     return Container(settings=settings, database=database, executor=executor,
                      writes=writes, queries=queries, hot=hot, bus=bus, relay=relay, hub=hub,
                      authenticator=authenticator, webhooks=dispatcher,
@@ -240,11 +249,21 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
                                       burst_seconds=settings.audit_burst_seconds),
                      limiter=limiter, sales=grouped, uows=uows,
                      tickets=TicketStore(database.write, clock=utcnow),
-                     sessions=sessions, nodes=registry,
+                     sessions=sessions, nodes=registry, reads=reads,
+                     positions=(CommitPositions(hot.wal_position)
+                                if isinstance(hot, PostgresHotReads) else None),
                      auth_failures=FailureBudget(
                          limiter, limit=settings.auth_failure_limit,
                          per_minute=settings.auth_failure_per_minute),
                      reconcile=scheduled, background=jobs)
+
+
+def read_router(settings: Settings, database: Database) -> ReadRouter:
+    """The primary's read engine and the replicas of STOCKLINE_DATABASE_REPLICA_URLS."""
+    replicas = [Replica(replica_name(url), open_replica(url, pool_size=settings.replica_pool_size))
+                for url in settings.database_replica_urls]
+    return ReadRouter(database.read, replicas, max_lag=settings.replica_max_lag_seconds,
+                      poll_timeout=max(1.0, settings.replica_poll_seconds * 4))
 
 
 def idempotency_digests(settings: Settings) -> RequestDigests:

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     var_dir: Path = Path("./var")
 
     db_pool_size: int = Field(default=16, ge=1, le=200)
+    # Streaming replicas of a PostgreSQL primary (comma-separated URLs): lists, reports,
+    # the ledger and the event log read from them (adapters.replicas).
+    database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    replica_max_lag_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="A replica further behind than this is "
+        "skipped (its reads go to the primary)")
+    replica_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often each process reads every "
+        "replica's replay position and lag")
+    replica_pool_size: int = Field(default=8, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_lines: int = Field(default=500, ge=1, le=10_000)
@@ -129,6 +139,25 @@ class Settings(BaseSettings):
     @classmethod
     def _driver(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replicas(cls, value: object) -> tuple[str, ...]:
+        given = value.split(",") if isinstance(value, str) else value
+        if not isinstance(given, list | tuple):
+            raise ValueError("give replica URLs separated by commas")
+        urls = tuple(normalize_database_url(str(u).strip()) for u in given if str(u).strip())
+        if wrong := [u for u in urls if not u.startswith("postgresql")]:
+            raise ValueError("a replica is a PostgreSQL streaming replica: "
+                             f"postgresql://... ({len(wrong)} of the URLs given is not)")
+        return urls
+
+    @model_validator(mode="after")
+    def _replicas_need_postgres(self) -> Settings:
+        if self.database_replica_urls and self.is_sqlite:
+            raise ValueError("STOCKLINE_DATABASE_REPLICA_URLS needs a PostgreSQL primary "
+                             "(STOCKLINE_DATABASE_URL is SQLite, which has no replicas)")
+        return self
 
     @field_validator("bus_url")
     @classmethod

@@ -119,6 +119,12 @@ async def test_a_discrepancy_reported_on_the_page_is_counted_on_the_page(
     store, (sku,) = await stocked(live.admin, quantity=10)
     key = await create_api_key(live.admin, "store_staff", location_ids=[store])
     page = await signed_in(browser, live.server.base_url, key["key"], PHONE)
+    positions: list[str] = []  # given by the writes' answers
+    sent: list[str] = []  # sent back with the requests
+    page.on("response", lambda r: positions.extend(
+        [r.headers["stockline-position"]] if "stockline-position" in r.headers else []))
+    page.on("request", lambda r: sent.extend(
+        [r.headers["stockline-read-after"]] if "stockline-read-after" in r.headers else []))
     try:
         await show(page, "accuracy")
         await page.get_by_label("SKU").fill(sku)
@@ -140,6 +146,10 @@ async def test_a_discrepancy_reported_on_the_page_is_counted_on_the_page(
     finally:
         await page.close()
     assert on_hand == "7"
+    # Read-your-writes: the page sends back the position of its last write (PostgreSQL)
+    assert bool(positions) == (backend == "postgres")
+    assert positions[-1] in sent if positions else not sent
+    assert set(sent) <= set(positions)
     assert (await level(live.admin, store, sku))["on_hand"] == 7
     tasks = (await live.admin.get("/v1/count-tasks", params={"location_id": store})).json()
     (done,) = tasks["items"]

@@ -467,6 +467,25 @@ async def test_record_sale_sells_and_a_short_sale_is_failed_precondition(
     assert (await level(rest, store, sku))["on_hand"] == 1
 
 
+async def test_a_write_carries_its_commit_position_in_the_trailing_metadata(
+        rpc: Stubs, server: GrpcServer, rest: httpx.AsyncClient, backend: str) -> None:
+    store, (sku,) = await stocked(rest, quantity=3)
+    call = rpc.sales.RecordSale(sale_of(store, sku, 1), metadata=server.metadata())
+    await call
+    trailing = dict(await call.trailing_metadata() or ())
+    if backend == "sqlite":
+        assert "stockline-position" not in trailing
+        return
+    position = str(trailing["stockline-position"])
+    listed = await rest.get("/v1/sales", params={"location_id": store},
+                            headers={"Stockline-Read-After": position})
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 1
+    read = rpc.inventory.GetLevel(inventory_pb2.GetLevelRequest(location_id=store, sku=sku),
+                                  metadata=server.metadata())
+    await read
+    assert "stockline-position" not in dict(await read.trailing_metadata() or ())
+
+
 async def test_record_sales_answers_each_sale_in_order_with_its_own_outcome(
         rpc: Stubs, server: GrpcServer, rest: httpx.AsyncClient) -> None:
     store, (sku,) = await stocked(rest, quantity=30)

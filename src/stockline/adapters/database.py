@@ -44,6 +44,21 @@ def open_database(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_00
     return Database(write=engine, read=engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
+def open_replica(url: str, *, pool_size: int, connect_timeout: float = 2.0) -> AsyncEngine:
+    """A streaming replica's engine (its reads run in autocommit, as the primary's: see
+    ``adapters.replicas``); a connection refused or timed out within ``connect_timeout``
+    sends the read to the primary."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max(2, pool_size // 4),
+                               pool_timeout=5, pool_recycle=1800, hide_parameters=True,
+                               connect_args={"timeout": connect_timeout})
+
+
+def replica_name(url: str) -> str:
+    """How logs and metrics name a replica: its host and port (never its credentials)."""
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
 def _open_sqlite(url: str, *, pool_size: int, busy_timeout_ms: int) -> Database:
     database = make_url(url).database
     if not database or database == ":memory:" or "mode=memory" in url:

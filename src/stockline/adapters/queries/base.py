@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, or_
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockline.adapters.replicas import ReadRouter
 from stockline.domain.errors import InvalidInput
 
 T = TypeVar("T")
@@ -90,20 +91,30 @@ def time_and_id(when: datetime, key: str) -> list[str]:
 
 
 class QueryBase:
-    """Reads run on the read engine; each call is one short transaction."""
+    """Reads run on the read engine, or on a replica where the request allows it
+    (``adapters.replicas``); each call is one short transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, router: ReadRouter | None = None) -> None:
+        self._engine = engine  # the primary's: its dialect is every replica's
+        self._router = router or ReadRouter(engine)
+
+    async def _read(self, work: Callable[[AsyncConnection], Awaitable[T]],
+                    **options: Any) -> T:
+        """``work`` on one connection, where the router sends it (tried again on the
+        primary if a replica fails: ``work`` must only read)."""
+        return await self._router.run(work, **options)
 
     async def _all(self, stmt: Select[*tuple[Any, ...]],
                    params: dict[str, Any] | None = None) -> list[Any]:
-        async with self._engine.connect() as conn:
+        async def rows(conn: AsyncConnection) -> list[Any]:
             return list((await conn.execute(stmt, params)).all())
+        return await self._read(rows)
 
     async def _first(self, stmt: Select[*tuple[Any, ...]],
                      params: dict[str, Any] | None = None) -> Any:
-        async with self._engine.connect() as conn:
+        async def row(conn: AsyncConnection) -> Any:
             return (await conn.execute(stmt, params)).first()
+        return await self._read(row)
 
 
 def page_of(items: list[T], limit: int, key: Callable[[T], Sequence[Any]]) -> Page[T]:

@@ -184,11 +184,12 @@ class CoreQueries(QueryBase):
 
     # -- sales -----------------------------------------------------------------------
     async def sale(self, sale_id: str) -> Sale | None:
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> Sale | None:
             row = (await conn.execute(select(sales).where(S.id == sale_id))).first()
             if row is None:
                 return None
             return (await load_sales(conn, [row]))[0]
+        return await self._read(read)
 
     async def sales(self, *, start: datetime | None, end: datetime | None,
                     location_id: str | None, sku: str | None, channel: str | None,
@@ -202,10 +203,10 @@ class CoreQueries(QueryBase):
             within=within, customer_ref=customer_ref, payment_status=payment_status,
             fulfillment_status=fulfillment_status) + older_than_cursor(cursor, S.occurred_at,
                                                                        S.id)
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> list[Sale]:
             found = (await conn.execute(stmt.where(*conditions))).all()
-            items = await load_sales(conn, list(found))
-        return page_of(items, limit, sale_key)
+            return await load_sales(conn, list(found))
+        return page_of(await self._read(read), limit, sale_key)
 
     # -- the ledger ------------------------------------------------------------------
     async def movements(self, *, location_id: str | None, sku: str | None, type: str | None,
@@ -256,6 +257,7 @@ class CoreQueries(QueryBase):
         return {r.external_ref: (r.id, r.status) for r in found}
 
     async def ping(self) -> None:
+        """The primary answers (readiness: replicas are optional)."""
         async with self._engine.connect() as conn:
             await conn.execute(select(1))
 

@@ -22,6 +22,7 @@ from stockline.adapters.tables import (
     sales,
 )
 from stockline.domain.cover import Cover, cover_of, window_start
+from stockline.domain.model import Level
 
 L, S, SL = inventory_levels.c, sales.c, sale_lines.c
 R, RL = sale_returns.c, sale_return_lines.c
@@ -66,10 +67,12 @@ class CoverQueries(QueryBase):
         if cursor:
             loc, after = decode_cursor(cursor, str, str)
             stmt = stmt.where(or_(L.location_id > loc, and_(L.location_id == loc, L.sku > after)))
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> tuple[list[Level], dict[Key, int]]:
             levels = [rows.level_from_row(r) for r in (await conn.execute(stmt)).all()]
             net = await net_sales(conn, [(lv.location_id, lv.sku) for lv in levels[:limit]],
                                   now)
+            return levels, net
+        levels, net = await self._read(read)
         today = now.date()
         found = [cover_of(lv, net.get((lv.location_id, lv.sku), 0), today) for lv in levels]
         return page_of(found, limit, lambda c: [c.location_id, c.sku])

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stockline.adapters.positions import POSITION_SQL, parse_position
 from stockline.domain.model import Level
 
 log = structlog.get_logger("stockline.hot_reads")
@@ -75,6 +76,11 @@ class PostgresHotReads:
             return None
         updated_at = row[9].astimezone(UTC) if row[9] is not None else None
         return _level(location_id, sku, row, updated_at)
+
+    async def wal_position(self) -> int:
+        """The primary's WAL insert position now (``adapters.positions``), one round trip."""
+        pool = self._pool or await self._open()
+        return parse_position(str(await pool.fetchval(POSITION_SQL)))
 
     async def _open(self) -> asyncpg.Pool:
         self._opening = self._opening or asyncio.Lock()

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters import rows
 from stockline.adapters.queries.base import Page, QueryBase, Within, older_than_cursor, page_of
@@ -99,8 +100,7 @@ class NestedQueries(QueryBase):
                 .where(ranked.c.rank <= limit + 1)
                 .order_by(ranked.c.location_id, ranked.c.occurred_at.desc(),
                           ranked.c.id.desc()))
-        async with self._engine.connect() as conn:
-            found = (await conn.execute(stmt)).all()
-            items = await load_sales(conn, list(found))
-        return _pages(items, parents, lambda s: s.location_id, limit, sale_key)
+        async def read(conn: AsyncConnection) -> list[Sale]:
+            return await load_sales(conn, list((await conn.execute(stmt)).all()))
+        return _pages(await self._read(read), parents, lambda s: s.location_id, limit, sale_key)
 

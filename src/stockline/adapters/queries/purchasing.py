@@ -52,11 +52,12 @@ NO_SOURCE = "none"
 class PurchasingQueries(QueryBase):
     # -- suppliers -------------------------------------------------------------------
     async def supplier(self, code: str) -> Supplier | None:
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> Supplier | None:
             row = (await conn.execute(select(suppliers).where(SUP.code == code))).first()
             if row is None:
                 return None
             return supplier_from_rows(row, (await products_of(conn, [code]))[code])
+        return await self._read(read)
 
     async def suppliers(self, *, sku: str | None, limit: int, cursor: str | None,
                         status: SupplierStatus | None = None) -> Page[Supplier]:
@@ -69,19 +70,20 @@ class PurchasingQueries(QueryBase):
         if cursor:
             (after,) = decode_cursor(cursor, str)
             stmt = stmt.where(SUP.code > after)
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> list[Supplier]:
             found = (await conn.execute(stmt)).all()
             products = await products_of(conn, [r.code for r in found])
-        return page_of([supplier_from_rows(r, products[r.code]) for r in found], limit,
-                       lambda s: [s.code])
+            return [supplier_from_rows(r, products[r.code]) for r in found]
+        return page_of(await self._read(read), limit, lambda s: [s.code])
 
     # -- purchase orders -------------------------------------------------------------
     async def purchase_order(self, order_id: str) -> PurchaseOrder | None:
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> PurchaseOrder | None:
             row = (await conn.execute(select(purchase_orders).where(PO.id == order_id))).first()
             if row is None:
                 return None
             return purchase_order_from_rows(row, (await lines_of(conn, [order_id]))[order_id])
+        return await self._read(read)
 
     async def purchase_orders(self, *, status: str | None, supplier_id: str | None,
                               location_id: str | None, sku: str | None, limit: int,
@@ -103,11 +105,11 @@ class PurchasingQueries(QueryBase):
             conditions.append(PO.id.in_(select(purchase_order_lines.c.purchase_order_id)
                                         .where(purchase_order_lines.c.sku == sku)))
         conditions += older_than_cursor(cursor, PO.created_at, PO.id)
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> list[PurchaseOrder]:
             found = (await conn.execute(stmt.where(*conditions))).all()
             lines = await lines_of(conn, [r.id for r in found])
-        return page_of([purchase_order_from_rows(r, lines[r.id]) for r in found], limit,
-                       lambda o: time_and_id(o.created_at, o.id))
+            return [purchase_order_from_rows(r, lines[r.id]) for r in found]
+        return page_of(await self._read(read), limit, lambda o: time_and_id(o.created_at, o.id))
 
     # -- replenishment ---------------------------------------------------------------
     async def suggestions(self, *, location_id: str | None, sku: str | None,
@@ -127,11 +129,12 @@ class PurchasingQueries(QueryBase):
         with that kind of source. ``within`` limits the low levels to those locations (a
         transfer's source may still be any location).
         """
-        after = tuple(decode_cursor(cursor, str, str)) if cursor else None
-        batch = min(limit + 1, SUGGESTION_BATCH)
-        found: list[Suggestion] = []
-        known = _Known(now, cover_days)
-        async with self._engine.connect() as conn:
+        start = tuple(decode_cursor(cursor, str, str)) if cursor else None
+
+        async def read(conn: AsyncConnection) -> list[Suggestion]:
+            after, batch = start, min(limit + 1, SUGGESTION_BATCH)
+            found: list[Suggestion] = []
+            known = _Known(now, cover_days)
             while len(found) <= limit:
                 levels = await _low_levels(conn, location_id, sku, after, batch, within)
                 found += [s for s in await known.judge(conn, levels)
@@ -140,7 +143,8 @@ class PurchasingQueries(QueryBase):
                     break
                 after = (levels[-1].location_id, levels[-1].sku)
                 batch = min(batch * 2, SUGGESTION_BATCH)  # filtered thin: read further ahead
-        return page_of(found, limit, lambda s: [s.location_id, s.sku])
+            return found
+        return page_of(await self._read(read), limit, lambda s: [s.location_id, s.sku])
 
 
 class _Known:

@@ -16,10 +16,9 @@ months of a report summed by local day.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Executable, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +49,7 @@ from stockline.domain.calendar import stored_zone
 from stockline.domain.values import SalesGroup
 
 LOC, P, RZ, RC = locations.c, products.c, rollup_zones.c, rollup_categories.c
+T = TypeVar("T")
 
 __all__ = ["Key", "ReportQueries", "SalesTotals"]
 
@@ -68,15 +68,18 @@ class ReportQueries(QueryBase):
         source = source_of(grouping, scoped=bool(scope)) if rollup else None
         if source is None:
             return await self._from_sales(grouping, location_id, within, start, end)
-        async with self._snapshot() as conn:
+        rolled = source
+
+        async def read(conn: AsyncConnection) -> tuple[Sites, list[list[Any]]]:
             sites = await _sites(conn, location_id, within)
             part = part_of(grouping, sites, scope, start, end)
             statements: list[Executable] = (
-                [from_rollup(grouping, source, kind, part, sites, start, end)
+                [from_rollup(grouping, rolled, kind, part, sites, start, end)
                  for kind in (Kind.SOLD, Kind.RETURNED)]
-                if await _rollup_current(conn, source, sites) else
+                if await _rollup_current(conn, rolled, sites) else
                 [sold(grouping, part, start, end), returned(grouping, part, start, end)])
-            sums = [list((await conn.execute(stmt)).all()) for stmt in statements]
+            return sites, [list((await conn.execute(stmt)).all()) for stmt in statements]
+        sites, sums = await self._in_snapshot(read)
         return merged(grouping, sums[:1], sums[1:], _regions(sites))
 
     async def _from_sales(self, grouping: Grouping, location_id: str | None,
@@ -85,32 +88,35 @@ class ReportQueries(QueryBase):
         """From the sales tables alone, the two aggregates side by side."""
         sites: Sites = {}
         if grouping.by_site:
-            async with self._engine.connect() as conn:
-                sites = await _sites(conn, location_id, within)
+            async def read(conn: AsyncConnection) -> Sites:
+                return await _sites(conn, location_id, within)
+            sites = await self._read(read)
         part = part_of(grouping, sites, scope_of(location_id, within), start, end)
         answers = await asyncio.gather(self._summed(sold(grouping, part, start, end)),
                                        self._summed(returned(grouping, part, start, end)))
         return merged(grouping, answers[:1], answers[1:], _regions(sites))
 
     async def _summed(self, stmt: Executable) -> list[Any]:
-        async with self._snapshot() as conn:
+        async def read(conn: AsyncConnection) -> list[Any]:
             return list((await conn.execute(stmt)).all())
+        return await self._in_snapshot(read)
 
-    @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction, so one snapshot, for every statement (SQLite's reads are
-        snapshots in WAL mode; PostgreSQL's, at REPEATABLE READ)."""
-        engine = self._engine
-        postgres = engine.dialect.name == "postgresql"
+    async def _in_snapshot(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` in one transaction, so one snapshot, for every statement (SQLite's
+        reads are snapshots in WAL mode; PostgreSQL's, at REPEATABLE READ)."""
+        postgres = self._engine.dialect.name == "postgresql"
+
+        async def run(conn: AsyncConnection) -> T:
+            async with conn.begin():
+                if postgres:
+                    # PostgreSQL compiles a statement this costly to machine code first
+                    # (JIT), which took seconds where running it takes a fraction of one.
+                    await conn.exec_driver_sql("SET LOCAL jit = off")
+                return await work(conn)
         if postgres:
-            engine = engine.execution_options(isolation_level="REPEATABLE READ",
-                                              postgresql_readonly=True)
-        async with engine.connect() as conn, conn.begin():
-            if postgres:
-                # PostgreSQL compiles a statement this costly to machine code first (JIT),
-                # which took seconds where running it takes a fraction of one.
-                await conn.exec_driver_sql("SET LOCAL jit = off")
-            yield conn
+            return await self._read(run, isolation_level="REPEATABLE READ",
+                                    postgresql_readonly=True)
+        return await self._read(run)
 
 
 async def _sites(conn: AsyncConnection, location_id: str | None, within: Within) -> Sites:

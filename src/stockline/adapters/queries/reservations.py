@@ -34,14 +34,14 @@ class ReservationQueries(QueryBase):
     async def holds_due(self, now: datetime) -> bool:
         """Whether any hold is due to expire: a read, so the sweeper opens its write
         transaction (on SQLite, the database's one write lock) only when one is."""
-        async with self._engine.connect() as conn:
-            return (await conn.execute(select(R.id).where(due(now)).limit(1))).first() is not None
+        return await self._first(select(R.id).where(due(now)).limit(1)) is not None
 
     async def reservation(self, reservation_id: str) -> Reservation | None:
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> Reservation | None:
             row = (await conn.execute(select(reservations).where(R.id == reservation_id))
                    ).first()
             return (await load_reservations(conn, [row]))[0] if row else None
+        return await self._read(read)
 
     async def reservations(self, *, status: str | None, location_id: str | None, limit: int,
                            cursor: str | None, within: Within = None) -> Page[Reservation]:
@@ -55,10 +55,10 @@ class ReservationQueries(QueryBase):
         if location_id is not None:
             conditions.append(R.location_id == location_id)
         conditions += older_than_cursor(cursor, R.created_at, R.id)
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> list[Reservation]:
             found = (await conn.execute(stmt.where(*conditions))).all()
-            items = await load_reservations(conn, list(found))
-        return page_of(items, limit, lambda r: time_and_id(r.created_at, r.id))
+            return await load_reservations(conn, list(found))
+        return page_of(await self._read(read), limit, lambda r: time_and_id(r.created_at, r.id))
 
 
 async def load_reservations(conn: AsyncConnection, rows: list[Any]) -> list[Reservation]:

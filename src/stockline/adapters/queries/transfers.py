@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters.queries.base import (
     Page,
@@ -21,11 +22,12 @@ T, TL = transfers.c, transfer_lines.c
 
 class TransferQueries(QueryBase):
     async def transfer(self, transfer_id: str) -> Transfer | None:
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> Transfer | None:
             row = (await conn.execute(select(transfers).where(T.id == transfer_id))).first()
             if row is None:
                 return None
             return (await load_transfers(conn, [row]))[0]
+        return await self._read(read)
 
     async def transfers(self, *, status: str | None, from_location_id: str | None,
                         to_location_id: str | None, location_id: str | None, sku: str | None,
@@ -51,7 +53,6 @@ class TransferQueries(QueryBase):
         conditions += older_than_cursor(cursor, T.created_at, T.id)
         stmt = (select(transfers).where(*conditions)
                 .order_by(T.created_at.desc(), T.id.desc()).limit(limit + 1))
-        async with self._engine.connect() as conn:
-            found = (await conn.execute(stmt)).all()
-            items = await load_transfers(conn, list(found))
-        return page_of(items, limit, lambda t: time_and_id(t.created_at, t.id))
+        async def read(conn: AsyncConnection) -> list[Transfer]:
+            return await load_transfers(conn, list((await conn.execute(stmt)).all()))
+        return page_of(await self._read(read), limit, lambda t: time_and_id(t.created_at, t.id))

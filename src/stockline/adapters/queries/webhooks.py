@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockline.adapters.queries.base import (
     Page,
@@ -54,14 +55,14 @@ class WebhookQueries(QueryBase):
             conditions.append(D.event_id < before)
         stmt = (select(*delivery_columns()).select_from(deliveries_with_types())
                 .where(*conditions).order_by(D.event_id.desc()).limit(limit + 1))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-            items = await load_deliveries(conn, list(rows))
-        return page_of(items, limit, lambda d: [d.event_id])
+        async def read(conn: AsyncConnection) -> list[Delivery]:
+            return await load_deliveries(conn, list((await conn.execute(stmt)).all()))
+        return page_of(await self._read(read), limit, lambda d: [d.event_id])
 
     async def delivery(self, webhook_id: str, delivery_id: int) -> Delivery | None:
         stmt = (select(*delivery_columns()).select_from(deliveries_with_types())
                 .where(D.webhook_id == webhook_id, D.id == delivery_id))
-        async with self._engine.connect() as conn:
+        async def read(conn: AsyncConnection) -> Delivery | None:
             row = (await conn.execute(stmt)).first()
             return (await load_deliveries(conn, [row]))[0] if row else None
+        return await self._read(read)

@@ -10,6 +10,7 @@ from stockline.bootstrap import Container
 from stockline.domain.security import Permission, Principal
 from stockline.entrypoints.graphql.loaders import Loaders
 from stockline.entrypoints.http.auth import SocketApiKey
+from stockline.entrypoints.http.consistency import READ_AFTER, WROTE, read_after
 from stockline.entrypoints.http.errors import UNAUTHORIZED, ProblemError
 from stockline.entrypoints.http.metrics import Metrics
 from stockline.entrypoints.http.routers.scope import require_of, within
@@ -17,11 +18,12 @@ from stockline.entrypoints.http.routers.scope import require_of, within
 
 class Context(BaseContext):
     def __init__(self, container: Container, principal: Principal | None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, read_after: int | None = None) -> None:
         super().__init__()
         self.container, self.metrics = container, metrics
         self._principal = principal
         self.loaders = Loaders(container.queries)
+        self.read_after = read_after  # the caller's Stockline-Read-After (a query's reads)
 
     @property
     def principal(self) -> Principal:
@@ -52,7 +54,9 @@ async def context_of(connection: HTTPConnection,
     the WebSocket handshake, which a browser cannot give headers: the middleware reads it."""
     principal = getattr(connection.state, "principal", None)
     metrics = getattr(connection.app.state, "metrics", None)
+    after = read_after(connection.headers.get(READ_AFTER))  # a malformed one: a 400
+    setattr(connection.state, WROTE, False)  # until a mutation runs (graphql.routing)
     return Context(connection.app.state.container,
                    principal if isinstance(principal, Principal) else None,
-                   metrics if isinstance(metrics, Metrics) else None)
+                   metrics if isinstance(metrics, Metrics) else None, after)
 

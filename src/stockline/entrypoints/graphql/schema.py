@@ -28,6 +28,7 @@ from stockline.entrypoints.graphql.mutations_catalog import CatalogMutation
 from stockline.entrypoints.graphql.mutations_documents import DocumentMutation
 from stockline.entrypoints.graphql.query import StockQuery
 from stockline.entrypoints.graphql.query_documents import DocumentQuery
+from stockline.entrypoints.graphql.routing import ReadRouting
 
 Query = merge_types("Query", (StockQuery, DocumentQuery))
 Mutation = merge_types("Mutation", (StockMutation, CatalogMutation, DocumentMutation,
@@ -70,7 +71,7 @@ def build_schema() -> strawberry.Schema:
     return StocklineSchema(query=Query, mutation=Mutation, subscription=Subscription,
                            # documents parsed once; not validated once: the limits read
                            # each request's variables (`first: $n`)
-                           extensions=[parser_cache, QueryLimits],
+                           extensions=[parser_cache, QueryLimits, ReadRouting],
                            config=StrawberryConfig(scalar_map={EventId: EVENT_ID_SCALAR}))
 
 

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 
 from stockline.adapters.audit import AuditRecord, outcome_of
 from stockline.adapters.authentication import AuthenticationFailed
+from stockline.adapters.positions import format_position
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.access import (
@@ -43,6 +45,8 @@ from stockline.entrypoints.grpc.status import (
 from stockline.entrypoints.http.metrics import Metrics
 
 S = grpc.StatusCode
+POSITION_METADATA = "stockline-position"
+log = structlog.get_logger("stockline")
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 Svc = TypeVar("Svc", bound="Service")
@@ -108,6 +112,19 @@ class Service:
         trail = self.container.audit
         (trail.count_refusal if throttled else trail.record)(record)
 
+    async def tell_position(self, context: Any) -> None:
+        """A write's commit position in the trailing metadata (``stockline-position``), as
+        REST's ``Stockline-Position`` header (PostgreSQL only)."""
+        positions = self.container.positions
+        if positions is None:
+            return
+        try:
+            at = await positions.now()
+        except Exception as exc:  # the write is committed: its answer goes out all the same
+            log.warning("position_unavailable", error=str(exc)[:300])
+            return
+        context.set_trailing_metadata(((POSITION_METADATA, format_position(at)),))
+
     async def admit(self, context: Any, rule: Rule) -> Call:
         """The caller, let in by ``rule`` and its rate limit; a Refusal otherwise."""
         credential = ""
@@ -166,6 +183,8 @@ def rpc(rule: Rule, *, write: bool = False, each: bool = False) -> Callable[
                 await abort(context, refusal)
             self.observe(path, None, time.perf_counter() - started)
             self.audit(path, at, context, call, None, write=write and not each)
+            if write or each:
+                await self.tell_position(context)
             return answer
 
         return handle

@@ -19,6 +19,7 @@ from stockline.entrypoints.dashboard import router as dashboard
 from stockline.entrypoints.graphql.router import GraphQLEndpoint
 from stockline.entrypoints.grpc.server import GrpcServer
 from stockline.entrypoints.http.auth import AuthMiddleware, document_security
+from stockline.entrypoints.http.consistency import PositionMiddleware
 from stockline.entrypoints.http.cors import install_cors
 from stockline.entrypoints.http.csvexport import CsvExportMiddleware, document_csv
 from stockline.entrypoints.http.deps import ROUTE_CHECKS
@@ -68,6 +69,11 @@ Writes accept an `Idempotency-Key` header: retry with the same key and the first
 answer is replayed, never applied twice (a secret shown once is replayed as `null`, a
 refusal over 2 KB abridged). Errors are RFC 9457 problem+json with a stable `code`.
 
+Read-your-writes (PostgreSQL): a successful write answers with `Stockline-Position`;
+send it back as `Stockline-Read-After` on a list, report, ledger or event-log read and
+the answer includes that write (with read replicas, the read goes to one that has it, or
+to the primary). A malformed `Stockline-Read-After` is a 400.
+
 From a browser: pages of the origins in `STOCKLINE_CORS_ORIGINS` may call the API; an
 `EventSource` opens the event stream with a single-use ticket (`POST /v1/events/tickets`)
 in place of the key.
@@ -104,6 +110,7 @@ def create_app(settings: Settings | None = None, *,
         if app.state.container.sales is not None:
             app.state.container.sales.on_batch = metrics.batch
         metrics.business.watch(app.state.container)
+        metrics.replicas.watch(app.state.container)
         grpc = (GrpcServer(app.state.container, metrics) if serve_grpc and settings.grpc_port
                 else None)
         try:
@@ -159,6 +166,7 @@ def create_app(settings: Settings | None = None, *,
     # (preflights answered before auth; 401s and 429s readable by pages) -> auth -> rate
     # limit (needs the principal) -> body limit -> CSV export (pages of a list, asked of
     # the app as the caller) -> the app.
+    app.add_middleware(PositionMiddleware)  # a write's answer: its commit's WAL position
     app.add_middleware(CsvExportMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:

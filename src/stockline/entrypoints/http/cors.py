@@ -16,14 +16,16 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
+from stockline.entrypoints.http.consistency import POSITION, READ_AFTER
 from stockline.entrypoints.http.errors import BAD_REQUEST, problem_response
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 ALLOWED_HEADERS = ("X-API-Key", "Authorization", "Content-Type", "Idempotency-Key",
-                   "Last-Event-ID", "X-Request-ID")
+                   "Last-Event-ID", "X-Request-ID", READ_AFTER)
 # What a page may read of an answer beyond the CORS-safelisted headers.
 EXPOSED_HEADERS = ("Idempotent-Replayed", "X-Request-ID", "Retry-After", "RateLimit-Limit",
-                   "RateLimit-Remaining", "RateLimit-Reset", "Location", "WWW-Authenticate")
+                   "RateLimit-Remaining", "RateLimit-Reset", "Location", "WWW-Authenticate",
+                   POSITION)
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

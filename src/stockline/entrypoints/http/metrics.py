@@ -17,6 +17,7 @@ from prometheus_client import (
 
 from stockline.domain.model import Sale
 from stockline.entrypoints.http.business_metrics import BusinessMetrics, DatabaseGauges
+from stockline.entrypoints.http.replica_metrics import ReplicaMetrics
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -50,6 +51,7 @@ class Metrics:
                                        buckets=_BUCKETS, registry=self.registry)
         # Stock-outs, streams, the relay, refusals, reconcile; and the database's numbers.
         self.business = BusinessMetrics(self.registry)
+        self.replicas = ReplicaMetrics(self.registry)  # lag, state, reads by target
         self.database = DatabaseGauges()
         self.registry.register(self.database)
 

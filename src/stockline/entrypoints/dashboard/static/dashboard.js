@@ -15,11 +15,19 @@ class Problem extends Error {
   constructor(body, status) { super(body.detail || body.title || `HTTP ${status}`); this.status = status; }
 }
 
+// Read-your-writes: the commit position of this tab's last write (Stockline-Position), sent
+// back with every request, so that a read replica answers only once it has that write (the
+// primary answers meanwhile). Kept for the tab's session, reloads included.
+const POSITION_KEY = 'stockline-position';
+let position = sessionStorage.getItem(POSITION_KEY);
 async function api(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') { headers['X-CSRF-Token'] = csrf; headers['Content-Type'] = 'application/json'; }
+  if (position) headers['Stockline-Read-After'] = position;
   const answer = await fetch(path, { method, headers, credentials: 'same-origin',
     body: body === undefined ? undefined : JSON.stringify(body) });
+  const written = answer.headers.get('Stockline-Position');
+  if (written) { position = written; sessionStorage.setItem(POSITION_KEY, written); }
   const data = answer.headers.get('content-type')?.includes('json') ? await answer.json() : await answer.text();
   if (!answer.ok) throw new Problem(typeof data === 'object' ? data : {}, answer.status);
   return data;

@@ -13,6 +13,7 @@ from stockline.domain.errors import InvalidInput, NotFound
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Instant, Page, problems
@@ -43,7 +44,8 @@ async def report_feedback(body: FeedbackCreate, write: WriterDep) -> Response:
     return await write.perform(REPORT_FEEDBACK, body.to_command(), body=body, status=201)
 
 
-@router.get("/v1/feedback", response_model=Page[FeedbackOut], responses=problems(),
+@router.get("/v1/feedback", dependencies=[REPLICA_READ],
+            response_model=Page[FeedbackOut], responses=problems(),
             summary="Feedback, newest first",
             description="`from` is inclusive and `to` exclusive, on `created_at`.")
 async def list_feedback(container: ContainerDep, principal: PrincipalDep,
@@ -61,7 +63,8 @@ async def list_feedback(container: ContainerDep, principal: PrincipalDep,
     return Page(items=[FeedbackOut.of(f) for f in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/v1/count-tasks", response_model=Page[CountTaskOut], responses=problems(),
+@router.get("/v1/count-tasks", dependencies=[REPLICA_READ],
+            response_model=Page[CountTaskOut], responses=problems(),
             summary="Count tasks, newest opened first",
             description="A key limited to some locations sees the tasks of its locations.")
 async def list_count_tasks(container: ContainerDep, principal: PrincipalDep,
@@ -100,7 +103,8 @@ async def complete_count_task(task_id: TaskId, body: CountTaskComplete,
     return await write.perform(COMPLETE_COUNT_TASK, body.to_command(task_id), body=body)
 
 
-@router.get("/v1/reports/accuracy", response_model=AccuracyReport, responses=problems(),
+@router.get("/v1/reports/accuracy", dependencies=[REPLICA_READ],
+            response_model=AccuracyReport, responses=problems(),
             summary="How accurate stock was, by location",
             description="Count tasks done with `from <= completed_at < to` and feedback "
                         "naming a location with `from <= created_at < to`, per location. "

@@ -12,6 +12,7 @@ from stockline.domain.cover import WINDOW_DAYS, Cover
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.routers.scope import empty_page, within
 from stockline.entrypoints.http.schemas.common import Page, problems
@@ -40,7 +41,8 @@ class StockCoverOut(BaseModel):
                    days_of_cover=days, stockout_date=c.stockout_date)
 
 
-@router.get("/stock-cover", response_model=Page[StockCoverOut], responses=problems(),
+@router.get("/stock-cover", dependencies=[REPLICA_READ],
+            response_model=Page[StockCoverOut], responses=problems(),
             summary="How long each level's stock lasts at its recent pace",
             description=f"Per level, by location then SKU: `daily_velocity` is the units "
                         f"sold at the location over the trailing {WINDOW_DAYS} days, less "

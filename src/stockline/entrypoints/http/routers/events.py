@@ -24,6 +24,7 @@ from stockline.adapters.feed import EventFeed, log_page
 from stockline.bootstrap import Container
 from stockline.domain.security import Principal
 from stockline.entrypoints.http.auth import PrincipalDep, SocketPrincipalDep, stream_credential
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.errors import ProblemError
 from stockline.entrypoints.http.schemas.common import problems
@@ -46,7 +47,8 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 # -- the list -------------------------------------------------------------------------------
 
-@router.get("", response_model=EventPage, responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=EventPage, responses=problems(),
             summary="The event log, oldest first",
             description="Pages of the log the streams serve: `?after=<id>` (or the previous "
                         "page's `next_cursor` as `?cursor=`), filters as the stream. When "

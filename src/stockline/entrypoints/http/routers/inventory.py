@@ -17,6 +17,7 @@ from stockline.domain.model import Level
 from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN, LocationType, is_code
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.lean import caller, container_of, lean_route
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
@@ -47,7 +48,8 @@ AS_OF_NOTE = (" With `as_of`: `on_hand` as the ledger had it (the `balance_after
               "the ledger: it takes `ledger:read` at the location (else 403).")
 
 
-@router.get("", response_model=Page[LevelOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[LevelOut], responses=problems(),
             summary="Levels, filtered",
             description="`below_reorder_point=true` lists the levels whose available stock "
                         "is at or under their reorder point. A key limited to some locations "
@@ -93,7 +95,8 @@ class StockByLocation(BaseModel):
     items: list[LocationStockOut]
 
 
-@router.get("/by-location", response_model=StockByLocation, responses=problems(),
+@router.get("/by-location", dependencies=[REPLICA_READ],
+            response_model=StockByLocation, responses=problems(),
             summary="Stock summed by location",
             description="On hand, reserved, available and in transit summed over the levels "
                         "of each location (of one `sku`, or of the products of one "

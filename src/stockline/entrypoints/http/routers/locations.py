@@ -11,6 +11,7 @@ from stockline.domain.errors import NotFound
 from stockline.domain.security import Permission, Principal
 from stockline.domain.values import CODE_PATTERN, LocationStatus, LocationType
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_at, within
 from stockline.entrypoints.http.schemas.catalog import (
@@ -66,7 +67,8 @@ async def create_warehouse(body: WarehouseCreate, write: WriterDep) -> Response:
     return await write.perform(CREATE_LOCATION, body.to_command(), body=body, status=201)
 
 
-@router.get("/warehouses", response_model=Page[LocationOut], responses=problems(),
+@router.get("/warehouses", dependencies=[REPLICA_READ],
+            response_model=Page[LocationOut], responses=problems(),
             summary="List warehouses, optionally by status", description=SCOPED)
 async def list_warehouses(container: ContainerDep, principal: PrincipalDep,
                           status: StatusFilter = None, limit: Limit = 50,
@@ -88,7 +90,8 @@ async def create_retail_location(body: RetailLocationCreate, write: WriterDep) -
     return await write.perform(CREATE_LOCATION, body.to_command(), body=body, status=201)
 
 
-@router.get("/retail-locations", response_model=Page[LocationOut], responses=problems(),
+@router.get("/retail-locations", dependencies=[REPLICA_READ],
+            response_model=Page[LocationOut], responses=problems(),
             summary="List stores, optionally of one region or status", description=SCOPED)
 async def list_retail_locations(container: ContainerDep, principal: PrincipalDep,
                                 region: Annotated[str | None,

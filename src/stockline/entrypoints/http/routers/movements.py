@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, MovementType
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit
 from stockline.entrypoints.http.routers.scope import empty_page, within
 from stockline.entrypoints.http.schemas.common import Instant, Page, problems
@@ -17,7 +18,8 @@ from stockline.entrypoints.http.schemas.inventory import MovementOut
 router = APIRouter(prefix="/v1/stock-movements", tags=["ledger"])
 
 
-@router.get("", response_model=Page[MovementOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[MovementOut], responses=problems(),
             summary="The ledger",
             description="`on_hand` of a level equals the sum of its entries' `delta`. A key "
                         "limited to some locations sees only their entries (asking for "

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from stockline.domain.errors import NotFound
 from stockline.domain.values import CODE_PATTERN, ProductStatus
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import (
     ContainerDep,
     Cursor,
@@ -33,7 +34,8 @@ async def create_product(body: ProductCreate, write: WriterDep) -> Response:
     return await write.perform(CREATE_PRODUCT, body.to_command(), body=body, status=201)
 
 
-@router.get("", response_model=Page[ProductOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[ProductOut], responses=problems(),
             summary="List the catalog",
             description="Filter by `category`, by `status` and by attributes as "
                         "`attr.<name>=<value>` (e.g. `attr.size=42`). `q` searches the "

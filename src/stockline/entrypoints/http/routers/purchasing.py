@@ -13,6 +13,7 @@ from stockline.domain.security import Permission
 from stockline.domain.states import PurchaseOrderStatus
 from stockline.domain.values import CODE_PATTERN, SupplierStatus
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
@@ -54,7 +55,8 @@ async def create_supplier(body: SupplierCreate, write: WriterDep) -> Response:
     return await write.perform(CREATE_SUPPLIER, body.to_command(), body=body, status=201)
 
 
-@router.get("/suppliers", response_model=Page[SupplierOut], responses=problems(),
+@router.get("/suppliers", dependencies=[REPLICA_READ],
+            response_model=Page[SupplierOut], responses=problems(),
             summary="Suppliers, by code",
             description="`sku` lists only the suppliers that sell it; `status` only the "
                         "open (`active`) or `closed` ones.")
@@ -100,7 +102,8 @@ async def create_purchase_order(body: PurchaseOrderCreate, write: WriterDep) -> 
                                status=201)
 
 
-@router.get("/purchase-orders", response_model=Page[PurchaseOrderOut], responses=problems(),
+@router.get("/purchase-orders", dependencies=[REPLICA_READ],
+            response_model=Page[PurchaseOrderOut], responses=problems(),
             summary="Purchase orders, newest first")
 async def list_purchase_orders(container: ContainerDep, principal: PrincipalDep,
                                status: PurchaseOrderStatus | None = None,
@@ -168,7 +171,8 @@ async def cancel_purchase_order(order_id: OrderId, write: WriterDep,
 
 # -- replenishment ------------------------------------------------------------------------
 
-@router.get("/replenishment/suggestions", response_model=Page[SuggestionOut],
+@router.get("/replenishment/suggestions", dependencies=[REPLICA_READ],
+            response_model=Page[SuggestionOut],
             responses=problems(), summary="What to reorder, how much, and from where",
             description=(
                 "One item for every level at or under its reorder point (`available <= "

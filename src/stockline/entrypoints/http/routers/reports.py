@@ -15,6 +15,7 @@ from stockline.domain.errors import InvalidInput
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, SalesGroup, amount_text
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep
 from stockline.entrypoints.http.routers.scope import within
 from stockline.entrypoints.http.schemas.common import Instant, MoneyOut, problems
@@ -84,7 +85,8 @@ def _row(groups: tuple[SalesGroup, ...], totals: SalesTotals) -> dict[str, Any]:
     return row
 
 
-@router.get("/sales", response_model=SalesReport, responses=problems(),
+@router.get("/sales", dependencies=[REPLICA_READ],
+            response_model=SalesReport, responses=problems(),
             summary="Sales by period and attribute, gross and net of returns",
             description=(
                 "Sales with `from <= occurred_at < to` summed by the groups of `group_by` "

@@ -13,6 +13,7 @@ from stockline.domain.security import Permission
 from stockline.domain.states import ReservationStatus
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
@@ -46,7 +47,8 @@ async def create_reservation(body: ReservationCreate, write: WriterDep) -> Respo
     return await write.perform(RESERVE, command, body=body, status=201)
 
 
-@router.get("", response_model=Page[ReservationOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[ReservationOut], responses=problems(),
             summary="Reservations, newest first")
 async def list_reservations(container: ContainerDep, principal: PrincipalDep,
                             status: ReservationStatus | None = None,

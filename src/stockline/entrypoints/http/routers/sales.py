@@ -13,6 +13,7 @@ from stockline.domain.errors import InvalidInput, NotFound
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, Channel, FulfillmentStatus, PaymentStatus
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import (
     IDEMPOTENCY_KEY,
     ContainerDep,
@@ -68,7 +69,8 @@ router.add_api_route(
     route_class_override=lean_route(record_sale_lean))
 
 
-@router.get("", response_model=Page[SaleOut], responses=problems(),
+@router.get("", dependencies=[REPLICA_READ],
+            response_model=Page[SaleOut], responses=problems(),
             summary="Sales, newest first",
             description="`from` is inclusive and `to` exclusive, on `occurred_at`. "
                         "`customer_ref` (a customer's sales) needs `customers:read` too.")

@@ -12,6 +12,7 @@ from stockline.domain.security import Permission
 from stockline.domain.states import TransferStatus
 from stockline.domain.values import CODE_PATTERN
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep, Cursor, Limit, WriterDep
 from stockline.entrypoints.http.routers.scope import empty_page, require_of, within
 from stockline.entrypoints.http.schemas.common import Page, problems
@@ -87,7 +88,8 @@ async def close_transfer(transfer_id: TransferId, body: TransferClose,
     return await write.perform(CLOSE_TRANSFER, body.to_command(transfer_id), body=body)
 
 
-@router.get("/transfers", response_model=Page[TransferOut], responses=problems(),
+@router.get("/transfers", dependencies=[REPLICA_READ],
+            response_model=Page[TransferOut], responses=problems(),
             summary="Transfers, newest first",
             description="`location_id` matches transfers from or to that location. A key "
                         "limited to some locations sees the transfers from or to them.")

@@ -12,6 +12,7 @@ from stockline.adapters.queries import StockValue
 from stockline.domain.security import Permission
 from stockline.domain.values import CODE_PATTERN, amount_text
 from stockline.entrypoints.http.auth import PrincipalDep
+from stockline.entrypoints.http.consistency import REPLICA_READ
 from stockline.entrypoints.http.deps import ContainerDep
 from stockline.entrypoints.http.routers.scope import within
 from stockline.entrypoints.http.schemas.common import Instant, MoneyOut, problems
@@ -46,7 +47,8 @@ class InventoryValueReport(BaseModel):
     unvalued_units: int = Field(description="Units on hand of no known cost")
 
 
-@router.get("/inventory-value", response_model=InventoryValueReport, responses=problems(),
+@router.get("/inventory-value", dependencies=[REPLICA_READ],
+            response_model=InventoryValueReport, responses=problems(),
             summary="Stock on hand valued at cost",
             description="Units on hand at `as_of` (default now; from the ledger, as "
                         "`GET /v1/inventory?as_of=` answers them) times their unit cost, by "
