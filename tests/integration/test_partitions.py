@@ -30,11 +30,17 @@ from stockline.adapters.partitions import (
 )
 from stockline.adapters.relay import prune_events
 from stockline.config import Settings
+from stockline.domain.ids import id_at
 from tests.conftest import Databases
 from tests.factories import run_cli
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=800)  # a month no partition covers until one is made for it
+def sale_id(at: datetime, n: int = 0) -> str:
+    """A sale's id as the server makes it at ``at``."""
+    return id_at("sale", int(at.timestamp() * 1000), n)
+
+
 SALE_COLUMNS = ("id, location_id, status, channel, payment_status, fulfillment_status, "
                 "currency, total_amount, units, actor, occurred_at, created_at")
 
@@ -87,10 +93,11 @@ async def _fill(engine: AsyncEngine) -> None:
         for n, at in enumerate(times):
             await conn.execute(text(
                 f"INSERT INTO sales ({SALE_COLUMNS}) VALUES (:id, 'L1', 'completed', 'pos', "
-                "'paid', 'fulfilled', 'USD', 100, 1, 't', :at, :at)"), {"id": f"S{n}", "at": at})
+                "'paid', 'fulfilled', 'USD', 100, 1, 't', :at, :at)"),
+                {"id": sale_id(at), "at": at})
             await conn.execute(text(
                 "INSERT INTO sale_lines (sale_id, line_no, sku, quantity, unit_price_amount) "
-                "VALUES (:id, 1, 'X', 1, 100)"), {"id": f"S{n}"})
+                "VALUES (:id, 1, 'X', 1, 100)"), {"id": sale_id(at)})
             await conn.execute(text(
                 "INSERT INTO stock_movements (location_id, sku, delta, balance_after, type, "
                 "reason, actor, occurred_at, recorded_at) VALUES ('L1', 'X', -1, 0, 'sale', "
@@ -100,7 +107,8 @@ async def _fill(engine: AsyncEngine) -> None:
                 "VALUES (:id, 'sale.recorded', '{}', :at, :at)"), {"id": n + 1, "at": at})
         await conn.execute(text(
             "INSERT INTO sale_returns (id, sale_id, location_id, restock, reason, actor, "
-            "created_at) VALUES ('R1', 'S0', 'L1', true, 'x', 't', :at)"), {"at": NOW})
+            "created_at) VALUES ('R1', :sale, 'L1', true, 'x', 't', :at)"),
+            {"sale": sale_id(OLD), "at": NOW})
 
 
 async def _snapshot(engine: AsyncEngine) -> dict[str, list[Any]]:
@@ -134,7 +142,7 @@ async def _refused(engine: AsyncEngine, statement: str) -> bool:
 async def _constraints_hold(engine: AsyncEngine) -> None:
     assert await _refused(engine, "INSERT INTO sale_lines (sale_id, line_no, sku, quantity, "
                                   "unit_price_amount) VALUES ('NONE', 1, 'X', 1, 1)")
-    assert await _refused(engine, "DELETE FROM sales WHERE id = 'S0'")
+    assert await _refused(engine, f"DELETE FROM sales WHERE id = '{sale_id(OLD)}'")
     assert await _refused(engine, "INSERT INTO sales (" + SALE_COLUMNS + ") VALUES ('S9', "
                                   "'NOWHERE', 's', 'pos', 'paid', 'f', 'USD', 1, 1, 't', "
                                   "now(), now())")
@@ -182,20 +190,28 @@ async def test_a_sale_outside_every_month_made_lands_in_the_default_partition_an
         head: Database) -> None:
     engine = head.write
     far = NOW + timedelta(days=3 * 365)
+    old, far_id, now_id = sale_id(OLD), sale_id(far), sale_id(NOW)
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO locations (code, type, name, created_at) "
                                 "VALUES ('L1', 'retail', 'L1', :at)"), {"at": NOW})
-        for key, at in (("OLD", OLD), ("FAR", far), ("NOW", NOW)):
+        for key, at in ((old, OLD), (far_id, far), (now_id, NOW)):
             await conn.execute(text(
                 f"INSERT INTO sales ({SALE_COLUMNS}) VALUES (:id, 'L1', 'completed', 'pos', "
                 "'paid', 'fulfilled', 'USD', 100, 1, 't', :at, :at)"), {"id": key, "at": at})
-    assert await _partition_of(engine, "sales", "FAR") == "sales_default"
-    assert await _partition_of(engine, "sales", "NOW") == partition_name("sales", month_of(NOW))
+            await conn.execute(text(
+                "INSERT INTO sale_lines (sale_id, line_no, sku, quantity, unit_price_amount) "
+                "VALUES (:id, 1, 'X', 1, 100)"), {"id": key})
+    assert await _partition_of(engine, "sales", far_id) == "sales_default"
+    assert await _partition_of(engine, "sales", now_id) == partition_name("sales", month_of(NOW))
     made = await create_ahead(engine, now=far, ahead=0)
     assert partition_name("sales", month_of(far)) in made
-    assert await _partition_of(engine, "sales", "FAR") == partition_name("sales", month_of(far))
-    assert await _partition_of(engine, "sales", "OLD") == "sales_default"
+    assert await _partition_of(engine, "sales", far_id) == partition_name("sales", month_of(far))
+    assert await _partition_of(engine, "sales", old) == "sales_default"
     assert await create_ahead(engine, now=far, ahead=0) == []  # made once
+    # The sale's lines still hold it: the foreign keys came back with the month.
+    assert await _refused(engine, f"DELETE FROM sales WHERE id = '{far_id}'")
+    assert await _refused(engine, "INSERT INTO sale_lines (sale_id, line_no, sku, quantity, "
+                                  "unit_price_amount) VALUES ('NONE', 1, 'X', 1, 1)")
 
 
 async def _partitions(engine: AsyncEngine, table: str) -> set[str]:
@@ -262,24 +278,35 @@ async def test_maintain_makes_the_months_ahead_and_applies_the_retention(
     assert "0 partitions created, 0 dropped" in again
 
 
-async def test_a_lookup_by_id_reads_an_index_of_every_month(head: Database) -> None:
-    """The id is no longer the whole primary key; its index, per partition, still leads
-    with it: a lookup probes each month's index instead of reading the month."""
+async def test_a_sale_by_id_and_the_check_of_its_lines_read_one_month(
+        head: Database) -> None:
+    """Sales are cut on their id, whose time is their creation's: a lookup by id, and the
+    foreign key of a line to its sale, read the one month the id falls in."""
     engine = head.write
-    async with engine.begin() as conn:
+    times = [NOW - timedelta(minutes=20 * g) for g in range(1, 5200)]  # two years, about
+    async with engine.begin() as conn:  # 200 sales a month
         for step in range(-24, 0):
             await create_month(conn, Month("sales", add_months(month_of(NOW), step)))
         await conn.execute(text("INSERT INTO locations (code, type, name, created_at) "
                                 "VALUES ('L1', 'retail', 'L1', now())"))
-        await conn.execute(text(  # about 2,000 sales a month, over two years
-            f"INSERT INTO sales ({SALE_COLUMNS}) SELECT 'sale_' || g, 'L1', 'completed', "
-            "'pos', 'paid', 'fulfilled', 'USD', 100, 1, 't', now() - g * interval '20 minutes', "
-            "now() FROM generate_series(1, 52000) AS g"))
+        await conn.execute(text(
+            f"INSERT INTO sales ({SALE_COLUMNS}) VALUES (:id, 'L1', 'completed', 'pos', "
+            "'paid', 'fulfilled', 'USD', 100, 1, 't', :at, :at)"),
+            [{"id": sale_id(at, n), "at": at} for n, at in enumerate(times)])
         await conn.execute(text("ANALYZE sales"))
+        wanted = sale_id(times[3000], 3000)
         plan = "\n".join((await conn.execute(text(
-            "EXPLAIN SELECT * FROM sales WHERE id = 'sale_77'"))).scalars())
+            f"EXPLAIN SELECT * FROM sales WHERE id = '{wanted}'"))).scalars())
+        triggers = (await conn.execute(text(
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN "
+            "(to_regclass('sales'), to_regclass('sale_lines'), to_regclass('sale_returns'))"))
+        ).scalar()
     assert len(await _partitions(engine, "sales")) >= 28
-    assert plan.count("Index Scan using sales_y") >= 24  # the empty months are not read
+    assert plan.count("Scan using") == 1, plan
+    assert partition_name("sales", month_of(times[3000])) in plan
+    assert triggers == 0  # the references are foreign keys
+    assert await _partition_of(engine, "sales", wanted) == partition_name(
+        "sales", month_of(times[3000]))
 
 
 async def test_sqlite_keeps_plain_tables_and_maintain_has_nothing_to_do(

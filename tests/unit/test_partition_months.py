@@ -14,6 +14,7 @@ from stockline.adapters.partitions import (
     month_of,
     partition_name,
 )
+from stockline.domain.ids import first_id_at, id_at, new_id
 
 
 @pytest.mark.parametrize(("month", "count", "expected"), [
@@ -41,5 +42,21 @@ def test_partition_names_are_told_apart_from_tables() -> None:
 
 
 def test_a_month_covers_its_first_instant_to_the_next_month_s() -> None:
-    sql = create_month_sql(Month("sales", date(2026, 12, 1)))
+    sql = create_month_sql(Month("events", date(2026, 12, 1)))
     assert "FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')" in sql
+
+
+def test_a_month_of_sales_covers_the_ids_made_in_it() -> None:
+    sql = create_month_sql(Month("sales", date(2026, 12, 1)))
+    first = first_id_at("sale", datetime(2026, 12, 1, tzinfo=UTC))
+    following = first_id_at("sale", datetime(2027, 1, 1, tzinfo=UTC))
+    assert f"FROM ('{first}') TO ('{following}')" in sql
+
+
+def test_the_first_id_of_a_month_parts_the_ids_made_before_it_from_those_made_after() -> None:
+    start = datetime(2027, 3, 1, tzinfo=UTC)
+    first = first_id_at("sale", start)
+    millis = int(start.timestamp() * 1000)
+    assert id_at("sale", millis - 1, 2**80 - 1) < first <= id_at("sale", millis, 0)
+    assert first_id_at("sale", datetime(2020, 1, 1, tzinfo=UTC)) < new_id("sale") < first
+    assert len(first) == len(new_id("sale"))

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import stockline
-from stockline.adapters.partitions import is_partition_name, references_partitioned
+from stockline.adapters.partitions import is_partition_name
 from stockline.adapters.queries.search import outside_tables
 
 SCRIPT_LOCATION = Path(stockline.__file__).parent / "migrations"
@@ -28,18 +28,14 @@ def alembic_config(url: str | None = None) -> Config:
 def comparison_options(dialect: str) -> dict[str, Any]:
     """What Alembic's comparison of the schema with the table definitions leaves out: the
     search objects, and on PostgreSQL the partitions (the definitions describe their
-    parents) and the foreign keys to partitioned tables that triggers stand in for."""
+    parents)."""
     postgres = dialect == "postgresql"
 
     def include_name(name: str | None, type_: str, parents: Any) -> bool:
         return outside_tables(name, type_, parents) and not (
             postgres and type_ == "table" and name is not None and is_partition_name(name))
 
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
-                       compare_to: Any) -> bool:
-        return not (postgres and references_partitioned(obj))
-
-    return {"include_name": include_name, "include_object": include_object}
+    return {"include_name": include_name}
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -1,7 +1,11 @@
 """Monthly partitions of the big, time-ordered tables, on PostgreSQL.
 
-The ledger (``stock_movements``), the event log (``events``) and ``sales`` are
-RANGE-partitioned by month on their time column (migration 0020): one partition a month,
+The ledger (``stock_movements``) and the event log (``events``) are RANGE-partitioned by
+month on their time column, and ``sales`` on its id, whose leading 48 bits are the
+milliseconds of the sale's creation (``domain/ids.py``), cut at the first id of each month
+(migration 0020). Keyed by id, ``sales`` keeps ``id`` as its whole primary key: a lookup by
+id reads one partition, and ``sale_lines`` and ``sale_returns`` keep real foreign keys to
+it. One partition a month,
 named ``<table>_yYYYYmMM``, and a default partition, ``<table>_default``, that takes any row
 no month partition covers (a sale back-dated before the first month, say), so that an
 insert never fails for want of a partition. Months are created ahead, by the server once a
@@ -16,21 +20,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import structlog
-from sqlalchemy import ForeignKeyConstraint, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockline.domain.ids import first_id_at
+
 log = structlog.get_logger("stockline.partitions")
 
-# Each partitioned table and the time column its months are cut on.
+# Each partitioned table and the column its months are cut on.
 PARTITIONED: dict[str, str] = {
     "stock_movements": "occurred_at",
     "events": "logged_at",
-    "sales": "occurred_at",
+    "sales": "id",
 }
+# The tables cut on their id, with their ids' prefix, and the time column that follows the
+# id's time (what the migration reads to know the months its rows span).
+BY_ID: dict[str, tuple[str, str]] = {"sales": ("sale", "created_at")}
 MONTH_NAME = re.compile(r"^(?P<table>[a-z_]+)_y(?P<year>\d{4})m(?P<month>\d{2})$")
 # Taken (for the transaction) by whatever creates or drops partitions, so that two servers
 # doing their daily upkeep at once do not trip on each other's half-made tables.
@@ -58,8 +67,16 @@ def default_name(table: str) -> str:
     return f"{table}_default"
 
 
-def _bound(month: date) -> str:
+def _bound(table: str, month: date) -> str:
+    """The literal a month of ``table`` starts at: a time, or the month's first id."""
+    if table in BY_ID:
+        return f"'{first_id_at(BY_ID[table][0], datetime.combine(month, time.min, UTC))}'"
     return f"'{month.isoformat()} 00:00:00+00'"
+
+
+def time_column(table: str) -> str:
+    """The column whose time tells the month of a row of ``table``."""
+    return BY_ID[table][1] if table in BY_ID else PARTITIONED[table]
 
 
 def is_partition_name(name: str) -> bool:
@@ -68,13 +85,6 @@ def is_partition_name(name: str) -> bool:
     found = MONTH_NAME.match(name)
     table = found.group("table") if found else name.removesuffix("_default")
     return table in PARTITIONED and (found is not None or name.endswith("_default"))
-
-
-def references_partitioned(obj: object) -> bool:
-    """Whether ``obj`` is a foreign key to a partitioned table: on PostgreSQL, a trigger
-    does its work (migration 0020), since a key can only point at a partitioned table
-    through its partition column."""
-    return isinstance(obj, ForeignKeyConstraint) and obj.referred_table.name in PARTITIONED
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -89,6 +99,11 @@ class Month:
     @property
     def end(self) -> date:
         return add_months(self.month, 1)
+
+    @property
+    def bounds(self) -> str:
+        return (f"FROM ({_bound(self.table, self.month)}) "
+                f"TO ({_bound(self.table, self.end)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +145,7 @@ def create_month_sql(part: Month, parent: str | None = None) -> str:
     none of its rows (idempotent); ``parent`` when the table is still being built under
     another name (migration 0020)."""
     return (f"CREATE TABLE IF NOT EXISTS {part.name} PARTITION OF {parent or part.table} "
-            f"FOR VALUES FROM ({_bound(part.month)}) TO ({_bound(part.end)})")
+            f"FOR VALUES {part.bounds}")
 
 
 def create_default_sql(table: str, parent: str | None = None) -> str:
@@ -142,19 +157,34 @@ async def create_month(conn: AsyncConnection, part: Month) -> None:
     """Make one month's partition; rows of that month already in the default partition
     move into it (PostgreSQL refuses the new partition while the default holds any)."""
     column = PARTITIONED[part.table]
-    within = f"{column} >= {_bound(part.month)} AND {column} < {_bound(part.end)}"
+    within = (f"{column} >= {_bound(part.table, part.month)} "
+              f"AND {column} < {_bound(part.table, part.end)}")
     stray = (await conn.execute(text(
         f"SELECT EXISTS (SELECT 1 FROM {default_name(part.table)} WHERE {within})"))).scalar()
     if not stray:
         await conn.execute(text(create_month_sql(part)))
         return
+    # The rows leave the table for a moment: the foreign keys to it would refuse that.
+    references = await _references(conn, part.table)
+    for child, name, _ in references:
+        await conn.execute(text(f"ALTER TABLE {child} DROP CONSTRAINT {name}"))
     await conn.execute(text(f"CREATE TABLE {part.name} (LIKE {part.table} INCLUDING DEFAULTS)"))
     await conn.execute(text(
         f"WITH moved AS (DELETE FROM {default_name(part.table)} WHERE {within} RETURNING *) "
         f"INSERT INTO {part.name} SELECT * FROM moved"))
     await conn.execute(text(
-        f"ALTER TABLE {part.table} ATTACH PARTITION {part.name} "
-        f"FOR VALUES FROM ({_bound(part.month)}) TO ({_bound(part.end)})"))
+        f"ALTER TABLE {part.table} ATTACH PARTITION {part.name} FOR VALUES {part.bounds}"))
+    for child, name, definition in references:
+        await conn.execute(text(f"ALTER TABLE {child} ADD CONSTRAINT {name} {definition}"))
+
+
+async def _references(conn: AsyncConnection, table: str) -> list[tuple[str, str, str]]:
+    """The foreign keys that point at ``table``: (table, name, definition) of each."""
+    rows = (await conn.execute(text(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+        "FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass(:t) "
+        "AND conparentid = 0 ORDER BY conname"), {"t": table})).all()
+    return [(str(child), str(name), str(definition)) for child, name, definition in rows]
 
 
 async def create_ahead(engine: AsyncEngine, *, now: datetime, ahead: int) -> list[str]:

@@ -1,18 +1,19 @@
 """On PostgreSQL, the ledger, the event log and sales become tables partitioned by month.
 
-``stock_movements`` (on ``occurred_at``), ``events`` (on ``logged_at``, the relay's clock,
-which grows with the ids it assigns) and ``sales`` (on ``occurred_at``) are rebuilt as
-RANGE-partitioned tables: one partition for each month from the oldest row's to three
-months past the current one, a default partition for rows no month covers, every row
-copied over, then the same indexes, constraints and sequence as before, under the same
-names. PostgreSQL requires a partitioned table's primary key to hold the partition key,
-so the primary keys become (id, time); the index of each still leads with ``id``, and
-lookups by id read it in every partition.
+``stock_movements`` (on ``occurred_at``) and ``events`` (on ``logged_at``, the relay's
+clock, which grows with the ids it assigns) are rebuilt as RANGE-partitioned tables: one
+partition for each month from the oldest row's to three months past the current one, a
+default partition for rows no month covers, every row copied over, then the same indexes,
+constraints and sequence as before, under the same names. PostgreSQL requires a
+partitioned table's primary key to hold the partition key, so their primary keys become
+(id, time).
 
-A foreign key must point at a unique key of the partitioned table that holds its partition
-key: the references of ``sale_lines`` and ``sale_returns`` to ``sales`` become triggers
-that check the same thing (the sale exists, locked against deletion as a foreign key
-would; a sale still referenced is not deleted). Event ids stay the relay's, unchanged,
+``sales`` is partitioned on its id, whose leading 48 bits are the milliseconds of its
+creation (``domain/ids.py``): a month's partition holds the ids from the month's first
+possible id to the next month's, and the months follow ``created_at``. Its primary key stays
+``id``, a lookup by id reads one partition, and ``sale_lines`` and ``sale_returns`` keep
+their foreign keys to it (dropped while the table is rebuilt, then made again). An id of
+another shape goes to the default partition. Event ids stay the relay's, unchanged,
 gap-free and in order.
 
 SQLite keeps these tables as they are. The downgrade rebuilds plain tables, with the rows.
@@ -37,6 +38,7 @@ from stockline.adapters.partitions import (
     create_default_sql,
     create_month_sql,
     month_of,
+    time_column,
 )
 
 revision: str = '0020'
@@ -47,64 +49,36 @@ depends_on: str | Sequence[str] | None = None
 AHEAD = 3  # months made past the current one (the server and `stockline maintain` go on)
 REFERENCES = (('sale_lines', 'fk_sale_lines_sale_id_sales'),
               ('sale_returns', 'fk_sale_returns_sale_id_sales'))
-SALE_TRIGGERS = (
-    """CREATE FUNCTION sale_exists() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM 1 FROM sales WHERE id = NEW.sale_id FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "%" violates foreign key: sale "%" is '
-                        'not present in table "sales"', TG_TABLE_NAME, NEW.sale_id
-              USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NEW;
-END $$""",
-    """CREATE FUNCTION sale_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF (TG_OP = 'DELETE' OR NEW.id <> OLD.id) AND (
-            EXISTS (SELECT 1 FROM sale_lines WHERE sale_id = OLD.id)
-            OR EXISTS (SELECT 1 FROM sale_returns WHERE sale_id = OLD.id)) THEN
-        RAISE EXCEPTION 'sale "%" is still referenced from sale_lines or sale_returns', OLD.id
-              USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
-END $$""",
-    "CREATE TRIGGER sale_lines_sale_exists BEFORE INSERT OR UPDATE OF sale_id ON sale_lines "
-    "FOR EACH ROW EXECUTE FUNCTION sale_exists()",
-    "CREATE TRIGGER sale_returns_sale_exists BEFORE INSERT OR UPDATE OF sale_id ON sale_returns "
-    "FOR EACH ROW EXECUTE FUNCTION sale_exists()",
-    "CREATE TRIGGER sales_unreferenced BEFORE DELETE OR UPDATE OF id ON sales "
-    "FOR EACH ROW EXECUTE FUNCTION sale_unreferenced()",
-)
-DROP_SALE_TRIGGERS = (
-    "DROP TRIGGER IF EXISTS sale_lines_sale_exists ON sale_lines",
-    "DROP TRIGGER IF EXISTS sale_returns_sale_exists ON sale_returns",
-    "DROP TRIGGER IF EXISTS sales_unreferenced ON sales",
-    "DROP FUNCTION IF EXISTS sale_exists()",
-    "DROP FUNCTION IF EXISTS sale_unreferenced()",
-)
 
 
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != 'postgresql':
         return
-    for table, _ in REFERENCES:
-        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT fk_{table}_sale_id_sales')
+    _unreferenced(conn)
     for table, column in PARTITIONED.items():
-        _rebuild(conn, table, f'PARTITION BY RANGE ({column})',
-                 key=f'id, {column}', months=_months(conn, table, column))
-    for statement in SALE_TRIGGERS:
-        conn.exec_driver_sql(statement)
+        key = 'id' if column == 'id' else f'id, {column}'
+        _rebuild(conn, table, f'PARTITION BY RANGE ({column})', key=key,
+                 months=_months(conn, table, time_column(table)))
+    _referenced(conn)
 
 
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != 'postgresql':
         return
-    for statement in DROP_SALE_TRIGGERS:
-        conn.exec_driver_sql(statement)
+    _unreferenced(conn)
     for table in PARTITIONED:
         _rebuild(conn, table, '', key='id', months=[])
+    _referenced(conn)
+
+
+def _unreferenced(conn: sa.Connection) -> None:
+    for table, name in REFERENCES:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT {name}')
+
+
+def _referenced(conn: sa.Connection) -> None:
     for table, name in REFERENCES:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT {name} '
                              'FOREIGN KEY (sale_id) REFERENCES sales (id)')
