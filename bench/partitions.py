@@ -43,6 +43,7 @@ from stockline.adapters.relay import prune_events
 from stockline.bootstrap import bootstrap
 from stockline.config import Settings
 from stockline.domain.commands import RecordSale, SaleLineRequest
+from stockline.domain.ids import id_at
 from stockline.domain.values import Money, SalesGroup
 from stockline.services import sales
 from stockline.services.executor import Caller
@@ -61,6 +62,13 @@ def item(n: int) -> str:
     return f"BENCH-{n % SKUS:06d}"
 
 
+def sale_at(start: datetime, span: float, count: int, n: int) -> tuple[str, datetime]:
+    """The id of the ``n``-th of ``count`` sales made evenly over the span, and its time:
+    the id is the server's, made when the sale was recorded."""
+    at = start + timedelta(seconds=span * n / count)
+    return id_at("sale", int(at.timestamp() * 1000), n), at
+
+
 def _async_url(name: str) -> str:
     base = POSTGRES_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{name}"
@@ -75,8 +83,9 @@ async def _admin(statement: str) -> None:
 
 
 async def load(url: str, args: argparse.Namespace, start: datetime, span: float) -> None:
-    """The catalogue, its levels and the big tables, with COPY; events logged in id order
-    (as the relay logs them), ledger rows and sales at random times in the span."""
+    """The catalogue, its levels and the big tables, with COPY; events logged and sales
+    recorded in id order (as the relay and the server make their ids), ledger rows at random
+    times in the span."""
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     now = datetime.now(UTC)
     try:
@@ -111,17 +120,22 @@ async def load(url: str, args: argparse.Namespace, start: datetime, span: float)
             await _copy(conn, progress, "sales", args.sales, [
                 "id", "location_id", "status", "channel", "payment_status",
                 "fulfillment_status", "currency", "total_amount", "units", "actor",
-                "occurred_at", "created_at"], lambda n, rng: (
-                f"sale_{n:026d}", store(rng.randrange(STORES)), "completed", "pos", "paid",
-                "fulfilled", "USD", 100_000, 1, "bench", at(rng), now))
+                "occurred_at", "created_at"], lambda n, rng: _sale_row(
+                *sale_at(start, span, args.sales, n), store(rng.randrange(STORES))))
             await _copy(conn, progress, "sale_lines", args.sales, [
                 "sale_id", "line_no", "sku", "quantity", "unit_price_amount"],
-                lambda n, rng: (f"sale_{n:026d}", 1, item(rng.randrange(SKUS)), 1, 100_000))
+                lambda n, rng: (sale_at(start, span, args.sales, n)[0], 1,
+                                item(rng.randrange(SKUS)), 1, 100_000))
         await conn.execute("UPDATE relay_state SET last_event_id = $1, published_through = $1",
                            args.events)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
+
+
+def _sale_row(sale_id: str, at: datetime, location: str) -> tuple[Any, ...]:
+    return (sale_id, location, "completed", "pos", "paid", "fulfilled", "USD", 100_000, 1,
+            "bench", at, at)
 
 
 async def _copy(conn: asyncpg.Connection, progress: Progress, table: str, count: int,
@@ -145,7 +159,8 @@ async def _median(run: Callable[[int], Awaitable[object]], runs: int) -> float:
     return statistics.median(times)
 
 
-async def measure(url: str, args: argparse.Namespace, start: datetime) -> dict[str, float]:
+async def measure(url: str, args: argparse.Namespace, start: datetime, span: float
+                  ) -> dict[str, float]:
     """Seconds each operation took (median), then the retention of the oldest month."""
     settings = Settings(database_url=url, env="test", log_level="warning",
                         sale_batch_enabled=False)
@@ -160,7 +175,8 @@ async def measure(url: str, args: argparse.Namespace, start: datetime) -> dict[s
         ("record a sale (write service)", lambda n: container.executor.run(
             sales.record_sale, RecordSale(location_id=store(n), lines=(SaleLineRequest(
                 sku=item(n * 7), quantity=1, unit_price=price),)), CALLER)),
-        ("a sale by id", lambda n: q.sale(f"sale_{rng.randrange(args.sales):026d}")),
+        ("a sale by id", lambda n: q.sale(
+            sale_at(start, span, args.sales, rng.randrange(args.sales))[0])),
         ("ledger page of one level (50)", lambda n: q.movements(
             location_id=store(n), sku=item(n * 13), type=None, start=None, end=None,
             limit=50, cursor=None)),
@@ -212,7 +228,7 @@ async def main_async(args: argparse.Namespace) -> None:
         console.print(f"migration 0020 on {total:,} rows: {migrated:.0f} s")
         for label, name in (("plain", plain), ("partitioned", parted)):
             console.print(f"measuring {label}")
-            results[label] = await measure(_async_url(name), args, start)
+            results[label] = await measure(_async_url(name), args, start, span)
     finally:
         for name in (plain, parted):
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
