@@ -7,6 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import ForeignKeyConstraint
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,14 +29,20 @@ def alembic_config(url: str | None = None) -> Config:
 def comparison_options(dialect: str) -> dict[str, Any]:
     """What Alembic's comparison of the schema with the table definitions leaves out: the
     search objects, and on PostgreSQL the partitions (the definitions describe their
-    parents)."""
+    parents) and the foreign keys PostgreSQL keeps to each partition of a partitioned table
+    that a foreign key points at."""
     postgres = dialect == "postgresql"
 
     def include_name(name: str | None, type_: str, parents: Any) -> bool:
         return outside_tables(name, type_, parents) and not (
             postgres and type_ == "table" and name is not None and is_partition_name(name))
 
-    return {"include_name": include_name}
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                       compare_to: Any) -> bool:
+        return not (postgres and reflected and isinstance(obj, ForeignKeyConstraint)
+                    and is_partition_name(obj.referred_table.name))
+
+    return {"include_name": include_name, "include_object": include_object}
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
