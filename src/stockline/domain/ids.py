@@ -33,6 +33,6 @@ def id_at(prefix: str, millis: int, rest: int) -> str:
 
 def first_id_at(prefix: str, moment: datetime) -> str:
     """The smallest id of ``prefix`` made at ``moment`` or later: every id made from then on
-    sorts at or after it, every id made before sorts before it (the same length, the same
-    prefix, and the alphabet's digits before its capitals, in any collation)."""
+    sorts at or after it, every id made before sorts before it (ids of one prefix have one
+    length, and the alphabet's characters are in ascending order)."""
     return id_at(prefix, int(moment.timestamp() * 1000), 0)

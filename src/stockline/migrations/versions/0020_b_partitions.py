@@ -12,9 +12,10 @@ partitioned table's primary key to hold the partition key, so their primary keys
 creation (``domain/ids.py``): a month's partition holds the ids from the month's first
 possible id to the next month's, and the months follow ``created_at``. Its primary key stays
 ``id``, a lookup by id reads one partition, and ``sale_lines`` and ``sale_returns`` keep
-their foreign keys to it (dropped while the table is rebuilt, then made again). An id of
-another shape goes to the default partition. Event ids stay the relay's, unchanged,
-gap-free and in order.
+their foreign keys to it (dropped while the table is rebuilt, then made again). A row
+goes where its id sorts, whatever the shape of the id (the default partition when no month
+holds it); a lookup reads the partition the same comparison picks. Event ids stay the
+relay's, unchanged, gap-free and in order.
 
 SQLite keeps these tables as they are. The downgrade rebuilds plain tables, with the rows.
 
