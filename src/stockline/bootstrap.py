@@ -24,6 +24,7 @@ from stockline.adapters.housekeeping import Periodic, purge_idempotency_keys
 from stockline.adapters.hub import EventHub
 from stockline.adapters.keys import KeyStore
 from stockline.adapters.nodes import NodeRegistry
+from stockline.adapters.partitions import create_ahead
 from stockline.adapters.positions import CommitPositions
 from stockline.adapters.queries import Queries
 from stockline.adapters.queries.hot import HotReads, PostgresHotReads, hot_reads_for
@@ -212,6 +213,10 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
     async def purge() -> int:
         return await purge_idempotency_keys(database.write, now=utcnow(), retention=retention)
 
+    async def partitions_ahead() -> list[str]:
+        return await create_ahead(database.write, now=utcnow(),
+                                  ahead=settings.partition_months_ahead)
+
     async def expire_reservations() -> int:
         # Every second in every process: look first, so that nothing due costs a read,
         # not a write transaction.
@@ -245,7 +250,8 @@ def bootstrap(settings: Settings, *, uow_factory: UnitOfWorkFactory | None = Non
             Periodic("node-heartbeat", registry.beat, interval=registry.every),
             Periodic("expire-reservations", expire_reservations,
                      interval=settings.reservation_sweep_interval_seconds),
-            Periodic("fold-sales-rollup", fold_sales, interval=settings.rollup_interval_seconds)]
+            Periodic("fold-sales-rollup", fold_sales, interval=settings.rollup_interval_seconds),
+            Periodic("create-partitions", partitions_ahead, interval=86_400)]
     if scheduled is not None:
         jobs.append(Periodic("reconcile", scheduled, interval=scheduled.look_seconds))
     if reads.replicas:

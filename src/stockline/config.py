@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     bus_url: str | None = None
     bus_channel: str = Field(default="stockline", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     event_retention_days: float = Field(default=7.0, gt=0)
+    # PostgreSQL: the monthly partitions of the ledger, event log and sales made ahead of
+    # the current month (by the server, daily, and by `stockline maintain`).
+    partition_months_ahead: int = Field(default=3, ge=1, le=60)
     relay_poll_interval_seconds: float = Field(default=0.02, gt=0, le=10)
     # How far the relay's poll stretches while it finds nothing (a commit in the same
     # process wakes it at once; the poll finds the node's other workers' commits).

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
-from stockline.adapters.queries.search import outside_tables
+from stockline.adapters.migrate import comparison_options
 from stockline.adapters.tables import inventory_levels, metadata
 from stockline.adapters.uow import SqlUnitOfWork
 from stockline.bootstrap import Container
@@ -122,7 +122,7 @@ async def test_migrations_create_exactly_the_schema_of_the_table_definitions(
         container: Container) -> None:
     def diff(sync_conn: object) -> list[object]:
         context = MigrationContext.configure(  # type: ignore[arg-type]
-            sync_conn, opts={"include_name": outside_tables})
+            sync_conn, opts=comparison_options(sync_conn.dialect.name))  # type: ignore[attr-defined]
         return list(compare_metadata(context, metadata))
 
     async with container.database.read.connect() as conn:

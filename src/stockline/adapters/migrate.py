@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import ForeignKeyConstraint
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import stockline
+from stockline.adapters.partitions import is_partition_name
+from stockline.adapters.queries.search import outside_tables
 
 SCRIPT_LOCATION = Path(stockline.__file__).parent / "migrations"
 
@@ -20,6 +24,25 @@ def alembic_config(url: str | None = None) -> Config:
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def comparison_options(dialect: str) -> dict[str, Any]:
+    """What Alembic's comparison of the schema with the table definitions leaves out: the
+    search objects, and on PostgreSQL the partitions (the definitions describe their
+    parents) and the foreign keys PostgreSQL keeps to each partition of a partitioned table
+    that a foreign key points at."""
+    postgres = dialect == "postgresql"
+
+    def include_name(name: str | None, type_: str, parents: Any) -> bool:
+        return outside_tables(name, type_, parents) and not (
+            postgres and type_ == "table" and name is not None and is_partition_name(name))
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                       compare_to: Any) -> bool:
+        return not (postgres and reflected and isinstance(obj, ForeignKeyConstraint)
+                    and is_partition_name(obj.referred_table.name))
+
+    return {"include_name": include_name, "include_object": include_object}
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -21,12 +21,13 @@ import orjson
 import structlog
 from opentelemetry.trace import SpanKind
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockline.adapters.bus.base import EVERYTHING, EventBus, EventRecord
 from stockline.adapters.bus.nats import BusUnavailable
 from stockline.adapters.database import Database
 from stockline.adapters.idle import IdleWait
+from stockline.adapters.partitions import Upkeep, drop_months_through
 from stockline.adapters.queries.events import EventQueries
 from stockline.adapters.tables import events, outbox, relay_state, webhook_deliveries
 from stockline.adapters.tracing import Tracing
@@ -247,21 +248,33 @@ class Relay:
 
     async def prune(self, now: datetime) -> int:
         """Forget events older than the retention, once published and delivered to webhooks."""
-        async with self._db.write.begin() as conn:
-            state = (await conn.execute(select(relay_state).where(RELAY)
-                                        .with_for_update())).one()
-            cut = (await conn.execute(select(func.max(events.c.id))
-                                      .where(events.c.logged_at < now - self._retention))
-                   ).scalar()
-            pending = (await conn.execute(
-                select(func.min(webhook_deliveries.c.event_id))
-                .where(webhook_deliveries.c.status != "delivered"))).scalar()
-            limits = [int(state.published_through)] + ([int(pending) - 1] if pending else [])
-            if cut is None or min([int(cut), *limits]) <= state.pruned_through:
-                return 0
-            cut = min([int(cut), *limits])
-            result = await conn.execute(delete(events).where(events.c.id <= cut))
-            await conn.execute(update(relay_state).where(RELAY).values(pruned_through=cut))
-        log.info("events_pruned", through=cut, count=result.rowcount)
-        return int(result.rowcount or 0)
+        pruned = await prune_events(self._db.write, now=now, retention=self._retention)
+        return pruned.forgotten
 
+
+async def prune_events(engine: AsyncEngine, *, now: datetime, retention: timedelta
+                       ) -> Upkeep:
+    """Forget the events logged before ``now - retention`` that the bus and every webhook
+    have had: how many, and the partitions dropped. Where the log is partitioned by month
+    (PostgreSQL), the months wholly past go by dropping their partitions; only the rest is
+    deleted row by row."""
+    before = now - retention
+    async with engine.begin() as conn:
+        state = (await conn.execute(select(relay_state).where(RELAY)
+                                    .with_for_update())).one()
+        cut = (await conn.execute(select(func.max(events.c.id))
+                                  .where(events.c.logged_at < before))).scalar()
+        pending = (await conn.execute(
+            select(func.min(webhook_deliveries.c.event_id))
+            .where(webhook_deliveries.c.status != "delivered"))).scalar()
+        limits = [int(state.published_through)] + ([int(pending) - 1] if pending else [])
+        if cut is None or min([int(cut), *limits]) <= state.pruned_through:
+            return Upkeep(created=[], dropped=[])
+        cut = min([int(cut), *limits])
+        dropped = await drop_months_through(conn, "events", before=before, last_id=cut)
+        await conn.execute(delete(events).where(events.c.id <= cut))
+        await conn.execute(update(relay_state).where(RELAY).values(pruned_through=cut))
+    # Ids are gap-free and every id up to pruned_through is gone: these are the ones forgotten.
+    forgotten = cut - int(state.pruned_through)
+    log.info("events_pruned", through=cut, count=forgotten, partitions_dropped=dropped)
+    return Upkeep(created=[], dropped=dropped, forgotten=forgotten)

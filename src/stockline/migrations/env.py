@@ -9,7 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from stockline.adapters.queries.search import outside_tables
+from stockline.adapters.migrate import comparison_options
 from stockline.adapters.tables import metadata
 from stockline.config import Settings, normalize_database_url
 
@@ -19,7 +19,8 @@ config = context.config
 def _configure(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     context.configure(connection=connection, target_metadata=metadata, compare_type=True,
-                      render_as_batch=sqlite, include_name=outside_tables)
+                      render_as_batch=sqlite,
+                      **comparison_options(connection.dialect.name))
     if not sqlite:
         with context.begin_transaction():
             context.run_migrations()

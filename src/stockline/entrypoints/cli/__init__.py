@@ -1,5 +1,5 @@
-"""The ``stockline`` command: serve, migrate, demo, relay, reconcile, rollup, keys, import,
-graphql-schema.
+"""The ``stockline`` command: serve, migrate, demo, relay, reconcile, rollup, maintain, keys,
+import, graphql-schema.
 
 One module per command (``keys`` per command group); this one puts them together.
 """
@@ -11,6 +11,7 @@ import typer
 from stockline.entrypoints.cli.graphql_schema import graphql_schema
 from stockline.entrypoints.cli.imports import import_
 from stockline.entrypoints.cli.keys import keys_app
+from stockline.entrypoints.cli.maintain import maintain
 from stockline.entrypoints.cli.migrate import demo, migrate
 from stockline.entrypoints.cli.reconcile import reconcile
 from stockline.entrypoints.cli.relay import relay
@@ -21,7 +22,7 @@ __all__ = ["app", "ensure_admin_key", "main"]
 
 app = typer.Typer(help="Stockline: real-time inventory and sales.", no_args_is_help=True,
                   add_completion=False)
-for command in (serve, migrate, demo, relay, reconcile, rollup):
+for command in (serve, migrate, demo, relay, reconcile, rollup, maintain):
     app.command()(command)
 app.add_typer(keys_app, name="keys")
 app.command("import")(import_)
