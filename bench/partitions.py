@@ -1,10 +1,10 @@
 """``python -m bench.partitions``: the same 10 M rows in plain and in monthly-partitioned
 tables (PostgreSQL), the same operations timed on both in one run.
 
-1. A database migrated to 0019 (plain tables) is loaded with COPY: ``--ledger`` ledger
+1. A database migrated to 0020 (plain tables) is loaded with COPY: ``--ledger`` ledger
    rows, ``--events`` events and ``--sales`` sales with one line each, spread over the last
    ``--months`` months (10 M rows by default), on 50 stores x 1,000 SKUs.
-2. A copy of it (CREATE DATABASE ... TEMPLATE) is upgraded to the head: migration 0020
+2. A copy of it (CREATE DATABASE ... TEMPLATE) is upgraded to the head: migration 0021
    rebuilds the three tables as partitioned ones, rows and all, and is timed.
 3. On both, with Stockline's own code: a sale recorded through the write service, a sale
    looked up by id, the ledger page of one level, an event page ``after=`` near the end,
@@ -213,7 +213,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         await _admin(f'CREATE DATABASE "{plain}"')
         database = open_database(_async_url(plain))
-        await upgrade(database.write, "0019")
+        await upgrade(database.write, "0020")
         await database.dispose()
         started = time.perf_counter()
         await load(_async_url(plain), args, start, span)
@@ -225,7 +225,7 @@ async def main_async(args: argparse.Namespace) -> None:
         await upgrade(database.write)
         await database.dispose()
         migrated = time.perf_counter() - started
-        console.print(f"migration 0020 on {total:,} rows: {migrated:.0f} s")
+        console.print(f"migration 0021 on {total:,} rows: {migrated:.0f} s")
         for label, name in (("plain", plain), ("partitioned", parted)):
             console.print(f"measuring {label}")
             results[label] = await measure(_async_url(name), args, start, span)
@@ -241,7 +241,7 @@ async def main_async(args: argparse.Namespace) -> None:
         table.add_row(op, f"{plain_s * 1000:.2f}", f"{parted_s * 1000:.2f}",
                       f"{parted_s / plain_s:.2f}x")
     console.print(table)
-    console.print(f"migration 0020: {migrated:.0f} s; load average at end: {os.getloadavg()}")
+    console.print(f"migration 0021: {migrated:.0f} s; load average at end: {os.getloadavg()}")
 
 
 def main() -> None:

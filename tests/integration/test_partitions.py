@@ -1,4 +1,4 @@
-"""Monthly partitions of the ledger, the event log and sales on PostgreSQL (migration 0020):
+"""Monthly partitions of the ledger, the event log and sales on PostgreSQL (migration 0021):
 rows, ids and constraints survive the migration both ways, an insert never lacks a
 partition, ``stockline maintain`` makes months ahead, and retention drops whole months."""
 
@@ -148,12 +148,12 @@ async def _constraints_hold(engine: AsyncEngine) -> None:
                                   "now(), now())")
 
 
-async def test_0020_partitions_the_tables_and_its_downgrade_undoes_it_rows_intact(
+async def test_0021_partitions_the_tables_and_its_downgrade_undoes_it_rows_intact(
         postgres: str) -> None:
     database = open_database(postgres)
     engine = database.write
     try:
-        await upgrade(engine, "0019")
+        await upgrade(engine, "0020")
         await _fill(engine)
         before = await _snapshot(engine)
         await upgrade(engine)
@@ -167,7 +167,7 @@ async def test_0020_partitions_the_tables_and_its_downgrade_undoes_it_rows_intac
                 "'receipt', 't', now(), now()) RETURNING id"))).scalar_one()
         assert new_id == len(before["stock_movements"]) + 1
         after = await _snapshot(engine)
-        await _downgrade(engine, "0019")
+        await _downgrade(engine, "0020")
         assert set((await _kinds(engine)).values()) == {"r"}
         assert await _snapshot(engine) == after
         await _constraints_hold(engine)

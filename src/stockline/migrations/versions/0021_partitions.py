@@ -19,8 +19,8 @@ relay's, unchanged, gap-free and in order.
 
 SQLite keeps these tables as they are. The downgrade rebuilds plain tables, with the rows.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 17:00:00.000000
 """
 
@@ -42,8 +42,8 @@ from stockline.adapters.partitions import (
     time_column,
 )
 
-revision: str = '0020'
-down_revision: str | None = '0019'
+revision: str = '0021'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
