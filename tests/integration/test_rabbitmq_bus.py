@@ -108,7 +108,9 @@ class Cuttable:
 
 async def becomes_connected(bus: RabbitBus, within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
-    while not bus.connected and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if bus.connected:
+            return True
         await asyncio.sleep(0.05)
     return bus.connected
 
