@@ -90,12 +90,14 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.streams --seconds 5
 
 ## bench-scale: PostgreSQL with 10 M levels and a 10 M-row ledger (about 15 minutes), then
-# the same 10 M rows in plain and in monthly-partitioned tables (bench.partitions, 8-16 minutes)
+# the same 10 M rows in plain and in monthly-partitioned tables (bench.partitions, 8-16 minutes),
+# then 10 M levels plain and partitioned by location (bench.level_partitions)
 bench-scale: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 	  { echo "make bench-scale needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 	$(BIN)/python -m bench.partitions $(PARTITION_BENCH_ARGS)
+	$(BIN)/python -m bench.level_partitions $(LEVEL_PARTITION_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

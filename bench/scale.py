@@ -153,7 +153,7 @@ async def plans(url: str, data: Dataset) -> list[tuple[str, str, bool]]:
 
     q = Queries(database.read)
     now = datetime.now(UTC)
-    month = {"start": now - timedelta(days=30), "end": now}
+    start = now - timedelta(days=30)
     loc, code = location(3), sku(42)
     cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         ("levels of a SKU everywhere", lambda: q.levels(
@@ -173,10 +173,11 @@ async def plans(url: str, data: Dataset) -> list[tuple[str, str, bool]]:
         ("sales of a location, newest", lambda: q.sales(start=None, end=None, location_id=loc,
                                                         sku=None, channel=None, limit=50,
                                                         cursor=None)),
-        ("sales in a month", lambda: q.sales(**month, location_id=None, sku=None,
-                                             channel=None, limit=50, cursor=None)),
+        ("sales in a month", lambda: q.sales(start=start, end=now, location_id=None,
+                                             sku=None, channel=None, limit=50,
+                                             cursor=None)),
         ("sales report, 30 days", lambda: q.sales_report(
-            **month, groups=(SalesGroup.DAY, SalesGroup.LOCATION), location_id=None)),
+            start=start, end=now, groups=(SalesGroup.DAY, SalesGroup.LOCATION), location_id=None)),
         ("products", lambda: q.products(category=None, q=None, attributes={}, limit=500,
                                         cursor=None)),
     ]
