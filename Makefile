@@ -57,7 +57,11 @@ demo: $(RUN_STAMP)
 # nginx failover, RabbitMQ bus, metrics and dashboard-session tests, 5,181 took 7 min 36 s
 # on an otherwise idle machine (2026-12-04), 694 + 90 CPU seconds: over the 6 minutes
 # wanted, since two cores give at most 120 CPU seconds a minute; with the hold sweeper
-# reading before it writes, 7 min 22 s and 755 CPU seconds.
+# reading before it writes, 7 min 22 s and 755 CPU seconds. With read replicas (a
+# throwaway primary and replica), partitions, the read cache and traces, 5,365 took
+# 12 min 3 s on an otherwise idle machine (2026-12-04 19:05-19:17 UTC): more than the
+# 184 new tests explain; an idle server now costs 74 CPU ticks in 20 s with the read
+# cache's 0.25 s poll of the event log (57 without), a start about 2 s. Not yet found.
 TEST_WORKERS ?= 4
 # Bytecode and rewritten tests are cached even where the environment says not to: every
 # worker and every live server would compile the same modules again.
